@@ -1,0 +1,39 @@
+// Exit codes are part of the CLI contract (README "Exit codes"): scripts branch on them.
+export const ExitCode = {
+  ok: 0,
+  someFailed: 1,
+  usage: 2,
+  preflight: 3,
+  timeout: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error meant for the user: one line, a hint on how to fix it, and the exit code. */
+export class VwError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class UsageError extends VwError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.usage, hint);
+  }
+}
+
+export class PreflightError extends VwError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.preflight, hint);
+  }
+}
+
+export class TimeoutError extends VwError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.timeout, hint);
+  }
+}

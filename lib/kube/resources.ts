@@ -1,0 +1,85 @@
+/** A Kubernetes resource type addressed by group, version and plural, as the REST paths use. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export const apiVersionOf = (r: ResourceType) => (r.group ? `${r.group}/${r.version}` : r.version);
+
+/** `kubectl get -o name` form: plural.group/name. */
+export const qualifiedName = (r: ResourceType, name: string) =>
+  `${r.group ? `${r.plural}.${r.group}` : r.plural}/${name}`;
+
+export function resourcePath(
+  r: ResourceType,
+  opts: { namespace?: string; name?: string; subresource?: string } = {},
+): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  const ns = r.namespaced && opts.namespace ? `/namespaces/${encodeURIComponent(opts.namespace)}` : '';
+  const name = opts.name ? `/${encodeURIComponent(opts.name)}` : '';
+  const sub = opts.name && opts.subresource ? `/${opts.subresource}` : '';
+  return `${base}${ns}/${r.plural}${name}${sub}`;
+}
+
+export const core = {
+  namespaces: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+  secrets: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
+  events: { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
+  persistentVolumes: {
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumes',
+    kind: 'PersistentVolume',
+    namespaced: false,
+  },
+  persistentVolumeClaims: {
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumeclaims',
+    kind: 'PersistentVolumeClaim',
+    namespaced: true,
+  },
+  deployments: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true },
+  leases: {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    plural: 'leases',
+    kind: 'Lease',
+    namespaced: true,
+  },
+  crds: {
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    plural: 'customresourcedefinitions',
+    kind: 'CustomResourceDefinition',
+    namespaced: false,
+  },
+} satisfies Record<string, ResourceType>;
+
+/** The metadata every object has; kinds' own fields are parsed where they are used. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+    ownerReferences?: unknown[];
+  };
+  [field: string]: unknown;
+}
+
+export interface ObjectList<T = KubeObject> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}

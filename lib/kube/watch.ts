@@ -1,0 +1,144 @@
+import { createInterface } from 'node:readline';
+import { sleep } from '../concurrency';
+import { ApiError } from './api-error';
+import type { KubeClient } from './client';
+import { type KubeObject, type ResourceType, resourcePath } from './resources';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ObserveOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Called after every (re)list with the full current set, before further events. */
+  onList?: (items: KubeObject[]) => void;
+  onEvent: (type: WatchEventType, obj: KubeObject) => void;
+  /** Reported on each reconnect; the watch goes on regardless. */
+  onError?: (err: unknown) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * List, then watch from the list's resourceVersion; on disconnect resume from the last seen
+ * resourceVersion, and relist when the server says it is too old (410 Gone). This is the
+ * informer pattern without the cache: callers keep whatever state they need.
+ */
+export async function observe(client: KubeClient, r: ResourceType, opts: ObserveOptions): Promise<void> {
+  const { signal } = opts;
+  let resourceVersion: string | undefined;
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      if (resourceVersion === undefined) {
+        const listed = await client.list(r, {
+          namespace: opts.namespace,
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+        });
+        resourceVersion = listed.resourceVersion;
+        opts.onList?.(listed.items);
+      }
+      const res = await client.stream(
+        resourcePath(r, { namespace: opts.namespace }),
+        {
+          watch: 1,
+          resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: 300,
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+        },
+        signal,
+      );
+      failures = 0;
+      const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
+      for await (const line of lines) {
+        if (!line.trim()) continue;
+        const ev = JSON.parse(line) as { type: string; object: KubeObject & { code?: number } };
+        if (ev.type === 'ERROR') {
+          if (ev.object.code === 410) resourceVersion = undefined;
+          break;
+        }
+        resourceVersion = ev.object.metadata?.resourceVersion ?? resourceVersion;
+        if (ev.type === 'BOOKMARK') continue;
+        opts.onEvent(ev.type as WatchEventType, ev.object);
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof ApiError && err.status === 410) {
+        resourceVersion = undefined;
+        continue;
+      }
+      if (err instanceof ApiError && err.status !== 429 && err.status < 500) throw err;
+      opts.onError?.(err);
+      failures++;
+      await sleep(Math.min(250 * 2 ** failures, 5000), signal);
+    }
+  }
+}
+
+export const objectKey = (o: KubeObject) =>
+  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+
+export interface WaitOutcome {
+  satisfied: string[];
+  pending: string[];
+  timedOut: boolean;
+}
+
+/**
+ * Waits through a watch until `done` holds for every key in `keys` ("ns/name"); a deleted
+ * object is passed as undefined. Returns which keys never got there when the time is up.
+ */
+export async function waitForObjects(
+  client: KubeClient,
+  r: ResourceType,
+  keys: Iterable<string>,
+  done: (obj: KubeObject | undefined) => boolean,
+  opts: {
+    timeoutMs: number;
+    namespace?: string;
+    labelSelector?: string;
+    onChange?: (key: string, obj: KubeObject | undefined, satisfied: boolean) => void;
+  },
+): Promise<WaitOutcome> {
+  const wanted = new Set(keys);
+  const satisfied = new Set<string>();
+  if (wanted.size === 0) return { satisfied: [], pending: [], timedOut: false };
+  const controller = new AbortController();
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const consider = (key: string, obj: KubeObject | undefined) => {
+    if (!wanted.has(key)) return;
+    const ok = done(obj);
+    const was = satisfied.has(key);
+    if (ok) satisfied.add(key);
+    else satisfied.delete(key);
+    if (ok !== was || !ok) opts.onChange?.(key, obj, ok);
+    if (satisfied.size === wanted.size) finish();
+  };
+  const timer = setTimeout(finish, opts.timeoutMs);
+  let failure: unknown;
+  const watching = observe(client, r, {
+    namespace: opts.namespace,
+    labelSelector: opts.labelSelector,
+    signal: controller.signal,
+    onList: (items) => {
+      const present = new Map(items.map((o) => [objectKey(o), o]));
+      for (const key of wanted) consider(key, present.get(key));
+    },
+    onEvent: (type, obj) => consider(objectKey(obj), type === 'DELETED' ? undefined : obj),
+  }).catch((err) => {
+    failure = err;
+    finish();
+  });
+  await finished;
+  clearTimeout(timer);
+  controller.abort();
+  await watching;
+  if (failure) throw failure;
+  const pending = [...wanted].filter((k) => !satisfied.has(k));
+  return { satisfied: [...satisfied], pending, timedOut: pending.length > 0 };
+}

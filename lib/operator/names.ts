@@ -1,0 +1,74 @@
+import type { ResourceType } from '../kube/resources';
+
+// Names and values from the operator's API (shared/spec/operator-api.md).
+export const operatorNamespace = 'vworkspace-system';
+export const helmReleaseName = 'vworkspace-app-operator';
+export const bootstrapCredentialSecret = 'vworkspace-bootstrap-credential';
+export const bootstrapCredentialLabel = 'ops.vworkspace.io/credential';
+export const veleroNamespace = 'velero';
+export const defaultStorageLocation = 'aws-primary';
+
+export const pauseAnnotation = 'apps.vworkspace.io/reconcile';
+export const pauseValue = 'disabled';
+export const clusterFinalizer = 'ops.vworkspace.io/decommission';
+export const finalBackupSuffix = 'final-backup';
+export const finalBackupName = (app: string, suffix = finalBackupSuffix) => `${app}-${suffix}`;
+
+// What this tool records on objects it changes, so resume undoes exactly that.
+export const toolPrefix = 'kubectl-vw.vworkspace.io';
+export const pausedByAnnotation = `${toolPrefix}/paused-at`;
+export const suspendedByAnnotation = `${toolPrefix}/suspended-at`;
+
+export const resources = {
+  applicationInstances: {
+    group: 'apps.vworkspace.io',
+    version: 'v1alpha1',
+    plural: 'applicationinstances',
+    kind: 'ApplicationInstance',
+    namespaced: true,
+  },
+  operations: {
+    group: 'ops.vworkspace.io',
+    version: 'v1alpha1',
+    plural: 'operations',
+    kind: 'Operation',
+    namespaced: true,
+  },
+  clusters: { group: 'ops.vworkspace.io', version: 'v1alpha1', plural: 'clusters', kind: 'Cluster', namespaced: true },
+  helmReleases: {
+    group: 'helm.toolkit.fluxcd.io',
+    version: 'v2',
+    plural: 'helmreleases',
+    kind: 'HelmRelease',
+    namespaced: true,
+  },
+  veleroBackups: { group: 'velero.io', version: 'v1', plural: 'backups', kind: 'Backup', namespaced: true },
+  backupStorageLocations: {
+    group: 'velero.io',
+    version: 'v1',
+    plural: 'backupstoragelocations',
+    kind: 'BackupStorageLocation',
+    namespaced: true,
+  },
+  volumeSnapshots: {
+    group: 'snapshot.storage.k8s.io',
+    version: 'v1',
+    plural: 'volumesnapshots',
+    kind: 'VolumeSnapshot',
+    namespaced: true,
+  },
+  volumeSnapshotContents: {
+    group: 'snapshot.storage.k8s.io',
+    version: 'v1',
+    plural: 'volumesnapshotcontents',
+    kind: 'VolumeSnapshotContent',
+    namespaced: false,
+  },
+} satisfies Record<string, ResourceType>;
+
+/** The CRDs the operator's chart installs; their absence means the operator is not installed. */
+export const operatorCrds = [
+  'applicationinstances.apps.vworkspace.io',
+  'operations.ops.vworkspace.io',
+  'clusters.ops.vworkspace.io',
+] as const;
