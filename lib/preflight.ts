@@ -1,0 +1,47 @@
+import { PreflightError, UsageError } from './errors';
+import { type AccessCheck, deniedAccess, describeAccess } from './kube/access';
+import { isNotFound } from './kube/api-error';
+import type { KubeClient } from './kube/client';
+import { core } from './kube/resources';
+import { operatorCrds } from './operator/names';
+
+/** The operator's CRDs must exist, else nothing this suite does makes sense on this cluster. */
+export async function requireOperatorCrds(client: KubeClient, crds: readonly string[] = operatorCrds) {
+  const missing: string[] = [];
+  await Promise.all(
+    crds.map(async (name) => {
+      if (!(await client.find(core.crds, name))) missing.push(name);
+    }),
+  );
+  if (missing.length) {
+    throw new PreflightError(
+      `vworkspace-operator CRDs not found in context ${client.target.context}: is the operator installed? (missing: ${missing.sort().join(', ')})`,
+      'check the context (--context), or list CRDs with: kubectl get crd | grep vworkspace',
+    );
+  }
+}
+
+/** Checks, before any change, that the caller may do everything the command needs. */
+export async function requireAccess(client: KubeClient, checks: AccessCheck[]) {
+  const denied = await deniedAccess(client, checks);
+  if (denied.length) {
+    const user = client.target.kubeConfig.getCurrentUser()?.name ?? 'the current user';
+    throw new PreflightError(
+      `${user} may not ${denied.map(describeAccess).join('; ')} (context ${client.target.context}); nothing was changed`,
+      'ask a cluster admin for these permissions (README: "RBAC")',
+    );
+  }
+}
+
+/** An explicitly named namespace must exist: a misspelt -n must not look like "nothing to do". */
+export async function requireNamespace(client: KubeClient, namespace: string) {
+  try {
+    await client.get(core.namespaces, namespace);
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new UsageError(`namespace "${namespace}" not found in context ${client.target.context}`, 'check -n; list them with: kubectl get namespaces');
+    }
+    // A user allowed to work in a namespace may still not get namespaces: that is not a refusal.
+    if (!(err instanceof Error && 'status' in err && (err as { status: number }).status === 403)) throw err;
+  }
+}

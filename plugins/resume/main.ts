@@ -1,0 +1,4 @@
+import { runSinglePlugin } from '../../lib/cli/plugin';
+import { resumeCommand } from './command';
+
+void runSinglePlugin(resumeCommand);
