@@ -1,0 +1,4 @@
+import { runSinglePlugin } from '../../lib/cli/plugin';
+import { backupCommand } from './command';
+
+void runSinglePlugin(backupCommand);
