@@ -72,3 +72,8 @@ export const operatorCrds = [
   'operations.ops.vworkspace.io',
   'clusters.ops.vworkspace.io',
 ] as const;
+
+/** The operator's Deployment, rendered by the chart; without it the Cluster finalizer never drains. */
+export const operatorDeployment = 'vworkspace-operator';
+/** Where kubectl vw records a forced finalizer removal, so status keeps saying so after events expire. */
+export const forcedDecommissionRecord = 'kubectl-vw-forced-decommission';

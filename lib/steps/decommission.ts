@@ -1,0 +1,238 @@
+import { mapLimit } from '../concurrency';
+import { UsageError } from '../errors';
+import { isNotFound } from '../kube/api-error';
+import type { KubeClient } from '../kube/client';
+import { core, type KubeObject } from '../kube/resources';
+import { clusterFinalizer, finalBackupName, forcedDecommissionRecord, operatorDeployment, resources } from '../operator/names';
+import { type Cluster, clusterSchema, findCondition, operationSchema, parseObject } from '../operator/schemas';
+import { isPaused } from './pause';
+
+export interface PreflightCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** The command that fixes it. */
+  fix?: string;
+}
+
+export interface DecommissionPlan {
+  namespace: string;
+  cluster?: Cluster;
+  /** Set when no Cluster exists: step 3 already happened. */
+  alreadyGone: boolean;
+  checks: PreflightCheck[];
+}
+
+export async function listClusters(client: KubeClient, namespace: string): Promise<Cluster[]> {
+  const { items } = await client.list(resources.clusters, { namespace });
+  return items.map((raw) => {
+    const p = parseObject(clusterSchema, raw);
+    if (!p.ok) throw new UsageError(`Cluster ${p.name} does not match the operator's schema: ${p.error}`);
+    return p.value;
+  });
+}
+
+/** Picks the Cluster to decommission: the named one, or the only one. */
+export async function findCluster(client: KubeClient, namespace: string, name?: string): Promise<Cluster | undefined> {
+  const clusters = await listClusters(client, namespace);
+  if (name) {
+    const found = clusters.find((c) => c.metadata.name === name);
+    if (found) return found;
+    // Nothing left at all: a re-run after success. Others left: a misspelt name.
+    if (!clusters.length) return undefined;
+    throw new UsageError(
+      `Cluster "${name}" not found in namespace ${namespace}`,
+      `Clusters there: ${clusters.map((c) => c.metadata.name).join(', ')}`,
+    );
+  }
+  if (clusters.length > 1) {
+    throw new UsageError(
+      `${clusters.length} Clusters in namespace ${namespace}: ${clusters.map((c) => c.metadata.name).join(', ')}`,
+      'name the one to decommission: kubectl vw decommission NAME',
+    );
+  }
+  return clusters[0];
+}
+
+/** Steps 1 and 2 look done: every ApplicationInstance paused. */
+async function checkPaused(client: KubeClient): Promise<PreflightCheck> {
+  let total = 0;
+  const unpaused: string[] = [];
+  for await (const ai of client.listItems(resources.applicationInstances)) {
+    total++;
+    if (!isPaused(ai)) unpaused.push(`${ai.metadata.namespace}/${ai.metadata.name}`);
+  }
+  return unpaused.length
+    ? {
+        name: 'instances paused',
+        ok: false,
+        detail: `${unpaused.length} of ${total} ApplicationInstances are not paused (${unpaused.slice(0, 5).join(', ')}${unpaused.length > 5 ? ', ...' : ''})`,
+        fix: 'kubectl vw pause --all',
+      }
+    : { name: 'instances paused', ok: true, detail: `${total} of ${total} ApplicationInstances paused` };
+}
+
+/** Every application has a Succeeded final backup, or none is possible (BackupNotSupported). */
+export async function checkFinalBackups(client: KubeClient, suffix?: string): Promise<PreflightCheck> {
+  const instances: KubeObject[] = [];
+  for await (const ai of client.listItems(resources.applicationInstances)) instances.push(ai);
+  const missing: string[] = [];
+  await mapLimit(instances, 16, async (ai) => {
+    const raw = await client.find(resources.operations, finalBackupName(ai.metadata.name, suffix), ai.metadata.namespace);
+    const op = raw ? parseObject(operationSchema, raw) : undefined;
+    const s = op?.ok ? op.value.status : undefined;
+    const fine = s?.phase === 'Succeeded' || (s?.phase === 'Failed' && s.reason === 'BackupNotSupported');
+    if (!fine) missing.push(`${ai.metadata.namespace}/${ai.metadata.name} (${s?.phase ?? 'no final backup'})`);
+  });
+  return missing.length
+    ? {
+        name: 'final backups',
+        ok: false,
+        detail: `${missing.length} of ${instances.length} applications have no Succeeded final backup: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+        fix: 'kubectl vw backup --all --ttl 8760h   (or --skip-backup-check if you decided not to back up)',
+      }
+    : { name: 'final backups', ok: true, detail: `${instances.length} applications backed up or without backup capability` };
+}
+
+export interface DeploymentStatus {
+  found: boolean;
+  available: number;
+}
+
+export async function operatorDeploymentStatus(client: KubeClient, namespace: string): Promise<DeploymentStatus> {
+  const d = await client.find(core.deployments, operatorDeployment, namespace);
+  if (!d) return { found: false, available: 0 };
+  const status = d.status as { availableReplicas?: number } | undefined;
+  return { found: true, available: status?.availableReplicas ?? 0 };
+}
+
+async function checkOperatorRunning(client: KubeClient, namespace: string): Promise<PreflightCheck> {
+  const s = await operatorDeploymentStatus(client, namespace);
+  if (s.available > 0) return { name: 'operator running', ok: true, detail: `deployment/${operatorDeployment} has ${s.available} available` };
+  return {
+    name: 'operator running',
+    ok: false,
+    detail: s.found
+      ? `deployment/${operatorDeployment} in ${namespace} has no available replicas: the Cluster finalizer can never drain`
+      : `deployment/${operatorDeployment} not found in ${namespace}: without the operator the Cluster finalizer can never drain`,
+    fix: `kubectl -n ${namespace} rollout status deployment/${operatorDeployment}`,
+  };
+}
+
+function checkOdooReachable(cluster: Cluster): PreflightCheck {
+  const c = findCondition(cluster.status?.conditions, 'OdooReachable');
+  if (c?.status === 'True') return { name: 'Odoo reachable', ok: true, detail: 'OdooReachable=True' };
+  return {
+    name: 'Odoo reachable',
+    ok: false,
+    detail: `OdooReachable=${c?.status ?? 'Unknown'}${c?.reason ? ` (${c.reason})` : ''}${c?.message ? `: ${c.message}` : ''}; the finalizer will block until Odoo answers`,
+    fix: `restore connectivity from the cluster to ${cluster.spec.odoo?.url ?? "Odoo's URL"}, then re-run`,
+  };
+}
+
+/** Step 3, read-only: which Cluster, and whether steps 1 and 2 and the operator are ready for it. */
+export async function planDecommission(
+  client: KubeClient,
+  opts: { namespace: string; name?: string; skipBackupCheck: boolean; nameSuffix?: string },
+): Promise<DecommissionPlan> {
+  const cluster = await findCluster(client, opts.namespace, opts.name);
+  if (!cluster) return { namespace: opts.namespace, alreadyGone: true, checks: [] };
+  const checks = await Promise.all([
+    checkPaused(client),
+    opts.skipBackupCheck
+      ? Promise.resolve<PreflightCheck>({ name: 'final backups', ok: true, detail: 'skipped (--skip-backup-check)' })
+      : checkFinalBackups(client, opts.nameSuffix),
+    checkOperatorRunning(client, opts.namespace),
+  ]);
+  checks.push(checkOdooReachable(cluster));
+  return { namespace: opts.namespace, cluster, alreadyGone: false, checks };
+}
+
+export const clusterKey = (c: Cluster) => `${c.metadata.namespace}/${c.metadata.name}`;
+export const hasFinalizer = (c: KubeObject) => (c.metadata.finalizers ?? []).includes(clusterFinalizer);
+
+/** The two ways out the procedure names, as commands to paste. */
+export function waysOut(cluster: Cluster): string[] {
+  const ns = cluster.metadata.namespace;
+  const name = cluster.metadata.name;
+  return [
+    `1. (recommended) restore connectivity from the operator to Odoo (${cluster.spec.odoo?.url ?? 'spec.odoo.url'}); the finalizer then drains by itself. Follow it with: kubectl vw decommission ${name} -n ${ns}`,
+    `2. only if Odoo is permanently gone: kubectl vw decommission ${name} -n ${ns} --force   (then revoke the credential by hand in Odoo's Cluster Registry, cluster ID ${cluster.status?.clusterID ?? 'unknown'})`,
+  ];
+}
+
+export function manualRevocation(cluster: Cluster): string {
+  return `Revoke by hand in Odoo: Cluster Registry -> cluster ID ${cluster.status?.clusterID ?? '(unknown: see the Cluster status before it was removed)'} (${cluster.metadata.name}, Odoo ${cluster.spec.odoo?.url ?? 'unknown URL'}) -> revoke the bootstrap credential and keypair, then mark it Decommissioned.`;
+}
+
+export interface ForcedRecord {
+  cluster: string;
+  clusterID: string;
+  odooUrl: string;
+  forcedAt: string;
+  skipped: string;
+}
+
+/**
+ * Records a forced finalizer removal twice: an Event for `kubectl get events`, and a ConfigMap
+ * that outlives the Event's one-hour TTL, so `kubectl vw status` keeps saying the credential was
+ * never revoked server-side.
+ */
+export async function recordForcedRemoval(client: KubeClient, cluster: Cluster): Promise<ForcedRecord> {
+  const ns = cluster.metadata.namespace ?? '';
+  const record: ForcedRecord = {
+    cluster: cluster.metadata.name,
+    clusterID: cluster.status?.clusterID ?? '',
+    odooUrl: cluster.spec.odoo?.url ?? '',
+    forcedAt: new Date().toISOString(),
+    skipped: 'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
+  };
+  const message = `kubectl vw removed finalizer ${clusterFinalizer} from Cluster ${cluster.metadata.name} (cluster ID ${record.clusterID}) by force: the credential was NOT revoked in Odoo; revoke it by hand in Odoo's Cluster Registry`;
+  const now = new Date().toISOString();
+  await client.create(core.events, {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { generateName: 'kubectl-vw-forced-decommission-', namespace: ns },
+    involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: ns },
+    reason: 'ForcedFinalizerRemoval',
+    message,
+    type: 'Warning',
+    source: { component: 'kubectl-vw' },
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  }, ns);
+  const data = { ...record } as unknown as Record<string, string>;
+  const configMaps = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+  const existing = await client.find(configMaps, forcedDecommissionRecord, ns);
+  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: forcedDecommissionRecord, namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' } }, data };
+  if (existing) await client.mergePatch(configMaps, forcedDecommissionRecord, ns, { data });
+  else await client.create(configMaps, body, ns);
+  return record;
+}
+
+export async function readForcedRecord(client: KubeClient, namespace: string): Promise<ForcedRecord | undefined> {
+  const configMaps = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+  try {
+    const cm = await client.find(configMaps, forcedDecommissionRecord, namespace);
+    return cm ? (cm.data as unknown as ForcedRecord) : undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Removes only our finalizer, and only if the list is still what we saw (JSON patch test). */
+export async function removeFinalizer(client: KubeClient, cluster: KubeObject, dryRun: boolean) {
+  const finalizers = cluster.metadata.finalizers ?? [];
+  await client.jsonPatch(
+    resources.clusters,
+    cluster.metadata.name,
+    cluster.metadata.namespace,
+    [
+      { op: 'test', path: '/metadata/finalizers', value: finalizers },
+      { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => f !== clusterFinalizer) },
+    ],
+    { dryRun },
+  );
+}

@@ -1,0 +1,4 @@
+import { runSinglePlugin } from '../../lib/cli/plugin';
+import { decommissionCommand } from './command';
+
+void runSinglePlugin(decommissionCommand);
