@@ -5,6 +5,7 @@
 # Nothing is downloaded from release pages: this machine cannot reach them.
 #
 #   scripts/build-tools.sh            build whatever is missing, print the bin dir
+#   scripts/build-tools.sh crds       only the upstream CRDs, into <cache>/crds
 #   VW_TOOLS_DIR=/path  overrides the cache (default ~/.cache/kubectl-vw/tools)
 set -euo pipefail
 
@@ -12,6 +13,10 @@ K8S_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 KREW_VERSION=v0.4.3
+# Upstream CRDs, copied from these modules (the proxy here serves only some versions of each).
+FLUX_HELM_CONTROLLER_VERSION=v1.4.0
+VELERO_VERSION=v1.18.3
+SNAPSHOTTER_CLIENT_VERSION=v8.7.0
 
 root=${VW_TOOLS_DIR:-$HOME/.cache/kubectl-vw/tools}
 bin="$root/bin"
@@ -25,6 +30,9 @@ scratch() {
   printf 'module vwbuild/%s\n\ngo 1.25\n' "$1" >"$d/go.mod"
   echo "$d"
 }
+
+# Where the module cache holds <module>@<version> (downloaded through the proxy if needed).
+module_dir() { (cd "$1" && go mod download -json "$2") | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'; }
 
 stamp_ok() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
 stamp() { echo "$2" >"$bin/.$1.version"; }
@@ -73,7 +81,33 @@ build_krew() {
   stamp krew "$KREW_VERSION"; stamp validate-krew-manifest "$KREW_VERSION"
 }
 
-want=${*:-etcd kube helm krew}
+# Upstream CRDs the tests install (Flux HelmRelease, Velero Backup/BackupStorageLocation, CSI
+# snapshots), copied verbatim from the projects' own Go modules rather than written by hand.
+build_crds() {
+  local crds="$root/crds" want_stamp
+  want_stamp="helm-controller $FLUX_HELM_CONTROLLER_VERSION velero $VELERO_VERSION snapshotter $SNAPSHOTTER_CLIENT_VERSION"
+  [ "$(cat "$crds/.version" 2>/dev/null)" = "$want_stamp" ] && return
+  log "fetching upstream CRDs ($want_stamp)"
+  local d; d=$(scratch crds)
+  local flux velero snap
+  flux=$(module_dir "$d" "github.com/fluxcd/helm-controller@$FLUX_HELM_CONTROLLER_VERSION")
+  velero=$(module_dir "$d" "github.com/vmware-tanzu/velero@$VELERO_VERSION")
+  snap=$(module_dir "$d" "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_CLIENT_VERSION")
+  rm -rf "$d"
+  [ -n "$flux" ] && [ -n "$velero" ] && [ -n "$snap" ] || { log "go mod download failed for a CRD module"; return 1; }
+  rm -rf "$crds"; mkdir -p "$crds"
+  # install -m 0644: files in the module cache are read-only.
+  install -m 0644 -t "$crds" \
+    "$flux/config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml" \
+    "$velero/config/crd/v1/bases/velero.io_backups.yaml" \
+    "$velero/config/crd/v1/bases/velero.io_backupstoragelocations.yaml" \
+    "$snap/config/crd/snapshot.storage.k8s.io_volumesnapshots.yaml" \
+    "$snap/config/crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml" \
+    "$snap/config/crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml"
+  echo "$want_stamp" >"$crds/.version"
+}
+
+want=${*:-etcd kube helm krew crds}
 for t in $want; do "build_$t"; done
 log "tools ready in $bin"
 echo "$bin"
