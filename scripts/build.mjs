@@ -29,3 +29,16 @@ mkdirSync('dist', { recursive: true });
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 for (const name of Object.keys(entries)) chmodSync(`dist/${name}.js`, 0o755);
 console.error(`built ${Object.keys(entries).length} bundles into dist/`);
+
+// dist/bin: what a user puts on PATH to get `kubectl vw ...` from the bundles (tests do the same).
+// kubectl_complete-vw is kubectl's plugin completion hook (kubectl 1.26+).
+mkdirSync('dist/bin', { recursive: true });
+const wrapper = (bundle, extra = '') =>
+  `#!/bin/sh\nexec node "$(dirname "$(readlink -f "$0")")/../${bundle}.js" ${extra}"$@"\n`;
+for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw'))) {
+  writeFileSync(`dist/bin/${name}`, wrapper(name));
+  chmodSync(`dist/bin/${name}`, 0o755);
+}
+writeFileSync('dist/bin/kubectl_complete-vw', wrapper('kubectl-vw', '__complete '));
+chmodSync('dist/bin/kubectl_complete-vw', 0o755);
+

@@ -15,7 +15,7 @@ export function buildProgram(argv: string[], commands: CommandModule<any, any>[]
     .help('help')
     .alias('help', 'h')
     .version(pluginVersion)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(null)
     .epilogue('Exit codes: 0 done, 1 some objects failed, 2 bad usage or input, 3 preflight refused, 4 timed out waiting.')
     .fail((msg, err) => {
       if (err) throw err;

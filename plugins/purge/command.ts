@@ -21,7 +21,7 @@ import {
   planPurge,
 } from '../../lib/steps/purge';
 
-type PurgeArgs = GlobalArgs &
+export type PurgeArgs = GlobalArgs &
   MutationArgs & {
     'delete-apps': boolean;
     'keep-apps': boolean;
@@ -84,95 +84,97 @@ export const purgeCommand: CommandModule<object, PurgeArgs> = {
       .example('kubectl vw purge', 'Show the plan, ask, then helm uninstall the operator; apps keep running')
       .example('kubectl vw purge --delete-apps --delete-crds --delete-namespace --yes', 'Wipe everything the operator managed (after final backups)')
       .example('kubectl vw purge --delete-apps --dry-run=client -o json', 'The plan as JSON for a script') as unknown as Argv<PurgeArgs>,
-  handler: (args) =>
-    runAndExit(processIO({ verbose: args.verbose }), async () => {
-      const timeoutMs = requirePositiveDuration('--timeout', args.timeout);
-      const session = openSession(args, { concurrency: args.concurrency });
-      const { client, io, target } = session;
-      const doc = (extra: Record<string, unknown>) => ({ apiVersion: 'kubectl-vw.vworkspace.io/v1alpha1', kind: 'PurgeResult', context: target.context, ...extra });
+  handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runPurge(args)),
+};
 
-      if (args.report) {
-        const report = await persistsReport(client);
-        printPersists(io, report, args.output);
-        printDocument(io, args.output === 'name' ? 'table' : args.output, doc({ persists: report }), [], [], () => '');
-        return ExitCode.ok;
-      }
+/** The whole command, callable in-process (kubectl vw uninstall runs the steps this way). */
+export async function runPurge(args: PurgeArgs): Promise<number> {
+  const timeoutMs = requirePositiveDuration('--timeout', args.timeout);
+  const session = openSession(args, { concurrency: args.concurrency });
+  const { client, io, target } = session;
+  const doc = (extra: Record<string, unknown>) => ({ apiVersion: 'kubectl-vw.vworkspace.io/v1alpha1', kind: 'PurgeResult', context: target.context, ...extra });
 
-      const opts = {
-        deleteApps: args['delete-apps'],
-        skipBackupCheck: args['skip-backup-check'],
-        deleteCrds: args['delete-crds'],
-        deleteNamespace: args['delete-namespace'],
-        forcePreflight: args['force-preflight'],
-      };
-      const plan = await planPurge(client, opts);
-      info(io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
-      printPlan(io, plan);
-      if (!opts.deleteApps && plan.orphanedHelmReleases) {
-        warn(io, `--keep-apps: ${plan.orphanedHelmReleases} HelmReleases stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`);
-      }
-      const clusterCheck = plan.checks.find((c) => c.name.startsWith('Cluster CR'));
-      if (clusterCheck && !clusterCheck.ok) {
-        if (!opts.forcePreflight) {
-          throw new PreflightError(`${clusterCheck.detail}: run step 3 first; nothing was deleted`, 'kubectl vw decommission   (or --force-preflight to go on anyway)');
-        }
-        warn(io, `--force-preflight: ${clusterCheck.detail}; uninstalling the operator now leaves its credential valid in Odoo`);
-      }
-      const backupCheck = plan.checks.find((c) => c.name === 'final backups');
-      if (backupCheck && !backupCheck.ok) {
-        throw new PreflightError(`refusing --delete-apps: ${backupCheck.detail}`, `${backupCheck.fix ?? ''}; or pass --skip-backup-check`);
-      }
-      const crdPhase = plan.phases.find((p) => p.id === 'step5-delete-crds');
-      const remaining = Object.values(plan.remainingCrs).reduce((a, b) => a + b, 0);
-      if (crdPhase && !crdPhase.done && !opts.deleteApps && remaining > 0) {
-        throw new PreflightError(
-          `refusing --delete-crds: ${Object.entries(plan.remainingCrs).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
-          'add --delete-apps (step 4) to remove them first, or keep the CRDs',
-        );
-      }
-      const helmPhase = plan.phases.find((p) => p.id === 'step5-helm-uninstall');
-      const helm = helmPhase && !helmPhase.done ? findHelm(args.helm) : undefined;
-      const todo = plan.phases.filter((p) => !p.done);
+  if (args.report) {
+    const report = await persistsReport(client);
+    printPersists(io, report, args.output);
+    printDocument(io, args.output === 'name' ? 'table' : args.output, doc({ persists: report }), [], [], () => '');
+    return ExitCode.ok;
+  }
 
-      if (args['dry-run'] === 'client' || !todo.length) {
-        if (!todo.length) info(io, 'nothing left to purge: every phase is done');
-        printDocument(io, args.output, doc({ dryRun: args['dry-run'], plan }), [], [], () => '');
-        if (!todo.length) {
-          const report = await persistsReport(client);
-          printPersists(io, report, args.output);
-        }
-        return ExitCode.ok;
-      }
-      const serverDry = args['dry-run'] === 'server';
-      if (!serverDry) {
-        await confirm(io, target, `purge the vworkspace operator (${todo.map((p) => p.id).join(', ')})`, { yes: args.yes, typeToConfirm: target.cluster });
-      }
-      const ev: PhaseEvents = { log: (l) => info(io, `  ${l}`), helmOutput: (c) => process.stderr.write(c) };
-      const lock = serverDry || !plan.namespacePresent ? undefined : await acquireLock(client, operatorNamespace, 'PurgeResult');
-      const done: string[] = [];
-      try {
-        for (const phase of todo) {
-          info(io, phase.title);
-          if (phase.id === 'step4-delete-crs') await deleteRemainingCrs(client, { dryRun: serverDry, timeoutMs, concurrency: args.concurrency }, ev);
-          if (phase.id === 'step5-helm-uninstall' && helm) {
-            const kubeconfigPath = args.kubeconfig;
-            await helmUninstall(helm, { kubeconfigPath, context: target.context }, { dryRun: serverDry, timeoutMs }, ev);
-          }
-          if (phase.id === 'step5-delete-crds') await deleteCrds(client, { dryRun: serverDry, timeoutMs }, ev);
-          if (phase.id === 'step5-delete-namespace') {
-            // The lock lives in this namespace: let it go before the namespace does.
-            await lock?.release();
-            await deleteOperatorNamespace(client, { dryRun: serverDry, timeoutMs }, ev);
-          }
-          done.push(phase.id);
-        }
-      } finally {
-        await lock?.release();
-      }
+  const opts = {
+    deleteApps: args['delete-apps'],
+    skipBackupCheck: args['skip-backup-check'],
+    deleteCrds: args['delete-crds'],
+    deleteNamespace: args['delete-namespace'],
+    forcePreflight: args['force-preflight'],
+  };
+  const plan = await planPurge(client, opts);
+  info(io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
+  printPlan(io, plan);
+  if (!opts.deleteApps && plan.orphanedHelmReleases) {
+    warn(io, `--keep-apps: ${plan.orphanedHelmReleases} HelmReleases stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`);
+  }
+  const clusterCheck = plan.checks.find((c) => c.name.startsWith('Cluster CR'));
+  if (clusterCheck && !clusterCheck.ok) {
+    if (!opts.forcePreflight) {
+      throw new PreflightError(`${clusterCheck.detail}: run step 3 first; nothing was deleted`, 'kubectl vw decommission   (or --force-preflight to go on anyway)');
+    }
+    warn(io, `--force-preflight: ${clusterCheck.detail}; uninstalling the operator now leaves its credential valid in Odoo`);
+  }
+  const backupCheck = plan.checks.find((c) => c.name === 'final backups');
+  if (backupCheck && !backupCheck.ok) {
+    throw new PreflightError(`refusing --delete-apps: ${backupCheck.detail}`, `${backupCheck.fix ?? ''}; or pass --skip-backup-check`);
+  }
+  const crdPhase = plan.phases.find((p) => p.id === 'step5-delete-crds');
+  const remaining = Object.values(plan.remainingCrs).reduce((a, b) => a + b, 0);
+  if (crdPhase && !crdPhase.done && !opts.deleteApps && remaining > 0) {
+    throw new PreflightError(
+      `refusing --delete-crds: ${Object.entries(plan.remainingCrs).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
+      'add --delete-apps (step 4) to remove them first, or keep the CRDs',
+    );
+  }
+  const helmPhase = plan.phases.find((p) => p.id === 'step5-helm-uninstall');
+  const helm = helmPhase && !helmPhase.done ? findHelm(args.helm) : undefined;
+  const todo = plan.phases.filter((p) => !p.done);
+
+  if (args['dry-run'] === 'client' || !todo.length) {
+    if (!todo.length) info(io, 'nothing left to purge: every phase is done');
+    printDocument(io, args.output, doc({ dryRun: args['dry-run'], plan }), [], [], () => '');
+    if (!todo.length) {
       const report = await persistsReport(client);
       printPersists(io, report, args.output);
-      printDocument(io, args.output === 'name' ? 'table' : args.output, doc({ dryRun: args['dry-run'], plan, completed: done, persists: report }), [], [], () => '');
-      info(io, `purge${serverDry ? ' (dry run: server)' : ''}: ${done.length} phases completed`);
-      return ExitCode.ok;
-    }),
-};
+    }
+    return ExitCode.ok;
+  }
+  const serverDry = args['dry-run'] === 'server';
+  if (!serverDry) {
+    await confirm(io, target, `purge the vworkspace operator (${todo.map((p) => p.id).join(', ')})`, { yes: args.yes, typeToConfirm: target.cluster });
+  }
+  const ev: PhaseEvents = { log: (l) => info(io, `  ${l}`), helmOutput: (c) => process.stderr.write(c) };
+  const lock = serverDry || !plan.namespacePresent ? undefined : await acquireLock(client, operatorNamespace, 'PurgeResult');
+  const done: string[] = [];
+  try {
+    for (const phase of todo) {
+      info(io, phase.title);
+      if (phase.id === 'step4-delete-crs') await deleteRemainingCrs(client, { dryRun: serverDry, timeoutMs, concurrency: args.concurrency }, ev);
+      if (phase.id === 'step5-helm-uninstall' && helm) {
+        const kubeconfigPath = args.kubeconfig;
+        await helmUninstall(helm, { kubeconfigPath, context: target.context }, { dryRun: serverDry, timeoutMs }, ev);
+      }
+      if (phase.id === 'step5-delete-crds') await deleteCrds(client, { dryRun: serverDry, timeoutMs }, ev);
+      if (phase.id === 'step5-delete-namespace') {
+        // The lock lives in this namespace: let it go before the namespace does.
+        await lock?.release();
+        await deleteOperatorNamespace(client, { dryRun: serverDry, timeoutMs }, ev);
+      }
+      done.push(phase.id);
+    }
+  } finally {
+    await lock?.release();
+  }
+  const report = await persistsReport(client);
+  printPersists(io, report, args.output);
+  printDocument(io, args.output === 'name' ? 'table' : args.output, doc({ dryRun: args['dry-run'], plan, completed: done, persists: report }), [], [], () => '');
+  info(io, `purge${serverDry ? ' (dry run: server)' : ''}: ${done.length} phases completed`);
+  return ExitCode.ok;
+}
