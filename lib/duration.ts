@@ -4,7 +4,7 @@ import { UsageError } from './errors';
 const unitNanos: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3,
+  µs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -42,9 +42,7 @@ export function parseRequestTimeout(text: string): number {
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const ms = parseGoDuration(text);
   if (ms === undefined) {
-    throw new UsageError(
-      `invalid --request-timeout "${text}": expected seconds or a duration such as 30s, 1m`,
-    );
+    throw new UsageError(`invalid --request-timeout "${text}": expected seconds or a duration such as 30s, 1m`);
   }
   return ms;
 }

@@ -39,7 +39,10 @@ export async function requireNamespace(client: KubeClient, namespace: string) {
     await client.get(core.namespaces, namespace);
   } catch (err) {
     if (isNotFound(err)) {
-      throw new UsageError(`namespace "${namespace}" not found in context ${client.target.context}`, 'check -n; list them with: kubectl get namespaces');
+      throw new UsageError(
+        `namespace "${namespace}" not found in context ${client.target.context}`,
+        'check -n; list them with: kubectl get namespaces',
+      );
     }
     // A user allowed to work in a namespace may still not get namespaces: that is not a refusal.
     if (!(err instanceof Error && 'status' in err && (err as { status: number }).status === 403)) throw err;

@@ -6,7 +6,8 @@ import { build } from 'esbuild';
 const entries = {};
 for (const dir of readdirSync('plugins', { withFileTypes: true })) {
   const main = `plugins/${dir.name}/main.ts`;
-  if (dir.isDirectory() && existsSync(main)) entries[dir.name === 'vw' ? 'kubectl-vw' : `kubectl-vw-${dir.name}`] = main;
+  if (dir.isDirectory() && existsSync(main))
+    entries[dir.name === 'vw' ? 'kubectl-vw' : `kubectl-vw-${dir.name}`] = main;
 }
 if (existsSync('test/support/sandbox-main.ts')) entries.sandbox = 'test/support/sandbox-main.ts';
 if (existsSync('test/bench/main.ts')) entries.bench = 'test/bench/main.ts';
@@ -41,4 +42,3 @@ for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw')
 }
 writeFileSync('dist/bin/kubectl_complete-vw', wrapper('kubectl-vw', '__complete '));
 chmodSync('dist/bin/kubectl_complete-vw', 0o755);
-

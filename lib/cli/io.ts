@@ -28,8 +28,7 @@ export function processIO(opts: { verbose?: boolean } = {}): IO {
 }
 
 type Style = 'red' | 'green' | 'yellow' | 'bold' | 'dim' | 'cyan';
-export const paint = (io: IO, style: Style, text: string) =>
-  io.color ? styleText(style, text) : text;
+export const paint = (io: IO, style: Style, text: string) => (io.color ? styleText(style, text) : text);
 
 export const warn = (io: IO, text: string) => io.err(`${paint(io, 'yellow', 'warning:')} ${text}`);
 export const info = (io: IO, text: string) => io.err(text);

@@ -16,7 +16,9 @@ export function buildProgram(argv: string[], commands: CommandModule<any, any>[]
     .alias('help', 'h')
     .version(pluginVersion)
     .wrap(null)
-    .epilogue('Exit codes: 0 done, 1 some objects failed, 2 bad usage or input, 3 preflight refused, 4 timed out waiting.')
+    .epilogue(
+      'Exit codes: 0 done, 1 some objects failed, 2 bad usage or input, 3 preflight refused, 4 timed out waiting.',
+    )
     .fail((msg, err) => {
       if (err) throw err;
       process.stderr.write(`error: ${msg}\n  see: kubectl vw --help\n`);
@@ -29,5 +31,7 @@ export function buildProgram(argv: string[], commands: CommandModule<any, any>[]
 /** A single-purpose binary (kubectl-vw-pause): the same command as `kubectl vw pause`. */
 export async function runSinglePlugin(command: CommandModule<any, any>, argv = process.argv.slice(2)) {
   const name = String(command.command).split(' ')[0] as string;
-  await buildProgram([name, ...argv], [command]).demandCommand(1).parseAsync();
+  await buildProgram([name, ...argv], [command])
+    .demandCommand(1)
+    .parseAsync();
 }

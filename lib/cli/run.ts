@@ -24,7 +24,10 @@ export function reportError(io: IO, err: unknown): number {
       return ExitCode.preflight;
     }
     if (err.status === 403) {
-      line(`forbidden: ${err.message}`, 'ask a cluster admin for the RBAC permissions the README lists for this command');
+      line(
+        `forbidden: ${err.message}`,
+        'ask a cluster admin for the RBAC permissions the README lists for this command',
+      );
       return ExitCode.preflight;
     }
     line(`API server answered ${err.status} ${err.reason}: ${err.message}`);
@@ -45,6 +48,8 @@ export async function runAndExit(io: IO, body: () => Promise<number>): Promise<n
     code = reportError(io, err);
   }
   // Let stdout drain before exiting so piped output is never cut short.
-  await new Promise<void>((resolve) => (process.stdout.writableLength ? process.stdout.once('drain', resolve) : resolve()));
+  await new Promise<void>((resolve) =>
+    process.stdout.writableLength ? process.stdout.once('drain', resolve) : resolve(),
+  );
   process.exit(code);
 }

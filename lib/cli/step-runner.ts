@@ -50,31 +50,44 @@ export async function runStep(s: Session, run: StepRun): Promise<number> {
       concurrency: run.concurrency,
       onResult: (r, done) => {
         progress.update(`${run.verb}: ${done}/${run.changes.length} objects (${todo} to change)`);
-        if (r.result === 'failed' && !io.interactive) io.err(`failed: ${r.kind} ${r.namespace}/${r.name}: ${r.message}`);
+        if (r.result === 'failed' && !io.interactive)
+          io.err(`failed: ${r.kind} ${r.namespace}/${r.name}: ${r.message}`);
       },
     });
     progress.done();
     for (const inv of run.invalid) {
-      results.push({ kind: 'ApplicationInstance', name: inv.name, action: 'none', result: 'failed', message: `does not match the operator's schema: ${inv.error}` });
+      results.push({
+        kind: 'ApplicationInstance',
+        name: inv.name,
+        action: 'none',
+        result: 'failed',
+        message: `does not match the operator's schema: ${inv.error}`,
+      });
     }
     if (run.wait && mutating && run.wait.keys.length) {
       const w = run.wait;
       const total = w.keys.length;
       let reported = 0;
-      waitOutcome = await waitForObjects(client, resources.applicationInstances, w.keys, (obj?: KubeObject) => {
-        if (!obj) return false;
-        const parsed = applicationInstanceSchema.safeParse(obj);
-        return parsed.success && w.done(parsed.data);
-      }, {
-        namespace: w.namespace,
-        timeoutMs: w.timeoutMs,
-        onChange: (key, _obj, ok) => {
-          if (!ok) return;
-          reported++;
-          progress.update(`waiting for ${w.describe}: ${reported}/${total}`);
-          if (!io.interactive && run.output !== 'name') io.err(`${key}: ${w.describe}`);
+      waitOutcome = await waitForObjects(
+        client,
+        resources.applicationInstances,
+        w.keys,
+        (obj?: KubeObject) => {
+          if (!obj) return false;
+          const parsed = applicationInstanceSchema.safeParse(obj);
+          return parsed.success && w.done(parsed.data);
         },
-      });
+        {
+          namespace: w.namespace,
+          timeoutMs: w.timeoutMs,
+          onChange: (key, _obj, ok) => {
+            if (!ok) return;
+            reported++;
+            progress.update(`waiting for ${w.describe}: ${reported}/${total}`);
+            if (!io.interactive && run.output !== 'name') io.err(`${key}: ${w.describe}`);
+          },
+        },
+      );
       progress.done();
     }
   } finally {
@@ -106,9 +119,18 @@ export async function runStep(s: Session, run: StepRun): Promise<number> {
     (r) => nameOf(r.kind, r.name),
   );
   const dry = run.dryRun === 'none' ? '' : ` (dry run: ${run.dryRun})`;
-  info(io, `${run.verb}${dry}: ${counts.changed + counts.planned + counts.validated} to change${run.dryRun === 'none' ? 'd' : ''}, ${counts.unchanged} unchanged, ${counts.failed} failed in ${formatDuration(Date.now() - started)}`.replace('to changed', 'changed'));
+  info(
+    io,
+    `${run.verb}${dry}: ${counts.changed + counts.planned + counts.validated} to change${run.dryRun === 'none' ? 'd' : ''}, ${counts.unchanged} unchanged, ${counts.failed} failed in ${formatDuration(Date.now() - started)}`.replace(
+      'to changed',
+      'changed',
+    ),
+  );
   if (waitOutcome?.timedOut) {
-    warn(io, `${waitOutcome.pending.length} of ${run.wait?.keys.length} never reported ${run.wait?.describe}: ${waitOutcome.pending.slice(0, 10).join(', ')}${waitOutcome.pending.length > 10 ? ', ...' : ''}`);
+    warn(
+      io,
+      `${waitOutcome.pending.length} of ${run.wait?.keys.length} never reported ${run.wait?.describe}: ${waitOutcome.pending.slice(0, 10).join(', ')}${waitOutcome.pending.length > 10 ? ', ...' : ''}`,
+    );
     info(io, '  is the operator running? check: kubectl -n vworkspace-system get deploy');
   }
   if (counts.failed) return ExitCode.someFailed;

@@ -164,7 +164,11 @@ export class KubeClient {
         {
           ...auth,
           method: 'GET',
-          headers: { ...(auth.headers as Record<string, string>), Accept: 'application/json', 'User-Agent': this.userAgent },
+          headers: {
+            ...(auth.headers as Record<string, string>),
+            Accept: 'application/json',
+            'User-Agent': this.userAgent,
+          },
           // Watches get their own connection so they never queue behind bounded request sockets.
           agent: false,
           signal,
@@ -239,7 +243,11 @@ export class KubeClient {
     });
   }
 
-  replace<T extends KubeObject = KubeObject>(r: ResourceType, obj: KubeObject, opts: { dryRun?: boolean; subresource?: string } = {}) {
+  replace<T extends KubeObject = KubeObject>(
+    r: ResourceType,
+    obj: KubeObject,
+    opts: { dryRun?: boolean; subresource?: string } = {},
+  ) {
     return this.request<T>(
       'PUT',
       resourcePath(r, { namespace: obj.metadata.namespace, name: obj.metadata.name, subresource: opts.subresource }),
@@ -247,7 +255,12 @@ export class KubeClient {
     );
   }
 
-  delete(r: ResourceType, name: string, namespace?: string, opts: { dryRun?: boolean; propagationPolicy?: string } = {}) {
+  delete(
+    r: ResourceType,
+    name: string,
+    namespace?: string,
+    opts: { dryRun?: boolean; propagationPolicy?: string } = {},
+  ) {
     return this.request<KubeObject>('DELETE', resourcePath(r, { namespace, name }), {
       body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background' },
       dryRun: opts.dryRun,

@@ -32,10 +32,7 @@ function loadKubeConfig(flags: KubeFlags): KubeConfig {
   try {
     if (flags.kubeconfig) {
       if (!existsSync(flags.kubeconfig)) {
-        throw new UsageError(
-          `kubeconfig ${flags.kubeconfig} does not exist`,
-          'pass an existing file to --kubeconfig',
-        );
+        throw new UsageError(`kubeconfig ${flags.kubeconfig} does not exist`, 'pass an existing file to --kubeconfig');
       }
       kc.loadFromFile(flags.kubeconfig);
     } else {
@@ -81,9 +78,7 @@ export function resolveKubeTarget(flags: KubeFlags): KubeTarget {
   }
   // Make the chosen context current (with any --cluster/--user override) so auth follows it.
   const effective = `${context.name}`;
-  kc.contexts = kc.contexts.map((c) =>
-    c.name === effective ? { ...c, cluster: clusterName, user: userName } : c,
-  );
+  kc.contexts = kc.contexts.map((c) => (c.name === effective ? { ...c, cluster: clusterName, user: userName } : c));
   kc.setCurrentContext(effective);
   return {
     kubeConfig: kc,

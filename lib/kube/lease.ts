@@ -28,7 +28,11 @@ function expired(lease: LeaseObject, now = Date.now()): boolean {
  * renewed while the run lasts; a crashed run's lease expires after 60 s. Writes use the lease's
  * resourceVersion, so two runs racing for it cannot both win.
  */
-export async function acquireLock(client: KubeClient, namespace: string, purpose: string): Promise<HeldLock | undefined> {
+export async function acquireLock(
+  client: KubeClient,
+  namespace: string,
+  purpose: string,
+): Promise<HeldLock | undefined> {
   const holder = `${hostname()}/${process.pid}/${purpose}`;
   const spec = () => ({ holderIdentity: holder, leaseDurationSeconds: leaseSeconds, renewTime: microTime() });
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -67,14 +71,17 @@ export async function acquireLock(client: KubeClient, namespace: string, purpose
       throw err;
     }
     let current = lease;
-    const timer = setInterval(() => {
-      client
-        .replace<LeaseObject>(core.leases, { ...current, spec: { ...current.spec, renewTime: microTime() } })
-        .then((l) => {
-          current = l;
-        })
-        .catch(() => undefined);
-    }, (leaseSeconds / 3) * 1000);
+    const timer = setInterval(
+      () => {
+        client
+          .replace<LeaseObject>(core.leases, { ...current, spec: { ...current.spec, renewTime: microTime() } })
+          .then((l) => {
+            current = l;
+          })
+          .catch(() => undefined);
+      },
+      (leaseSeconds / 3) * 1000,
+    );
     timer.unref();
     return {
       holder,
@@ -82,11 +89,16 @@ export async function acquireLock(client: KubeClient, namespace: string, purpose
         clearInterval(timer);
         await client
           .update<LeaseObject>(core.leases, lockLeaseName, namespace, (l) =>
-            l.spec?.holderIdentity === holder ? { ...l, spec: { ...l.spec, holderIdentity: undefined, renewTime: undefined } } : undefined,
+            l.spec?.holderIdentity === holder
+              ? { ...l, spec: { ...l.spec, holderIdentity: undefined, renewTime: undefined } }
+              : undefined,
           )
           .catch(() => undefined);
       },
     };
   }
-  throw new PreflightError(`could not take the lock Lease ${namespace}/${lockLeaseName}: it kept changing`, 'try again');
+  throw new PreflightError(
+    `could not take the lock Lease ${namespace}/${lockLeaseName}: it kept changing`,
+    'try again',
+  );
 }

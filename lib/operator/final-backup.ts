@@ -49,4 +49,5 @@ export function backupOutcome(op: Operation | undefined, backup: VeleroBackup | 
   return backup?.status?.phase === 'Completed' ? 'safe' : 'failed';
 }
 
-export const isFinished = (op: Operation | undefined) => op?.status?.phase === 'Succeeded' || op?.status?.phase === 'Failed';
+export const isFinished = (op: Operation | undefined) =>
+  op?.status?.phase === 'Succeeded' || op?.status?.phase === 'Failed';

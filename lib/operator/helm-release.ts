@@ -17,7 +17,11 @@ export interface HelmReleaseInfo {
  * Reads a helm 3 release from its storage Secret (sh.helm.release.v1.<name>.v<N>): the data is
  * base64 of gzipped JSON. Reading it through the API means the plan needs no helm binary.
  */
-export async function readHelmRelease(client: KubeClient, namespace: string, name: string): Promise<HelmReleaseInfo | undefined> {
+export async function readHelmRelease(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<HelmReleaseInfo | undefined> {
   const { items } = await client.list(core.secrets, { namespace, labelSelector: `owner=helm,name=${name}` });
   const latest = items
     .map((s) => ({ s, version: Number(s.metadata.labels?.version ?? 0) }))
@@ -29,14 +33,18 @@ export async function readHelmRelease(client: KubeClient, namespace: string, nam
   let objects: HelmReleaseInfo['objects'] = [];
   let chart = '';
   if (data) {
-    const json = JSON.parse(gunzipSync(Buffer.from(Buffer.from(data, 'base64').toString('utf8'), 'base64')).toString('utf8')) as {
+    const json = JSON.parse(
+      gunzipSync(Buffer.from(Buffer.from(data, 'base64').toString('utf8'), 'base64')).toString('utf8'),
+    ) as {
       manifest?: string;
       chart?: { metadata?: { name?: string; version?: string } };
     };
     chart = `${json.chart?.metadata?.name ?? ''}-${json.chart?.metadata?.version ?? ''}`;
     objects = yaml
       .loadAll(json.manifest ?? '')
-      .filter((d): d is { kind: string; metadata: { name: string; namespace?: string } } => Boolean(d && typeof d === 'object' && 'kind' in d))
+      .filter((d): d is { kind: string; metadata: { name: string; namespace?: string } } =>
+        Boolean(d && typeof d === 'object' && 'kind' in d),
+      )
       .map((d) => ({ kind: d.kind, name: d.metadata.name, namespace: d.metadata.namespace }));
   }
   return { name, namespace, version: latest.version, status, chart, objects };

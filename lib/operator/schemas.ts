@@ -122,7 +122,11 @@ export const veleroBackupSchema = z
     metadata: metadataSchema,
     spec: z.object({ storageLocation: z.string().optional(), ttl: z.string().optional() }).passthrough().default({}),
     status: z
-      .object({ phase: z.string().optional(), expiration: z.string().optional(), completionTimestamp: z.string().optional() })
+      .object({
+        phase: z.string().optional(),
+        expiration: z.string().optional(),
+        completionTimestamp: z.string().optional(),
+      })
       .passthrough()
       .optional(),
   })

@@ -6,9 +6,21 @@ import { ApiError, isAlreadyExists, isNotFound } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { objectKey, waitForObjects } from '../kube/watch';
-import { backupOutcome, type BackupOutcome, type FinalBackupParameters, finalBackupOperation, isFinished } from '../operator/final-backup';
+import {
+  backupOutcome,
+  type BackupOutcome,
+  type FinalBackupParameters,
+  finalBackupOperation,
+  isFinished,
+} from '../operator/final-backup';
 import { finalBackupName, resources } from '../operator/names';
-import { type Operation, operationSchema, parseObject, type VeleroBackup, veleroBackupSchema } from '../operator/schemas';
+import {
+  type Operation,
+  operationSchema,
+  parseObject,
+  type VeleroBackup,
+  veleroBackupSchema,
+} from '../operator/schemas';
 import { type Selection, selectInstances } from './selection';
 
 export interface BackupOptions {
@@ -67,7 +79,8 @@ export async function checkStorageLocation(client: KubeClient, opts: BackupOptio
   const phase = (bsl.status as { phase?: string } | undefined)?.phase ?? 'Unknown';
   if (phase !== 'Available') {
     const msg = `BackupStorageLocation ${opts.veleroNamespace}/${name} is ${phase}, not Available: backups to it may fail`;
-    if (opts.requireAvailableLocation) throw new PreflightError(msg, 'fix the location, or drop --require-available-location');
+    if (opts.requireAvailableLocation)
+      throw new PreflightError(msg, 'fix the location, or drop --require-available-location');
     warnings.push(msg);
   }
 }
@@ -88,11 +101,26 @@ export async function planBackup(client: KubeClient, opts: BackupOptions): Promi
     const parsed = parseObject(operationSchema, raw);
     if (!parsed.ok) {
       invalid.push({ name: parsed.name, error: parsed.error });
-      return { namespace, application, operation, action: 'adopt', note: 'existing Operation does not parse', manifest };
+      return {
+        namespace,
+        application,
+        operation,
+        action: 'adopt',
+        note: 'existing Operation does not parse',
+        manifest,
+      };
     }
     const existing = parsed.value;
     if (existing.status?.phase === 'Failed' && existing.status.reason !== 'BackupNotSupported' && opts.retryFailed) {
-      return { namespace, application, operation, action: 'retry', note: `previous attempt failed: ${existing.status.reason ?? ''}`, existing, manifest };
+      return {
+        namespace,
+        application,
+        operation,
+        action: 'retry',
+        note: `previous attempt failed: ${existing.status.reason ?? ''}`,
+        existing,
+        manifest,
+      };
     }
     const ttl = existing.spec.parameters?.ttl;
     const note = ttl && ttl !== opts.parameters.ttl ? `existing Operation has ttl ${ttl}` : undefined;
@@ -123,9 +151,15 @@ export async function applyBackup(
       }),
     );
     // A retry creates the Operation anew under the same name, so the old one must be gone first.
-    await waitForObjects(client, resources.operations, retries.map((i) => `${i.namespace}/${i.operation}`), (o) => !o, {
-      timeoutMs: opts.timeoutMs,
-    });
+    await waitForObjects(
+      client,
+      resources.operations,
+      retries.map((i) => `${i.namespace}/${i.operation}`),
+      (o) => !o,
+      {
+        timeoutMs: opts.timeoutMs,
+      },
+    );
   }
   return mapLimit(plan.items, opts.concurrency, async (item): Promise<BackupApplyResult> => {
     if (item.action === 'adopt') return { item };
@@ -133,7 +167,8 @@ export async function applyBackup(
       await client.create(resources.operations, item.manifest, item.namespace, dryRun);
       return { item };
     } catch (err) {
-      if (isAlreadyExists(err)) return { item: { ...item, action: 'adopt', note: 'created by another writer meanwhile' } };
+      if (isAlreadyExists(err))
+        return { item: { ...item, action: 'adopt', note: 'created by another writer meanwhile' } };
       return { item, error: err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : String(err) };
     }
   });
@@ -159,11 +194,23 @@ export async function summarizeBackups(
   pending: Set<string>,
 ): Promise<BackupRecord[]> {
   return mapLimit(items, 16, async ({ item, error }): Promise<BackupRecord> => {
-    const base = { application: item.application, namespace: item.namespace, operation: item.operation, action: item.action };
+    const base = {
+      application: item.application,
+      namespace: item.namespace,
+      operation: item.operation,
+      action: item.action,
+    };
     if (error) return { ...base, phase: 'NotCreated', message: error, outcome: 'error', safe: false };
     const raw = await client.find(resources.operations, item.operation, item.namespace);
     const op = raw ? parseObject(operationSchema, raw) : undefined;
-    if (!op?.ok) return { ...base, phase: raw ? 'Invalid' : 'Missing', message: op && !op.ok ? op.error : undefined, outcome: 'missing', safe: false };
+    if (!op?.ok)
+      return {
+        ...base,
+        phase: raw ? 'Invalid' : 'Missing',
+        message: op && !op.ok ? op.error : undefined,
+        outcome: 'missing',
+        safe: false,
+      };
     const ref = op.value.status?.backupRef;
     let backup: VeleroBackup | undefined;
     if (ref) {

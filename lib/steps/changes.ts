@@ -43,7 +43,8 @@ async function applyOne(client: KubeClient, change: PlannedChange, dryRun: DryRu
   if (dryRun === 'client') return { ...row, result: 'planned', message: change.note };
   for (let attempt = 1; attempt <= 8; attempt++) {
     const patch = change.patchFor(obj);
-    if (!patch) return { ...row, result: 'unchanged', message: attempt > 1 ? 'already done by another writer' : change.note };
+    if (!patch)
+      return { ...row, result: 'unchanged', message: attempt > 1 ? 'already done by another writer' : change.note };
     try {
       await client.mergePatch(change.resource, change.name, change.namespace, withResourceVersion(patch, obj), {
         dryRun: dryRun === 'server',
@@ -52,7 +53,11 @@ async function applyOne(client: KubeClient, change: PlannedChange, dryRun: DryRu
     } catch (err) {
       if (isNotFound(err)) return { ...row, result: 'failed', message: 'deleted while the command ran' };
       if (!isConflict(err)) {
-        return { ...row, result: 'failed', message: err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : String(err) };
+        return {
+          ...row,
+          result: 'failed',
+          message: err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : String(err),
+        };
       }
       obj = await client.get(change.resource, change.name, change.namespace);
     }

@@ -3,7 +3,13 @@ import { UsageError } from '../errors';
 import { isNotFound } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
-import { clusterFinalizer, finalBackupName, forcedDecommissionRecord, operatorDeployment, resources } from '../operator/names';
+import {
+  clusterFinalizer,
+  finalBackupName,
+  forcedDecommissionRecord,
+  operatorDeployment,
+  resources,
+} from '../operator/names';
 import { type Cluster, clusterSchema, findCondition, operationSchema, parseObject } from '../operator/schemas';
 import { isPaused } from './pause';
 
@@ -78,7 +84,11 @@ export async function checkFinalBackups(client: KubeClient, suffix?: string): Pr
   for await (const ai of client.listItems(resources.applicationInstances)) instances.push(ai);
   const missing: string[] = [];
   await mapLimit(instances, 16, async (ai) => {
-    const raw = await client.find(resources.operations, finalBackupName(ai.metadata.name, suffix), ai.metadata.namespace);
+    const raw = await client.find(
+      resources.operations,
+      finalBackupName(ai.metadata.name, suffix),
+      ai.metadata.namespace,
+    );
     const op = raw ? parseObject(operationSchema, raw) : undefined;
     const s = op?.ok ? op.value.status : undefined;
     const fine = s?.phase === 'Succeeded' || (s?.phase === 'Failed' && s.reason === 'BackupNotSupported');
@@ -91,7 +101,11 @@ export async function checkFinalBackups(client: KubeClient, suffix?: string): Pr
         detail: `${missing.length} of ${instances.length} applications have no Succeeded final backup: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
         fix: 'kubectl vw backup --all --ttl 8760h   (or --skip-backup-check if you decided not to back up)',
       }
-    : { name: 'final backups', ok: true, detail: `${instances.length} applications backed up or without backup capability` };
+    : {
+        name: 'final backups',
+        ok: true,
+        detail: `${instances.length} applications backed up or without backup capability`,
+      };
 }
 
 export interface DeploymentStatus {
@@ -108,7 +122,12 @@ export async function operatorDeploymentStatus(client: KubeClient, namespace: st
 
 async function checkOperatorRunning(client: KubeClient, namespace: string): Promise<PreflightCheck> {
   const s = await operatorDeploymentStatus(client, namespace);
-  if (s.available > 0) return { name: 'operator running', ok: true, detail: `deployment/${operatorDeployment} has ${s.available} available` };
+  if (s.available > 0)
+    return {
+      name: 'operator running',
+      ok: true,
+      detail: `deployment/${operatorDeployment} has ${s.available} available`,
+    };
   return {
     name: 'operator running',
     ok: false,
@@ -185,27 +204,41 @@ export async function recordForcedRemoval(client: KubeClient, cluster: Cluster):
     clusterID: cluster.status?.clusterID ?? '',
     odooUrl: cluster.spec.odoo?.url ?? '',
     forcedAt: new Date().toISOString(),
-    skipped: 'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
+    skipped:
+      'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
   };
   const message = `kubectl vw removed finalizer ${clusterFinalizer} from Cluster ${cluster.metadata.name} (cluster ID ${record.clusterID}) by force: the credential was NOT revoked in Odoo; revoke it by hand in Odoo's Cluster Registry`;
   const now = new Date().toISOString();
-  await client.create(core.events, {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { generateName: 'kubectl-vw-forced-decommission-', namespace: ns },
-    involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: ns },
-    reason: 'ForcedFinalizerRemoval',
-    message,
-    type: 'Warning',
-    source: { component: 'kubectl-vw' },
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-  }, ns);
+  await client.create(
+    core.events,
+    {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: 'kubectl-vw-forced-decommission-', namespace: ns },
+      involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: ns },
+      reason: 'ForcedFinalizerRemoval',
+      message,
+      type: 'Warning',
+      source: { component: 'kubectl-vw' },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    },
+    ns,
+  );
   const data = { ...record } as unknown as Record<string, string>;
   const configMaps = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
   const existing = await client.find(configMaps, forcedDecommissionRecord, ns);
-  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: forcedDecommissionRecord, namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' } }, data };
+  const body = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: forcedDecommissionRecord,
+      namespace: ns,
+      labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' },
+    },
+    data,
+  };
   if (existing) await client.mergePatch(configMaps, forcedDecommissionRecord, ns, { data });
   else await client.create(configMaps, body, ns);
   return record;

@@ -31,17 +31,28 @@ export const reportsPaused = (ai: ApplicationInstance) => {
 const key = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
 export function pauseInstanceChange(ai: KubeObject, now: string): PlannedChange {
-  const base = { resource: resources.applicationInstances, namespace: ai.metadata.namespace, name: ai.metadata.name, seen: ai };
+  const base = {
+    resource: resources.applicationInstances,
+    namespace: ai.metadata.namespace,
+    name: ai.metadata.name,
+    seen: ai,
+  };
   if (isPaused(ai)) {
     const byUs = annotations(ai)[pausedByAnnotation];
-    return { ...base, action: 'none', note: byUs ? `already paused by kubectl-vw at ${byUs}` : 'already paused (not by kubectl-vw: resume leaves it)' };
+    return {
+      ...base,
+      action: 'none',
+      note: byUs ? `already paused by kubectl-vw at ${byUs}` : 'already paused (not by kubectl-vw: resume leaves it)',
+    };
   }
   return {
     ...base,
     action: 'pause',
     // Recording that this tool paused it is what lets resume undo exactly this run's work.
     patchFor: (obj) =>
-      isPaused(obj) ? undefined : { metadata: { annotations: { [pauseAnnotation]: pauseValue, [pausedByAnnotation]: now } } },
+      isPaused(obj)
+        ? undefined
+        : { metadata: { annotations: { [pauseAnnotation]: pauseValue, [pausedByAnnotation]: now } } },
   };
 }
 
@@ -50,18 +61,30 @@ export function suspendHelmReleaseChange(hr: KubeObject, now: string): PlannedCh
   const suspended = (o: KubeObject) => (o.spec as { suspend?: boolean } | undefined)?.suspend === true;
   if (suspended(hr)) {
     const byUs = annotations(hr)[suspendedByAnnotation];
-    return { ...base, action: 'none', note: byUs ? `already suspended by kubectl-vw at ${byUs}` : 'already suspended (not by kubectl-vw: resume leaves it)' };
+    return {
+      ...base,
+      action: 'none',
+      note: byUs
+        ? `already suspended by kubectl-vw at ${byUs}`
+        : 'already suspended (not by kubectl-vw: resume leaves it)',
+    };
   }
   return {
     ...base,
     action: 'suspend',
     patchFor: (obj) =>
-      suspended(obj) ? undefined : { metadata: { annotations: { [suspendedByAnnotation]: now } }, spec: { suspend: true } },
+      suspended(obj)
+        ? undefined
+        : { metadata: { annotations: { [suspendedByAnnotation]: now } }, spec: { suspend: true } },
   };
 }
 
 /** Step 1, read-only: what pausing this selection would change. */
-export async function planPause(client: KubeClient, opts: PauseOptions, now = new Date().toISOString()): Promise<PausePlan> {
+export async function planPause(
+  client: KubeClient,
+  opts: PauseOptions,
+  now = new Date().toISOString(),
+): Promise<PausePlan> {
   const { instances, invalid } = await selectInstances(client, opts.selection);
   const changes = instances.map((ai) => pauseInstanceChange(ai as KubeObject, now));
   if (opts.suspendHelmReleases || opts.allHelmReleases) {
@@ -72,7 +95,8 @@ export async function planPause(client: KubeClient, opts: PauseOptions, now = ne
     } else {
       const byNs = new Set(instances.map((ai) => ai.metadata.namespace ?? ''));
       const all = new Map<string, KubeObject>();
-      for (const ns of byNs) for await (const hr of client.listItems(resources.helmReleases, { namespace: ns })) all.set(key(hr), hr);
+      for (const ns of byNs)
+        for await (const hr of client.listItems(resources.helmReleases, { namespace: ns })) all.set(key(hr), hr);
       for (const ai of instances) {
         const k = `${ai.metadata.namespace}/${helmReleaseNameOf(ai)}`;
         const hr = all.get(k);

@@ -15,11 +15,22 @@ export interface PersistsRow {
 
 export interface PersistsReport {
   rows: PersistsRow[];
-  backups: { storageLocation: string; count: number; newest?: string; earliestExpiry?: string; latestExpiry?: string }[];
+  backups: {
+    storageLocation: string;
+    count: number;
+    newest?: string;
+    earliestExpiry?: string;
+    latestExpiry?: string;
+  }[];
   snapshotContents: { name: string; deletionPolicy: string; driver?: string }[];
   retainedVolumes: { name: string; size?: string; claim?: string; storageClass?: string }[];
   bootstrapSecret: boolean;
-  odoo: { clusterID?: string; cluster?: string; credential: 'valid' | 'revoked' | 'not-revoked' | 'unknown'; note: string };
+  odoo: {
+    clusterID?: string;
+    cluster?: string;
+    credential: 'valid' | 'revoked' | 'not-revoked' | 'unknown';
+    note: string;
+  };
 }
 
 /** Lists a kind that may not be installed (Velero, CSI snapshots): absent CRD means none. */
@@ -32,7 +43,10 @@ async function listOptional(client: KubeClient, r: ResourceType, namespace?: str
   }
 }
 
-export async function persistsReport(client: KubeClient, opts: { veleroNamespace?: string } = {}): Promise<PersistsReport> {
+export async function persistsReport(
+  client: KubeClient,
+  opts: { veleroNamespace?: string } = {},
+): Promise<PersistsReport> {
   const [backups, contents, pvs, secret, clusters, forced] = await Promise.all([
     listOptional(client, resources.veleroBackups, opts.veleroNamespace ?? veleroNamespace),
     listOptional(client, resources.volumeSnapshotContents),
@@ -49,8 +63,17 @@ export async function persistsReport(client: KubeClient, opts: { veleroNamespace
   }
   const backupRows = [...byLocation].map(([storageLocation, list]) => {
     const created = list.map((b) => b.metadata.creationTimestamp ?? '').sort();
-    const expiries = list.map((b) => (b.status as { expiration?: string } | undefined)?.expiration).filter((x): x is string => Boolean(x)).sort();
-    return { storageLocation, count: list.length, newest: created.at(-1), earliestExpiry: expiries[0], latestExpiry: expiries.at(-1) };
+    const expiries = list
+      .map((b) => (b.status as { expiration?: string } | undefined)?.expiration)
+      .filter((x): x is string => Boolean(x))
+      .sort();
+    return {
+      storageLocation,
+      count: list.length,
+      newest: created.at(-1),
+      earliestExpiry: expiries[0],
+      latestExpiry: expiries.at(-1),
+    };
   });
   const snapshotContents = contents.map((c) => {
     const spec = c.spec as { deletionPolicy?: string; driver?: string } | undefined;
@@ -59,7 +82,11 @@ export async function persistsReport(client: KubeClient, opts: { veleroNamespace
   const retainedVolumes = pvs
     .filter((pv) => (pv.spec as { persistentVolumeReclaimPolicy?: string })?.persistentVolumeReclaimPolicy === 'Retain')
     .map((pv) => {
-      const spec = pv.spec as { capacity?: { storage?: string }; claimRef?: { namespace?: string; name?: string }; storageClassName?: string };
+      const spec = pv.spec as {
+        capacity?: { storage?: string };
+        claimRef?: { namespace?: string; name?: string };
+        storageClassName?: string;
+      };
       return {
         name: pv.metadata.name,
         size: spec.capacity?.storage,
@@ -78,32 +105,55 @@ export async function persistsReport(client: KubeClient, opts: { veleroNamespace
       note: 'the Cluster CR still exists: step 3 has not run, the credential is still valid',
     };
   } else if (forced) {
-    odoo = { cluster: forced.cluster, clusterID: forced.clusterID, credential: 'not-revoked', note: `finalizer removed by force at ${forced.forcedAt}: the credential was NOT revoked server-side` };
+    odoo = {
+      cluster: forced.cluster,
+      clusterID: forced.clusterID,
+      credential: 'not-revoked',
+      note: `finalizer removed by force at ${forced.forcedAt}: the credential was NOT revoked server-side`,
+    };
   } else {
-    odoo = { credential: 'unknown', note: 'no Cluster CR left: if step 3 drained normally, Odoo invalidated the credential' };
+    odoo = {
+      credential: 'unknown',
+      note: 'no Cluster CR left: if step 3 drained normally, Odoo invalidated the credential',
+    };
   }
 
-  const policyCounts = snapshotContents.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.deletionPolicy]: (acc[c.deletionPolicy] ?? 0) + 1 }), {});
+  const policyCounts: Record<string, number> = {};
+  for (const c of snapshotContents) policyCounts[c.deletionPolicy] = (policyCounts[c.deletionPolicy] ?? 0) + 1;
   const rows: PersistsRow[] = [
     {
       resource: 'Velero backups in BackupStorageLocation (object storage)',
       persists: 'Yes',
       facts: backupRows.length
-        ? backupRows.map((b) => `${b.storageLocation}: ${b.count} backups, newest ${b.newest ?? '?'}, expire ${b.earliestExpiry ?? '?'} .. ${b.latestExpiry ?? '?'}`)
+        ? backupRows.map(
+            (b) =>
+              `${b.storageLocation}: ${b.count} backups, newest ${b.newest ?? '?'}, expire ${b.earliestExpiry ?? '?'} .. ${b.latestExpiry ?? '?'}`,
+          )
         : ['no Velero Backup objects found'],
       purge: 'Delete the bucket / prefix manually after confirming no further restore needs.',
     },
     {
       resource: "CSI snapshots in the storage driver's snapshot store",
-      persists: snapshotContents.length ? `Yes for Retain (${policyCounts.Retain ?? 0}), removed with their VolumeSnapshot for Delete (${policyCounts.Delete ?? 0})` : 'None found',
-      facts: snapshotContents.length ? [`${snapshotContents.length} VolumeSnapshotContents: ${Object.entries(policyCounts).map(([p, n]) => `${n} ${p}`).join(', ')}`] : [],
+      persists: snapshotContents.length
+        ? `Yes for Retain (${policyCounts.Retain ?? 0}), removed with their VolumeSnapshot for Delete (${policyCounts.Delete ?? 0})`
+        : 'None found',
+      facts: snapshotContents.length
+        ? [
+            `${snapshotContents.length} VolumeSnapshotContents: ${Object.entries(policyCounts)
+              .map(([p, n]) => `${n} ${p}`)
+              .join(', ')}`,
+          ]
+        : [],
       purge: "Delete via the storage driver's tooling.",
     },
     {
       resource: 'PersistentVolumes from applications',
-      persists: retainedVolumes.length ? `Yes: ${retainedVolumes.length} with reclaimPolicy Retain` : 'No Retain volumes found',
+      persists: retainedVolumes.length
+        ? `Yes: ${retainedVolumes.length} with reclaimPolicy Retain`
+        : 'No Retain volumes found',
       facts: retainedVolumes.map((v) => `${v.name} ${v.size ?? ''} claim ${v.claim ?? '(none)'}`),
-      purge: 'Retain PVs must be deleted manually (kubectl delete pv NAME); backend storage is untouched until the driver-specific delete runs.',
+      purge:
+        'Retain PVs must be deleted manually (kubectl delete pv NAME); backend storage is untouched until the driver-specific delete runs.',
     },
     {
       resource: "The operator's bootstrap credential Secret",
@@ -113,9 +163,16 @@ export async function persistsReport(client: KubeClient, opts: { veleroNamespace
     },
     {
       resource: "The cluster's identity record in Odoo",
-      persists: odoo.credential === 'not-revoked' ? 'Yes, and the credential is NOT invalidated' : odoo.credential === 'valid' ? 'Yes, credential still valid' : 'Yes, but the credential is invalidated',
+      persists:
+        odoo.credential === 'not-revoked'
+          ? 'Yes, and the credential is NOT invalidated'
+          : odoo.credential === 'valid'
+            ? 'Yes, credential still valid'
+            : 'Yes, but the credential is invalidated',
       facts: [odoo.clusterID ? `cluster ID ${odoo.clusterID}` : 'cluster ID unknown', odoo.note],
-      purge: "Delete the cluster row in Odoo's Cluster Registry" + (odoo.credential === 'not-revoked' ? ' and revoke its credential by hand first.' : '.'),
+      purge:
+        "Delete the cluster row in Odoo's Cluster Registry" +
+        (odoo.credential === 'not-revoked' ? ' and revoke its credential by hand first.' : '.'),
     },
     {
       resource: 'Audit events in Odoo',

@@ -54,8 +54,11 @@ async function countAll(client: KubeClient, r: ResourceType): Promise<number> {
   }
 }
 
-const countByKind = (objects: { kind: string }[]) =>
-  objects.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.kind]: (acc[o.kind] ?? 0) + 1 }), {});
+function countByKind(objects: { kind: string }[]) {
+  const counts: Record<string, number> = {};
+  for (const o of objects) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
+  return counts;
+}
 
 /** Steps 4 and 5, read-only: what will be deleted, phase by phase, and whether it may be. */
 export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise<PurgePlan> {
@@ -89,7 +92,10 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
 
   const phases: PurgePhase[] = [];
   if (opts.deleteApps) {
-    const counts = { ApplicationInstance: remainingCrs.ApplicationInstance ?? 0, Operation: remainingCrs.Operation ?? 0 };
+    const counts = {
+      ApplicationInstance: remainingCrs.ApplicationInstance ?? 0,
+      Operation: remainingCrs.Operation ?? 0,
+    };
     phases.push({
       id: 'step4-delete-crs',
       title: 'Step 4: delete remaining ApplicationInstances and Operations, and wait until they are gone',
@@ -126,14 +132,18 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
 /** Finds helm: --helm, else PATH; a clear error when there is none. */
 export function findHelm(explicit?: string): string {
   if (explicit) {
-    if (!existsSync(explicit)) throw new PreflightError(`helm binary not found at ${explicit}`, 'pass the path of a helm 3 binary to --helm');
+    if (!existsSync(explicit))
+      throw new PreflightError(`helm binary not found at ${explicit}`, 'pass the path of a helm 3 binary to --helm');
     return explicit;
   }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, process.platform === 'win32' ? 'helm.exe' : 'helm');
     if (dir && existsSync(candidate)) return candidate;
   }
-  throw new PreflightError('helm binary not found on PATH: step 5 runs helm uninstall', 'install helm 3, or pass --helm /path/to/helm');
+  throw new PreflightError(
+    'helm binary not found on PATH: step 5 runs helm uninstall',
+    'install helm 3, or pass --helm /path/to/helm',
+  );
 }
 
 export interface PhaseEvents {
@@ -143,7 +153,11 @@ export interface PhaseEvents {
 }
 
 /** Deletes every ApplicationInstance and Operation and waits until they are gone (step 4). */
-export async function deleteRemainingCrs(client: KubeClient, opts: { dryRun: boolean; timeoutMs: number; concurrency: number }, ev: PhaseEvents) {
+export async function deleteRemainingCrs(
+  client: KubeClient,
+  opts: { dryRun: boolean; timeoutMs: number; concurrency: number },
+  ev: PhaseEvents,
+) {
   for (const r of [resources.applicationInstances, resources.operations]) {
     const { items } = await client.list(r);
     if (!items.length) continue;
@@ -171,7 +185,17 @@ export async function helmUninstall(
   opts: { dryRun: boolean; timeoutMs: number },
   ev: PhaseEvents,
 ) {
-  const args = ['uninstall', helmReleaseName, '-n', operatorNamespace, '--kube-context', target.context, '--wait', '--timeout', `${Math.ceil(opts.timeoutMs / 1000)}s`];
+  const args = [
+    'uninstall',
+    helmReleaseName,
+    '-n',
+    operatorNamespace,
+    '--kube-context',
+    target.context,
+    '--wait',
+    '--timeout',
+    `${Math.ceil(opts.timeoutMs / 1000)}s`,
+  ];
   if (target.kubeconfigPath) args.push('--kubeconfig', target.kubeconfigPath);
   if (opts.dryRun) args.push('--dry-run');
   ev.log(`running: helm ${args.join(' ')}`);
@@ -181,7 +205,10 @@ export async function helmUninstall(
   if (r.exitCode !== 0) {
     const text = String(r.all ?? '');
     if (/release: not found/i.test(text)) return; // already uninstalled: re-runs are fine
-    throw new PreflightError(`helm uninstall failed (exit ${r.exitCode}): ${text.trim().split('\n').pop()}`, 'fix what helm reports, then re-run kubectl vw purge');
+    throw new PreflightError(
+      `helm uninstall failed (exit ${r.exitCode}): ${text.trim().split('\n').pop()}`,
+      'fix what helm reports, then re-run kubectl vw purge',
+    );
   }
 }
 
@@ -207,7 +234,11 @@ export async function deleteCrds(client: KubeClient, opts: { dryRun: boolean; ti
   if (!opts.dryRun) await waitForObjects(client, core.crds, operatorCrds, (o) => !o, { timeoutMs: opts.timeoutMs });
 }
 
-export async function deleteOperatorNamespace(client: KubeClient, opts: { dryRun: boolean; timeoutMs: number }, ev: PhaseEvents) {
+export async function deleteOperatorNamespace(
+  client: KubeClient,
+  opts: { dryRun: boolean; timeoutMs: number },
+  ev: PhaseEvents,
+) {
   ev.log(`deleting namespace ${operatorNamespace}`);
   try {
     await client.delete(core.namespaces, operatorNamespace, undefined, { dryRun: opts.dryRun });
@@ -216,7 +247,9 @@ export async function deleteOperatorNamespace(client: KubeClient, opts: { dryRun
     throw err;
   }
   if (opts.dryRun) return;
-  const w = await waitForObjects(client, core.namespaces, [operatorNamespace], (o) => !o, { timeoutMs: opts.timeoutMs });
+  const w = await waitForObjects(client, core.namespaces, [operatorNamespace], (o) => !o, {
+    timeoutMs: opts.timeoutMs,
+  });
   if (w.timedOut) {
     throw new PreflightError(
       `namespace ${operatorNamespace} is still Terminating after the timeout`,

@@ -21,10 +21,16 @@ export interface ResumePlan {
 }
 
 const annotations = (o: KubeObject) => o.metadata.annotations ?? {};
-export const reportsResumed = (ai: ApplicationInstance) => findCondition(ai.status?.conditions, 'Suspended')?.status !== 'True';
+export const reportsResumed = (ai: ApplicationInstance) =>
+  findCondition(ai.status?.conditions, 'Suspended')?.status !== 'True';
 
 export function resumeInstanceChange(ai: KubeObject, forceAll: boolean): PlannedChange {
-  const base = { resource: resources.applicationInstances, namespace: ai.metadata.namespace, name: ai.metadata.name, seen: ai };
+  const base = {
+    resource: resources.applicationInstances,
+    namespace: ai.metadata.namespace,
+    name: ai.metadata.name,
+    seen: ai,
+  };
   if (!isPaused(ai)) return { ...base, action: 'none', note: 'not paused' };
   if (!annotations(ai)[pausedByAnnotation] && !forceAll) {
     return { ...base, action: 'none', note: 'paused, but not by kubectl-vw (use --force-all to resume it)' };
@@ -33,7 +39,9 @@ export function resumeInstanceChange(ai: KubeObject, forceAll: boolean): Planned
     ...base,
     action: 'resume',
     patchFor: (obj) =>
-      isPaused(obj) ? { metadata: { annotations: { [pauseAnnotation]: null, [pausedByAnnotation]: null } } } : undefined,
+      isPaused(obj)
+        ? { metadata: { annotations: { [pauseAnnotation]: null, [pausedByAnnotation]: null } } }
+        : undefined,
   };
 }
 
@@ -44,15 +52,23 @@ export function unsuspendHelmReleaseChange(hr: KubeObject, forceAll: boolean): P
   if (!suspended(hr)) {
     // A stale marker (someone un-suspended by hand) is cleared so the record stays true.
     return byUs(hr)
-      ? { ...base, action: 'forget', note: 'already resumed; clearing the kubectl-vw marker', patchFor: (o) => (byUs(o) ? { metadata: { annotations: { [suspendedByAnnotation]: null } } } : undefined) }
+      ? {
+          ...base,
+          action: 'forget',
+          note: 'already resumed; clearing the kubectl-vw marker',
+          patchFor: (o) => (byUs(o) ? { metadata: { annotations: { [suspendedByAnnotation]: null } } } : undefined),
+        }
       : { ...base, action: 'none', note: 'not suspended' };
   }
-  if (!byUs(hr) && !forceAll) return { ...base, action: 'none', note: 'suspended, but not by kubectl-vw (use --force-all)' };
+  if (!byUs(hr) && !forceAll)
+    return { ...base, action: 'none', note: 'suspended, but not by kubectl-vw (use --force-all)' };
   return {
     ...base,
     action: 'unsuspend',
     patchFor: (obj) =>
-      suspended(obj) ? { metadata: { annotations: { [suspendedByAnnotation]: null } }, spec: { suspend: false } } : undefined,
+      suspended(obj)
+        ? { metadata: { annotations: { [suspendedByAnnotation]: null } }, spec: { suspend: false } }
+        : undefined,
   };
 }
 

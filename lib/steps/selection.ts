@@ -28,9 +28,18 @@ export function parseTargetName(text: string): string {
   const slash = text.lastIndexOf('/');
   if (slash < 0) return text;
   const kind = text.slice(0, slash).toLowerCase();
-  const known = ['applicationinstance', 'applicationinstances', 'ai', 'applicationinstance.apps.vworkspace.io', 'applicationinstances.apps.vworkspace.io'];
+  const known = [
+    'applicationinstance',
+    'applicationinstances',
+    'ai',
+    'applicationinstance.apps.vworkspace.io',
+    'applicationinstances.apps.vworkspace.io',
+  ];
   if (!known.includes(kind)) {
-    throw new UsageError(`"${text}" is not an ApplicationInstance`, 'names look like NAME or applicationinstance.apps.vworkspace.io/NAME');
+    throw new UsageError(
+      `"${text}" is not an ApplicationInstance`,
+      'names look like NAME or applicationinstance.apps.vworkspace.io/NAME',
+    );
   }
   return text.slice(slash + 1);
 }
@@ -52,7 +61,8 @@ export function selectionFromArgs(args: SelectionArgs, defaultNamespace: string)
   if (!names.length && !allNamespaces && !args.selector && !args.filename) {
     throw new UsageError('no ApplicationInstances selected', 'pass names, -l SELECTOR, -A (every namespace) or --all');
   }
-  if (args.filename && !names.length) throw new UsageError(`no names read from ${args.filename === '-' ? 'stdin' : args.filename}`);
+  if (args.filename && !names.length)
+    throw new UsageError(`no names read from ${args.filename === '-' ? 'stdin' : args.filename}`);
   return { names: [...new Set(names)], namespace: defaultNamespace, allNamespaces, selector: args.selector };
 }
 
@@ -90,7 +100,8 @@ export async function selectInstances(client: KubeClient, sel: Selection): Promi
   }
   if (wanted.size) {
     const found = new Map<string, string[]>();
-    for (const i of instances) found.set(i.metadata.name, [...(found.get(i.metadata.name) ?? []), i.metadata.namespace ?? '']);
+    for (const i of instances)
+      found.set(i.metadata.name, [...(found.get(i.metadata.name) ?? []), i.metadata.namespace ?? '']);
     for (const inv of invalid) found.set(inv.name.split('/').pop() ?? inv.name, ['?']);
     const missing = sel.names.filter((n) => !found.has(n));
     if (missing.length) {

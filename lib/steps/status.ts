@@ -2,7 +2,14 @@ import { mapLimit } from '../concurrency';
 import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
-import { finalBackupName, helmReleaseName, operatorCrds, operatorNamespace, resources, suspendedByAnnotation } from '../operator/names';
+import {
+  finalBackupName,
+  helmReleaseName,
+  operatorCrds,
+  operatorNamespace,
+  resources,
+  suspendedByAnnotation,
+} from '../operator/names';
 import { readHelmRelease } from '../operator/helm-release';
 import { clusterSchema, findCondition, operationSchema, parseObject } from '../operator/schemas';
 import { hasFinalizer, readForcedRecord } from './decommission';
@@ -32,7 +39,13 @@ export interface ProcedureStatus {
     helmReleases: number;
     helmReleasesSuspended: number;
     finalBackups: { succeeded: number; notSupported: number; failed: number; running: number; missing: number };
-    cluster: { name: string; clusterID?: string; deleting: boolean; finalizer: boolean; decommissioning?: string } | null;
+    cluster: {
+      name: string;
+      clusterID?: string;
+      deleting: boolean;
+      finalizer: boolean;
+      decommissioning?: string;
+    } | null;
     forcedDecommission: { clusterID: string; forcedAt: string } | null;
     remainingCrs: { applicationInstances: number; operations: number; clusters: number };
     helmRelease: string | null;
@@ -40,7 +53,11 @@ export interface ProcedureStatus {
   };
 }
 
-async function listOrEmpty(client: KubeClient, r: Parameters<KubeClient['list']>[0], namespace?: string): Promise<KubeObject[]> {
+async function listOrEmpty(
+  client: KubeClient,
+  r: Parameters<KubeClient['list']>[0],
+  namespace?: string,
+): Promise<KubeObject[]> {
   try {
     return (await client.list(r, { namespace })).items;
   } catch (err) {
@@ -51,7 +68,9 @@ async function listOrEmpty(client: KubeClient, r: Parameters<KubeClient['list']>
 
 /** Where the cluster stands in the five steps, read-only, with the evidence for each verdict. */
 export async function procedureStatus(client: KubeClient): Promise<ProcedureStatus> {
-  const crds = (await Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : '')))).filter(Boolean);
+  const crds = (await Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : '')))).filter(
+    Boolean,
+  );
   const crdsInstalled = crds.length === operatorCrds.length;
   const namespace = Boolean(await client.find(core.namespaces, operatorNamespace));
   const [instances, operations, clustersRaw, helmReleases] = crdsInstalled
@@ -99,16 +118,22 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
           clusterID: cluster.status?.clusterID,
           deleting: Boolean(cluster.metadata.deletionTimestamp),
           finalizer: hasFinalizer(cluster as KubeObject),
-          decommissioning: decommissioning ? `${decommissioning.status}${decommissioning.reason ? `/${decommissioning.reason}` : ''}${decommissioning.message ? `: ${decommissioning.message}` : ''}` : undefined,
+          decommissioning: decommissioning
+            ? `${decommissioning.status}${decommissioning.reason ? `/${decommissioning.reason}` : ''}${decommissioning.message ? `: ${decommissioning.message}` : ''}`
+            : undefined,
         }
       : null,
     forcedDecommission: forced ? { clusterID: forced.clusterID, forcedAt: forced.forcedAt } : null,
-    remainingCrs: { applicationInstances: instances.length, operations: operations.length, clusters: clustersRaw.length },
+    remainingCrs: {
+      applicationInstances: instances.length,
+      operations: operations.length,
+      clusters: clustersRaw.length,
+    },
     helmRelease: release ? `${release.name} v${release.version} (${release.status})` : null,
     namespace,
   };
 
-  const step3Done = !cluster && (crdsInstalled ? true : true);
+  const step3Done = !cluster;
   const step5Done = !release;
   const steps: StepStatus[] = [];
 
@@ -124,24 +149,39 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
     else if (paused.length > 0) state = 'in progress';
     else state = 'not started';
     if (!crdsInstalled) evidence.unshift('operator CRDs removed');
-    steps.push({ step: 1, name: 'pause reconciliation', state, evidence, next: state === 'done' ? undefined : 'kubectl vw pause --all' });
+    steps.push({
+      step: 1,
+      name: 'pause reconciliation',
+      state,
+      evidence,
+      next: state === 'done' ? undefined : 'kubectl vw pause --all',
+    });
   }
   // Step 2
   {
-    const evidence = [`final backups: ${fb.succeeded} Succeeded, ${fb.notSupported} without backup capability, ${fb.failed} Failed, ${fb.running} running, ${fb.missing} missing`];
+    const evidence = [
+      `final backups: ${fb.succeeded} Succeeded, ${fb.notSupported} without backup capability, ${fb.failed} Failed, ${fb.running} running, ${fb.missing} missing`,
+    ];
     let state: StepState;
     if (!crdsInstalled || instances.length === 0) state = 'done';
     else if (fb.failed > 0) state = 'blocked';
     else if (fb.missing === 0 && fb.running === 0) state = 'done';
-    else if (fb.running > 0 || fb.succeeded + fb.notSupported > 0) state = fb.missing && step3Done ? 'skipped' : 'in progress';
+    else if (fb.running > 0 || fb.succeeded + fb.notSupported > 0)
+      state = fb.missing && step3Done ? 'skipped' : 'in progress';
     else state = step3Done ? 'skipped' : 'not started';
-    if (!crdsInstalled || instances.length === 0) evidence.unshift(crdsInstalled ? 'no ApplicationInstances left' : 'operator CRDs removed');
+    if (!crdsInstalled || instances.length === 0)
+      evidence.unshift(crdsInstalled ? 'no ApplicationInstances left' : 'operator CRDs removed');
     steps.push({
       step: 2,
       name: 'final backups',
       state,
       evidence,
-      next: state === 'blocked' ? 'kubectl vw backup --all --ttl 8760h --retry-failed' : state === 'done' || state === 'skipped' ? undefined : 'kubectl vw backup --all --ttl 8760h',
+      next:
+        state === 'blocked'
+          ? 'kubectl vw backup --all --ttl 8760h --retry-failed'
+          : state === 'done' || state === 'skipped'
+            ? undefined
+            : 'kubectl vw backup --all --ttl 8760h',
     });
   }
   // Step 3
@@ -149,7 +189,9 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
     const evidence: string[] = [];
     let state: StepState;
     if (cluster) {
-      evidence.push(`Cluster ${cluster.metadata.name} (ID ${cluster.status?.clusterID ?? '?'}) ${cluster.metadata.deletionTimestamp ? `being deleted since ${cluster.metadata.deletionTimestamp}` : 'present'}, finalizer ${hasFinalizer(cluster as KubeObject) ? 'present' : 'gone'}`);
+      evidence.push(
+        `Cluster ${cluster.metadata.name} (ID ${cluster.status?.clusterID ?? '?'}) ${cluster.metadata.deletionTimestamp ? `being deleted since ${cluster.metadata.deletionTimestamp}` : 'present'}, finalizer ${hasFinalizer(cluster as KubeObject) ? 'present' : 'gone'}`,
+      );
       if (decommissioning) evidence.push(`Decommissioning=${facts.cluster?.decommissioning}`);
       if (!cluster.metadata.deletionTimestamp) state = 'not started';
       else if (decommissioning?.status === 'False') state = 'blocked';
@@ -157,25 +199,44 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
     } else {
       state = 'done';
       evidence.push(crdsInstalled || namespace ? 'no Cluster CR left' : 'operator namespace and CRDs removed');
-      if (forced) evidence.push(`FORCED at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} NOT revoked in Odoo; revoke it by hand`);
+      if (forced)
+        evidence.push(
+          `FORCED at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} NOT revoked in Odoo; revoke it by hand`,
+        );
     }
     steps.push({
       step: 3,
       name: 'delete the Cluster CR',
       state,
       evidence,
-      next: state === 'done' ? undefined : state === 'blocked' ? `restore Odoo connectivity, or: kubectl vw decommission ${cluster?.metadata.name ?? ''} --force` : 'kubectl vw decommission',
+      next:
+        state === 'done'
+          ? undefined
+          : state === 'blocked'
+            ? `restore Odoo connectivity, or: kubectl vw decommission ${cluster?.metadata.name ?? ''} --force`
+            : 'kubectl vw decommission',
     });
   }
   // Step 4
   {
     const remaining = instances.length + operations.length;
-    const evidence = [crdsInstalled ? `${instances.length} ApplicationInstances, ${operations.length} Operations remain` : 'operator CRDs removed'];
+    const evidence = [
+      crdsInstalled
+        ? `${instances.length} ApplicationInstances, ${operations.length} Operations remain`
+        : 'operator CRDs removed',
+    ];
     let state: StepState;
     if (remaining === 0) state = 'done';
     else if (step5Done) state = 'skipped';
     else state = 'not started';
-    steps.push({ step: 4, name: 'delete remaining CRs (optional)', state, evidence, next: state === 'not started' ? 'kubectl vw purge --delete-apps   (or skip it to keep the apps running)' : undefined });
+    steps.push({
+      step: 4,
+      name: 'delete remaining CRs (optional)',
+      state,
+      evidence,
+      next:
+        state === 'not started' ? 'kubectl vw purge --delete-apps   (or skip it to keep the apps running)' : undefined,
+    });
   }
   // Step 5
   {
@@ -187,10 +248,18 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
     const state: StepState = release ? 'not started' : 'done';
     steps.push({ step: 5, name: 'helm uninstall', state, evidence, next: release ? 'kubectl vw purge' : undefined });
   }
-  const next = steps.find((s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4))?.next ?? steps.find((s) => s.next)?.next;
+  const next =
+    steps.find((s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4))?.next ??
+    steps.find((s) => s.next)?.next;
   const reinstall: string[] = [];
   if (cluster) reinstall.push(`a Cluster CR remains (${cluster.metadata.name}): delete it before reinstalling`);
-  if (paused.length) reinstall.push(`${paused.length} ApplicationInstances paused: after reinstalling, resume with: kubectl vw resume --all`);
-  if (suspended.length) reinstall.push(`${suspended.length} HelmReleases suspended: kubectl vw resume un-suspends those kubectl vw suspended`);
+  if (paused.length)
+    reinstall.push(
+      `${paused.length} ApplicationInstances paused: after reinstalling, resume with: kubectl vw resume --all`,
+    );
+  if (suspended.length)
+    reinstall.push(
+      `${suspended.length} HelmReleases suspended: kubectl vw resume un-suspends those kubectl vw suspended`,
+    );
   return { context: client.target.context, steps, next, reinstall, facts };
 }

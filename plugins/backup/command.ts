@@ -17,7 +17,13 @@ import { type Column, nameOf, printDocument } from '../../lib/cli/output';
 import { runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
 import { acquireLock } from '../../lib/kube/lease';
-import { defaultStorageLocation, finalBackupSuffix, operatorNamespace, resources, veleroNamespace } from '../../lib/operator/names';
+import {
+  defaultStorageLocation,
+  finalBackupSuffix,
+  operatorNamespace,
+  resources,
+  veleroNamespace,
+} from '../../lib/operator/names';
 import { requireAccess, requireOperatorCrds } from '../../lib/preflight';
 import { applyBackup, type BackupRecord, planBackup, summarizeBackups, waitForBackups } from '../../lib/steps/backup';
 import { type SelectionArgs, selectionFromArgs } from '../../lib/steps/selection';
@@ -68,27 +74,77 @@ export const backupCommand: CommandModule<object, BackupArgs> = {
   builder: (y: Argv) =>
     withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))), '30m')
       .positional('names', { type: 'string', array: true, describe: 'ApplicationInstance names (in -n NAMESPACE)' })
-      .option('ttl', { type: 'string', describe: 'How long Velero keeps the backups, a Go duration (8760h is a year). Required' })
-      .option('storage-location', { type: 'string', default: defaultStorageLocation, describe: 'Velero BackupStorageLocation' })
-      .option('snapshot-volumes', { type: 'boolean', default: true, describe: 'Snapshot persistent volumes (--no-snapshot-volumes to skip)' })
-      .option('csi-snapshot-class', { type: 'string', default: 'csi-rbd', describe: 'VolumeSnapshotClass for CSI snapshots' })
-      .option('name-suffix', { type: 'string', default: finalBackupSuffix, describe: 'Operations are named <application>-<suffix>' })
-      .option('velero-namespace', { type: 'string', default: veleroNamespace, describe: 'Namespace of Velero and its storage locations' })
-      .option('require-available-location', { type: 'boolean', default: false, describe: 'Refuse unless the storage location is Available' })
-      .option('retry-failed', { type: 'boolean', default: false, describe: 'Re-create final-backup Operations that Failed (not BackupNotSupported)' })
-      .option('strict', { type: 'boolean', default: false, describe: 'Exit 1 also when an application has no backup capability' })
+      .option('ttl', {
+        type: 'string',
+        describe: 'How long Velero keeps the backups, a Go duration (8760h is a year). Required',
+      })
+      .option('storage-location', {
+        type: 'string',
+        default: defaultStorageLocation,
+        describe: 'Velero BackupStorageLocation',
+      })
+      .option('snapshot-volumes', {
+        type: 'boolean',
+        default: true,
+        describe: 'Snapshot persistent volumes (--no-snapshot-volumes to skip)',
+      })
+      .option('csi-snapshot-class', {
+        type: 'string',
+        default: 'csi-rbd',
+        describe: 'VolumeSnapshotClass for CSI snapshots',
+      })
+      .option('name-suffix', {
+        type: 'string',
+        default: finalBackupSuffix,
+        describe: 'Operations are named <application>-<suffix>',
+      })
+      .option('velero-namespace', {
+        type: 'string',
+        default: veleroNamespace,
+        describe: 'Namespace of Velero and its storage locations',
+      })
+      .option('require-available-location', {
+        type: 'boolean',
+        default: false,
+        describe: 'Refuse unless the storage location is Available',
+      })
+      .option('retry-failed', {
+        type: 'boolean',
+        default: false,
+        describe: 'Re-create final-backup Operations that Failed (not BackupNotSupported)',
+      })
+      .option('strict', {
+        type: 'boolean',
+        default: false,
+        describe: 'Exit 1 also when an application has no backup capability',
+      })
       .option('concurrency', { type: 'number', default: 16, describe: 'Requests in flight at once' })
-      .example('kubectl vw backup --all --ttl 8760h', 'Back up every application, keep the backups a year, wait for all of them')
-      .example('kubectl vw backup -n shop web --ttl 720h --storage-location aws-dr', 'One application, to another location')
-      .example('kubectl vw pause --all -o name | kubectl vw backup -A -f - --ttl 720h', 'Back up exactly what pause paused')
-      .example('kubectl vw backup --all --ttl 8760h -o json | jq \'.items[] | select(.safe | not)\'', 'List applications whose data is not safe') as unknown as Argv<BackupArgs>,
+      .example(
+        'kubectl vw backup --all --ttl 8760h',
+        'Back up every application, keep the backups a year, wait for all of them',
+      )
+      .example(
+        'kubectl vw backup -n shop web --ttl 720h --storage-location aws-dr',
+        'One application, to another location',
+      )
+      .example(
+        'kubectl vw pause --all -o name | kubectl vw backup -A -f - --ttl 720h',
+        'Back up exactly what pause paused',
+      )
+      .example(
+        "kubectl vw backup --all --ttl 8760h -o json | jq '.items[] | select(.safe | not)'",
+        'List applications whose data is not safe',
+      ) as unknown as Argv<BackupArgs>,
   handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runBackup(args)),
 };
 
 /** The whole command, callable in-process (kubectl vw uninstall runs the steps this way). */
 export async function runBackup(args: BackupArgs): Promise<number> {
   if (!args.ttl) {
-    throw new UsageError('--ttl is required: how long should Velero keep the final backups?', 'e.g. --ttl 8760h (one year) or --ttl 720h (30 days)');
+    throw new UsageError(
+      '--ttl is required: how long should Velero keep the final backups?',
+      'e.g. --ttl 8760h (one year) or --ttl 720h (30 days)',
+    );
   }
   const concurrency = concurrencyOf(args.concurrency);
   const timeoutMs = requirePositiveDuration('--timeout', args.timeout);
@@ -102,8 +158,12 @@ export async function runBackup(args: BackupArgs): Promise<number> {
     { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
     { verb: 'get', group: resources.operations.group, resource: 'operations', namespace: scope },
     { verb: 'watch', group: resources.operations.group, resource: 'operations', namespace: scope },
-    ...(writes ? [{ verb: 'create', group: resources.operations.group, resource: 'operations', namespace: scope }] : []),
-    ...(args['retry-failed'] && writes ? [{ verb: 'delete', group: resources.operations.group, resource: 'operations', namespace: scope }] : []),
+    ...(writes
+      ? [{ verb: 'create', group: resources.operations.group, resource: 'operations', namespace: scope }]
+      : []),
+    ...(args['retry-failed'] && writes
+      ? [{ verb: 'delete', group: resources.operations.group, resource: 'operations', namespace: scope }]
+      : []),
     { verb: 'get', group: 'velero.io', resource: 'backupstoragelocations', namespace: args['velero-namespace'] },
     { verb: 'get', group: 'velero.io', resource: 'backups', namespace: args['velero-namespace'] },
   ]);
@@ -121,7 +181,8 @@ export async function runBackup(args: BackupArgs): Promise<number> {
     requireAvailableLocation: args['require-available-location'],
   });
   for (const w of plan.warnings) warn(io, w);
-  for (const inv of plan.invalid) warn(io, `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`);
+  for (const inv of plan.invalid)
+    warn(io, `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`);
 
   if (args['dry-run'] === 'client' || args['dry-run'] === 'server') {
     const applied = await applyBackup(client, plan, { dryRun: args['dry-run'], concurrency, timeoutMs });
@@ -134,11 +195,17 @@ export async function runBackup(args: BackupArgs): Promise<number> {
       for (const m of manifests) io.out(nameOf('Operation', m.metadata.name));
     } else {
       for (const a of applied) {
-        const verb = a.item.action === 'adopt' ? 'would adopt' : a.item.action === 'retry' ? 'would re-create' : 'would create';
-        io.out(`${a.error ? 'FAILED ' : ''}${verb} operation.ops.vworkspace.io/${a.item.operation} -n ${a.item.namespace}${a.item.note ? ` (${a.item.note})` : ''}${a.error ? `: ${a.error}` : ''}`);
+        const verb =
+          a.item.action === 'adopt' ? 'would adopt' : a.item.action === 'retry' ? 'would re-create' : 'would create';
+        io.out(
+          `${a.error ? 'FAILED ' : ''}${verb} operation.ops.vworkspace.io/${a.item.operation} -n ${a.item.namespace}${a.item.note ? ` (${a.item.note})` : ''}${a.error ? `: ${a.error}` : ''}`,
+        );
       }
     }
-    info(io, `backup (dry run: ${args['dry-run']}): ${manifests.length} Operations to create, ${plan.items.length - manifests.length} to adopt${failed.length ? `, ${failed.length} rejected by the API server` : ''}`);
+    info(
+      io,
+      `backup (dry run: ${args['dry-run']}): ${manifests.length} Operations to create, ${plan.items.length - manifests.length} to adopt${failed.length ? `, ${failed.length} rejected by the API server` : ''}`,
+    );
     return failed.length || plan.invalid.length ? ExitCode.someFailed : ExitCode.ok;
   }
 
@@ -150,7 +217,10 @@ export async function runBackup(args: BackupArgs): Promise<number> {
     const applied = await applyBackup(client, plan, { dryRun: 'none', concurrency, timeoutMs });
     for (const a of applied.filter((x) => x.error)) warn(io, `${a.item.namespace}/${a.item.operation}: ${a.error}`);
     const created = applied.filter((a) => !a.error && a.item.action !== 'adopt').length;
-    info(io, `backup: ${created} Operations created, ${applied.length - created} adopted; storage location ${args['storage-location']}, ttl ${args.ttl}`);
+    info(
+      io,
+      `backup: ${created} Operations created, ${applied.length - created} adopted; storage location ${args['storage-location']}, ttl ${args.ttl}`,
+    );
     let pending = new Set<string>();
     if (args.wait) {
       const progress = new ProgressLine(io);
@@ -204,7 +274,11 @@ export async function runBackup(args: BackupArgs): Promise<number> {
   info(io, `backup: ${bad || timedOut ? paint(io, 'red', summary) : summary}`);
   if (bad || plan.invalid.length) return ExitCode.someFailed;
   if (timedOut || count('timed-out') || (!args.wait && count('in-progress'))) {
-    if (timedOut) warn(io, `some Operations did not finish within --timeout ${args.timeout}; re-run the same command to keep waiting (nothing is duplicated)`);
+    if (timedOut)
+      warn(
+        io,
+        `some Operations did not finish within --timeout ${args.timeout}; re-run the same command to keep waiting (nothing is duplicated)`,
+      );
     return args.wait ? ExitCode.timeout : ExitCode.ok;
   }
   if (args.strict && count('no-backup-capability')) return ExitCode.someFailed;

@@ -2,13 +2,20 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatDuration, requirePositiveDuration } from '../../lib/duration';
 import { ExitCode, PreflightError, UsageError } from '../../lib/errors';
 import { confirm } from '../../lib/cli/confirm';
-import { type GlobalArgs, type MutationArgs, type WaitArgs, withGlobalFlags, withMutationFlags, withWaitFlags } from '../../lib/cli/flags';
+import {
+  type GlobalArgs,
+  type MutationArgs,
+  type WaitArgs,
+  withGlobalFlags,
+  withMutationFlags,
+  withWaitFlags,
+} from '../../lib/cli/flags';
 import { info, paint, processIO, warn, type IO } from '../../lib/cli/io';
 import { printDocument } from '../../lib/cli/output';
 import { runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
 import { acquireLock } from '../../lib/kube/lease';
-import { type KubeObject } from '../../lib/kube/resources';
+import type { KubeObject } from '../../lib/kube/resources';
 import { waitForObjects } from '../../lib/kube/watch';
 import { operatorNamespace, resources } from '../../lib/operator/names';
 import { type Cluster, clusterSchema, findCondition } from '../../lib/operator/schemas';
@@ -52,14 +59,33 @@ export const decommissionCommand: CommandModule<object, DecommissionArgs> = {
   describe: "Step 3: delete the Cluster CR so Odoo revokes the cluster's credential; handle a stuck finalizer",
   builder: (y: Argv) =>
     withWaitFlags(withMutationFlags(withGlobalFlags(y)), '5m')
-      .positional('cluster_name', { type: 'string', describe: 'The Cluster (default: the only one in vworkspace-system)' })
-      .option('skip-backup-check', { type: 'boolean', default: false, describe: 'Do not require a final backup of every application' })
+      .positional('cluster_name', {
+        type: 'string',
+        describe: 'The Cluster (default: the only one in vworkspace-system)',
+      })
+      .option('skip-backup-check', {
+        type: 'boolean',
+        default: false,
+        describe: 'Do not require a final backup of every application',
+      })
       .option('force-preflight', { type: 'boolean', default: false, describe: 'Go on even when preflight checks fail' })
-      .option('force', { type: 'boolean', default: false, describe: 'Remove the finalizer of a Cluster already being deleted (Odoo permanently gone); you must then revoke by hand' })
-      .option('fail-fast', { type: 'boolean', default: false, describe: 'Stop waiting (exit 4) as soon as the operator reports OdooUnreachable' })
+      .option('force', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Remove the finalizer of a Cluster already being deleted (Odoo permanently gone); you must then revoke by hand',
+      })
+      .option('fail-fast', {
+        type: 'boolean',
+        default: false,
+        describe: 'Stop waiting (exit 4) as soon as the operator reports OdooUnreachable',
+      })
       .example('kubectl vw decommission', 'Delete the only Cluster and follow its finalizer until Odoo acknowledged')
       .example('kubectl vw decommission cluster-prod-1 --dry-run=client', 'Show the preflight checks and the plan')
-      .example('kubectl vw decommission cluster-prod-1 --force', 'Odoo is gone for good: drop the stuck finalizer (asks you to type the name)') as unknown as Argv<DecommissionArgs>,
+      .example(
+        'kubectl vw decommission cluster-prod-1 --force',
+        'Odoo is gone for good: drop the stuck finalizer (asks you to type the name)',
+      ) as unknown as Argv<DecommissionArgs>,
   handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runDecommission(args)),
 };
 
@@ -84,7 +110,11 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
         ]
       : []),
   ]);
-  const plan = await planDecommission(client, { namespace, name: args.cluster_name, skipBackupCheck: args['skip-backup-check'] });
+  const plan = await planDecommission(client, {
+    namespace,
+    name: args.cluster_name,
+    skipBackupCheck: args['skip-backup-check'],
+  });
   const report = (outcome: Outcome, cluster?: Cluster, extra: Record<string, unknown> = {}) =>
     printDocument(
       io,
@@ -110,9 +140,16 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
     );
 
   if (plan.alreadyGone || !plan.cluster) {
-    info(io, `no Cluster${args.cluster_name ? ` "${args.cluster_name}"` : ''} in namespace ${namespace}: step 3 is done`);
+    info(
+      io,
+      `no Cluster${args.cluster_name ? ` "${args.cluster_name}"` : ''} in namespace ${namespace}: step 3 is done`,
+    );
     const forced = await readForcedRecord(client, namespace);
-    if (forced) warn(io, `its finalizer was removed by force at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} was NOT revoked in Odoo`);
+    if (forced)
+      warn(
+        io,
+        `its finalizer was removed by force at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} was NOT revoked in Odoo`,
+      );
     report('already-gone', undefined, { forced: forced ?? null });
     return ExitCode.ok;
   }
@@ -129,14 +166,23 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
     if (!hasFinalizer(cluster as KubeObject)) {
       info(io, `Cluster ${cluster.metadata.name} has no decommission finalizer left; waiting for it to go`);
     } else {
-      io.err(paint(io, 'red', `Forcing removes finalizer ops.vworkspace.io/decommission: Odoo will NOT revoke the credential of cluster ID ${cluster.status?.clusterID ?? 'unknown'}.`));
+      io.err(
+        paint(
+          io,
+          'red',
+          `Forcing removes finalizer ops.vworkspace.io/decommission: Odoo will NOT revoke the credential of cluster ID ${cluster.status?.clusterID ?? 'unknown'}.`,
+        ),
+      );
       io.err(manualRevocation(cluster));
       if (args['dry-run'] === 'client') {
         report('planned', cluster, { manualActions: [manualRevocation(cluster)] });
         return ExitCode.ok;
       }
       if (args['dry-run'] === 'none') {
-        await confirm(io, target, `force-remove the finalizer of Cluster ${cluster.metadata.name}`, { yes: args.yes, typeToConfirm: cluster.metadata.name });
+        await confirm(io, target, `force-remove the finalizer of Cluster ${cluster.metadata.name}`, {
+          yes: args.yes,
+          typeToConfirm: cluster.metadata.name,
+        });
       }
       const lock = args['dry-run'] === 'none' ? await acquireLock(client, namespace, 'DecommissionForce') : undefined;
       try {
@@ -150,14 +196,20 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
         return ExitCode.ok;
       }
     }
-    const gone = await waitForObjects(client, resources.clusters, [clusterKey(cluster)], (o) => !o, { namespace, timeoutMs });
+    const gone = await waitForObjects(client, resources.clusters, [clusterKey(cluster)], (o) => !o, {
+      namespace,
+      timeoutMs,
+    });
     warn(io, `finalizer removed by force; the credential was not revoked server-side. ${manualRevocation(cluster)}`);
     report('forced', cluster, { manualActions: [manualRevocation(cluster)], gone: !gone.timedOut });
     return gone.timedOut ? ExitCode.timeout : ExitCode.ok;
   }
 
   if (!deleting) {
-    info(io, `preflight for deleting Cluster ${namespace}/${cluster.metadata.name} (cluster ID ${cluster.status?.clusterID ?? 'unknown'}):`);
+    info(
+      io,
+      `preflight for deleting Cluster ${namespace}/${cluster.metadata.name} (cluster ID ${cluster.status?.clusterID ?? 'unknown'}):`,
+    );
     printChecks(io, plan.checks);
     const failed = plan.checks.filter((c) => !c.ok);
     if (failed.length && !args['force-preflight']) {
@@ -166,7 +218,8 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
         'fix them with the commands above, or pass --force-preflight to go on anyway',
       );
     }
-    if (failed.length) warn(io, `going on despite failed checks (--force-preflight): ${failed.map((c) => c.name).join(', ')}`);
+    if (failed.length)
+      warn(io, `going on despite failed checks (--force-preflight): ${failed.map((c) => c.name).join(', ')}`);
     if (args['dry-run'] === 'client') {
       io.err(`would delete cluster.ops.vworkspace.io/${cluster.metadata.name} -n ${namespace}`);
       report('planned', cluster);
@@ -177,7 +230,9 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
       report('validated', cluster);
       return ExitCode.ok;
     }
-    await confirm(io, target, `delete Cluster ${cluster.metadata.name} (Odoo then revokes its credential)`, { yes: args.yes });
+    await confirm(io, target, `delete Cluster ${cluster.metadata.name} (Odoo then revokes its credential)`, {
+      yes: args.yes,
+    });
     const lock = await acquireLock(client, namespace, 'DecommissionResult');
     try {
       await client.delete(resources.clusters, cluster.metadata.name, namespace);
@@ -186,7 +241,10 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
     }
     info(io, `deleted Cluster ${cluster.metadata.name}; following the operator's finalizer`);
   } else {
-    info(io, `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`);
+    info(
+      io,
+      `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`,
+    );
   }
   if (!args.wait) {
     report('planned', cluster);
@@ -230,13 +288,22 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
   );
   const stillThere = outcome.timedOut || controller.stop;
   if (!stillThere) {
-    info(io, `Cluster ${cluster.metadata.name} is gone: Odoo acknowledged the decommission and revoked the credential (${formatDuration(Date.now() - started)})`);
+    info(
+      io,
+      `Cluster ${cluster.metadata.name} is gone: Odoo acknowledged the decommission and revoked the credential (${formatDuration(Date.now() - started)})`,
+    );
     report('decommissioned', latest);
     return ExitCode.ok;
   }
   const d = findCondition(latest.status?.conditions, 'Decommissioning');
   blocked = d?.status === 'False';
-  io.err(paint(io, 'red', `Cluster ${cluster.metadata.name} is still there after ${formatDuration(Date.now() - started)}: the finalizer has not drained.`));
+  io.err(
+    paint(
+      io,
+      'red',
+      `Cluster ${cluster.metadata.name} is still there after ${formatDuration(Date.now() - started)}: the finalizer has not drained.`,
+    ),
+  );
   if (d) io.err(`  operator says: ${conditionLine(d)}`);
   io.err('Two ways out:');
   for (const w of waysOut(latest)) io.err(`  ${w}`);

@@ -30,13 +30,30 @@ export const pauseCommand: CommandModule<object, PauseArgs> = {
   builder: (y: Argv) =>
     withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))))
       .positional('names', { type: 'string', array: true, describe: 'ApplicationInstance names (in -n NAMESPACE)' })
-      .option('suspend-helmreleases', { type: 'boolean', default: false, describe: "Also suspend each instance's Flux HelmRelease (spec.suspend=true)" })
-      .option('all-helmreleases', { type: 'boolean', default: false, describe: 'Suspend every HelmRelease in scope, as the procedure\'s second loop does' })
+      .option('suspend-helmreleases', {
+        type: 'boolean',
+        default: false,
+        describe: "Also suspend each instance's Flux HelmRelease (spec.suspend=true)",
+      })
+      .option('all-helmreleases', {
+        type: 'boolean',
+        default: false,
+        describe: "Suspend every HelmRelease in scope, as the procedure's second loop does",
+      })
       .option('concurrency', { type: 'number', default: 16, describe: 'Requests in flight at once' })
       .example('kubectl vw pause --all', 'Pause every ApplicationInstance in every namespace and wait for the operator')
-      .example('kubectl vw pause -n shop web db --suspend-helmreleases', 'Pause two instances and suspend their HelmReleases')
-      .example('kubectl vw pause -A -l tier=prod --dry-run=server', 'Show and validate the plan without changing anything')
-      .example('kubectl vw pause --all -o name | kubectl vw backup -f - --ttl 720h', 'Feed the paused instances to the next step') as unknown as Argv<PauseArgs>,
+      .example(
+        'kubectl vw pause -n shop web db --suspend-helmreleases',
+        'Pause two instances and suspend their HelmReleases',
+      )
+      .example(
+        'kubectl vw pause -A -l tier=prod --dry-run=server',
+        'Show and validate the plan without changing anything',
+      )
+      .example(
+        'kubectl vw pause --all -o name | kubectl vw backup -f - --ttl 720h',
+        'Feed the paused instances to the next step',
+      ) as unknown as Argv<PauseArgs>,
   handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runPause(args)),
 };
 
@@ -52,11 +69,22 @@ export async function runPause(args: PauseArgs): Promise<number> {
   const suspending = args['suspend-helmreleases'] || args['all-helmreleases'];
   await requireAccess(client, [
     { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
-    ...(args['dry-run'] === 'client' ? [] : [{ verb: 'patch', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope }]),
+    ...(args['dry-run'] === 'client'
+      ? []
+      : [
+          {
+            verb: 'patch',
+            group: resources.applicationInstances.group,
+            resource: 'applicationinstances',
+            namespace: scope,
+          },
+        ]),
     ...(suspending
       ? [
           { verb: 'list', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope },
-          ...(args['dry-run'] === 'client' ? [] : [{ verb: 'patch', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope }]),
+          ...(args['dry-run'] === 'client'
+            ? []
+            : [{ verb: 'patch', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope }]),
         ]
       : []),
   ]);
@@ -74,7 +102,13 @@ export async function runPause(args: PauseArgs): Promise<number> {
     output: args.output,
     concurrency,
     wait: args.wait
-      ? { keys: plan.waitFor, namespace: scope, timeoutMs, describe: 'Suspended=True (ReconcilePaused)', done: reportsPaused }
+      ? {
+          keys: plan.waitFor,
+          namespace: scope,
+          timeoutMs,
+          describe: 'Suspended=True (ReconcilePaused)',
+          done: reportsPaused,
+        }
       : undefined,
   });
 }

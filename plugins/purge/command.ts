@@ -41,8 +41,12 @@ export function printPlan(io: IO, plan: PurgePlan) {
     if (!c.ok && c.fix) io.err(`      fix: ${c.fix}`);
   }
   for (const p of plan.phases) {
-    const counts = Object.entries(p.counts).map(([k, n]) => `${n} ${k}`).join(', ');
-    io.err(`  ${p.done ? '[done]' : '[todo]'} ${p.title}${counts ? `: deletes ${counts}` : ''}${p.note ? ` (${p.note})` : ''}`);
+    const counts = Object.entries(p.counts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
+    io.err(
+      `  ${p.done ? '[done]' : '[todo]'} ${p.title}${counts ? `: deletes ${counts}` : ''}${p.note ? ` (${p.note})` : ''}`,
+    );
   }
 }
 
@@ -66,24 +70,59 @@ export function printPersists(io: IO, report: PersistsReport, format: string) {
 
 export const purgeCommand: CommandModule<object, PurgeArgs> = {
   command: 'purge',
-  describe: 'Steps 4 and 5: remove the operator (helm uninstall), optionally its CRs, CRDs and namespace; report what persists',
+  describe:
+    'Steps 4 and 5: remove the operator (helm uninstall), optionally its CRs, CRDs and namespace; report what persists',
   builder: (y: Argv) =>
     withMutationFlags(withGlobalFlags(y))
-      .option('delete-apps', { type: 'boolean', default: false, describe: 'Step 4: delete remaining ApplicationInstances and Operations (their apps go too)' })
-      .option('keep-apps', { type: 'boolean', default: true, describe: 'Default: keep applications running; their HelmReleases become orphans' })
-      .option('skip-backup-check', { type: 'boolean', default: false, describe: 'Delete apps even without a Succeeded final backup' })
-      .option('delete-crds', { type: 'boolean', default: false, describe: "Delete the operator's three CRDs (only when no object of their kinds is left)" })
-      .option('delete-namespace', { type: 'boolean', default: false, describe: `Delete namespace ${operatorNamespace} and wait for it to go` })
-      .option('force-preflight', { type: 'boolean', default: false, describe: 'Go on although a Cluster CR still exists (step 3 not done)' })
+      .option('delete-apps', {
+        type: 'boolean',
+        default: false,
+        describe: 'Step 4: delete remaining ApplicationInstances and Operations (their apps go too)',
+      })
+      .option('keep-apps', {
+        type: 'boolean',
+        default: true,
+        describe: 'Default: keep applications running; their HelmReleases become orphans',
+      })
+      .option('skip-backup-check', {
+        type: 'boolean',
+        default: false,
+        describe: 'Delete apps even without a Succeeded final backup',
+      })
+      .option('delete-crds', {
+        type: 'boolean',
+        default: false,
+        describe: "Delete the operator's three CRDs (only when no object of their kinds is left)",
+      })
+      .option('delete-namespace', {
+        type: 'boolean',
+        default: false,
+        describe: `Delete namespace ${operatorNamespace} and wait for it to go`,
+      })
+      .option('force-preflight', {
+        type: 'boolean',
+        default: false,
+        describe: 'Go on although a Cluster CR still exists (step 3 not done)',
+      })
       .option('helm', { type: 'string', describe: 'Path of the helm binary (default: helm on PATH)' })
-      .option('report', { type: 'boolean', default: false, describe: 'Only print what persists on this cluster, and how to purge each' })
+      .option('report', {
+        type: 'boolean',
+        default: false,
+        describe: 'Only print what persists on this cluster, and how to purge each',
+      })
       .option('timeout', { type: 'string', default: '10m', describe: 'How long to wait for each deletion' })
       .option('concurrency', { type: 'number', default: 16, describe: 'Requests in flight at once' })
       .conflicts('delete-apps', 'report')
       .example('kubectl vw purge --report', 'What persists on this cluster, and how to purge each')
       .example('kubectl vw purge', 'Show the plan, ask, then helm uninstall the operator; apps keep running')
-      .example('kubectl vw purge --delete-apps --delete-crds --delete-namespace --yes', 'Wipe everything the operator managed (after final backups)')
-      .example('kubectl vw purge --delete-apps --dry-run=client -o json', 'The plan as JSON for a script') as unknown as Argv<PurgeArgs>,
+      .example(
+        'kubectl vw purge --delete-apps --delete-crds --delete-namespace --yes',
+        'Wipe everything the operator managed (after final backups)',
+      )
+      .example(
+        'kubectl vw purge --delete-apps --dry-run=client -o json',
+        'The plan as JSON for a script',
+      ) as unknown as Argv<PurgeArgs>,
   handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runPurge(args)),
 };
 
@@ -92,7 +131,12 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
   const timeoutMs = requirePositiveDuration('--timeout', args.timeout);
   const session = openSession(args, { concurrency: args.concurrency });
   const { client, io, target } = session;
-  const doc = (extra: Record<string, unknown>) => ({ apiVersion: 'kubectl-vw.vworkspace.io/v1alpha1', kind: 'PurgeResult', context: target.context, ...extra });
+  const doc = (extra: Record<string, unknown>) => ({
+    apiVersion: 'kubectl-vw.vworkspace.io/v1alpha1',
+    kind: 'PurgeResult',
+    context: target.context,
+    ...extra,
+  });
 
   if (args.report) {
     const report = await persistsReport(client);
@@ -112,24 +156,39 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
   info(io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(io, plan);
   if (!opts.deleteApps && plan.orphanedHelmReleases) {
-    warn(io, `--keep-apps: ${plan.orphanedHelmReleases} HelmReleases stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`);
+    warn(
+      io,
+      `--keep-apps: ${plan.orphanedHelmReleases} HelmReleases stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`,
+    );
   }
   const clusterCheck = plan.checks.find((c) => c.name.startsWith('Cluster CR'));
   if (clusterCheck && !clusterCheck.ok) {
     if (!opts.forcePreflight) {
-      throw new PreflightError(`${clusterCheck.detail}: run step 3 first; nothing was deleted`, 'kubectl vw decommission   (or --force-preflight to go on anyway)');
+      throw new PreflightError(
+        `${clusterCheck.detail}: run step 3 first; nothing was deleted`,
+        'kubectl vw decommission   (or --force-preflight to go on anyway)',
+      );
     }
-    warn(io, `--force-preflight: ${clusterCheck.detail}; uninstalling the operator now leaves its credential valid in Odoo`);
+    warn(
+      io,
+      `--force-preflight: ${clusterCheck.detail}; uninstalling the operator now leaves its credential valid in Odoo`,
+    );
   }
   const backupCheck = plan.checks.find((c) => c.name === 'final backups');
   if (backupCheck && !backupCheck.ok) {
-    throw new PreflightError(`refusing --delete-apps: ${backupCheck.detail}`, `${backupCheck.fix ?? ''}; or pass --skip-backup-check`);
+    throw new PreflightError(
+      `refusing --delete-apps: ${backupCheck.detail}`,
+      `${backupCheck.fix ?? ''}; or pass --skip-backup-check`,
+    );
   }
   const crdPhase = plan.phases.find((p) => p.id === 'step5-delete-crds');
   const remaining = Object.values(plan.remainingCrs).reduce((a, b) => a + b, 0);
   if (crdPhase && !crdPhase.done && !opts.deleteApps && remaining > 0) {
     throw new PreflightError(
-      `refusing --delete-crds: ${Object.entries(plan.remainingCrs).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
+      `refusing --delete-crds: ${Object.entries(plan.remainingCrs)
+        .filter(([, n]) => n)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
       'add --delete-apps (step 4) to remove them first, or keep the CRDs',
     );
   }
@@ -148,15 +207,20 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
   }
   const serverDry = args['dry-run'] === 'server';
   if (!serverDry) {
-    await confirm(io, target, `purge the vworkspace operator (${todo.map((p) => p.id).join(', ')})`, { yes: args.yes, typeToConfirm: target.cluster });
+    await confirm(io, target, `purge the vworkspace operator (${todo.map((p) => p.id).join(', ')})`, {
+      yes: args.yes,
+      typeToConfirm: target.cluster,
+    });
   }
   const ev: PhaseEvents = { log: (l) => info(io, `  ${l}`), helmOutput: (c) => process.stderr.write(c) };
-  const lock = serverDry || !plan.namespacePresent ? undefined : await acquireLock(client, operatorNamespace, 'PurgeResult');
+  const lock =
+    serverDry || !plan.namespacePresent ? undefined : await acquireLock(client, operatorNamespace, 'PurgeResult');
   const done: string[] = [];
   try {
     for (const phase of todo) {
       info(io, phase.title);
-      if (phase.id === 'step4-delete-crs') await deleteRemainingCrs(client, { dryRun: serverDry, timeoutMs, concurrency: args.concurrency }, ev);
+      if (phase.id === 'step4-delete-crs')
+        await deleteRemainingCrs(client, { dryRun: serverDry, timeoutMs, concurrency: args.concurrency }, ev);
       if (phase.id === 'step5-helm-uninstall' && helm) {
         const kubeconfigPath = args.kubeconfig;
         await helmUninstall(helm, { kubeconfigPath, context: target.context }, { dryRun: serverDry, timeoutMs }, ev);
@@ -174,7 +238,14 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
   }
   const report = await persistsReport(client);
   printPersists(io, report, args.output);
-  printDocument(io, args.output === 'name' ? 'table' : args.output, doc({ dryRun: args['dry-run'], plan, completed: done, persists: report }), [], [], () => '');
+  printDocument(
+    io,
+    args.output === 'name' ? 'table' : args.output,
+    doc({ dryRun: args['dry-run'], plan, completed: done, persists: report }),
+    [],
+    [],
+    () => '',
+  );
   info(io, `purge${serverDry ? ' (dry run: server)' : ''}: ${done.length} phases completed`);
   return ExitCode.ok;
 }

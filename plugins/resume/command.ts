@@ -30,12 +30,19 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
   builder: (y: Argv) =>
     withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))))
       .positional('names', { type: 'string', array: true, describe: 'ApplicationInstance names (in -n NAMESPACE)' })
-      .option('force-all', { type: 'boolean', default: false, describe: 'Also clear pauses and suspensions that kubectl vw did not set' })
+      .option('force-all', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also clear pauses and suspensions that kubectl vw did not set',
+      })
       .option('skip-helmreleases', { type: 'boolean', default: false, describe: 'Leave HelmReleases suspended' })
       .option('concurrency', { type: 'number', default: 16, describe: 'Requests in flight at once' })
       .example('kubectl vw resume --all', 'Resume everything kubectl vw pause paused, and un-suspend what it suspended')
       .example('kubectl vw resume -n shop web', 'Resume one instance')
-      .example('kubectl vw resume --all --force-all --dry-run=client', 'Show what resuming every pause would change') as unknown as Argv<ResumeArgs>,
+      .example(
+        'kubectl vw resume --all --force-all --dry-run=client',
+        'Show what resuming every pause would change',
+      ) as unknown as Argv<ResumeArgs>,
   handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runResume(args)),
 };
 
@@ -51,12 +58,23 @@ export async function runResume(args: ResumeArgs): Promise<number> {
   const writes = args['dry-run'] !== 'client';
   await requireAccess(client, [
     { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
-    ...(writes ? [{ verb: 'patch', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope }] : []),
+    ...(writes
+      ? [
+          {
+            verb: 'patch',
+            group: resources.applicationInstances.group,
+            resource: 'applicationinstances',
+            namespace: scope,
+          },
+        ]
+      : []),
     ...(args['skip-helmreleases']
       ? []
       : [
           { verb: 'list', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope },
-          ...(writes ? [{ verb: 'patch', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope }] : []),
+          ...(writes
+            ? [{ verb: 'patch', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope }]
+            : []),
         ]),
   ]);
   const plan = await planResume(client, {
@@ -73,7 +91,13 @@ export async function runResume(args: ResumeArgs): Promise<number> {
     output: args.output,
     concurrency,
     wait: args.wait
-      ? { keys: plan.waitFor, namespace: scope, timeoutMs, describe: 'Suspended=False (ReconcileResumed)', done: reportsResumed }
+      ? {
+          keys: plan.waitFor,
+          namespace: scope,
+          timeoutMs,
+          describe: 'Suspended=False (ReconcileResumed)',
+          done: reportsResumed,
+        }
       : undefined,
   });
 }

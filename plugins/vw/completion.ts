@@ -22,13 +22,63 @@ const steps: Record<string, string> = {
 const flagsByStep: Record<string, string[]> = {
   pause: ['--all', '--suspend-helmreleases', '--all-helmreleases', '--wait', '--timeout', '--dry-run'],
   resume: ['--all', '--force-all', '--skip-helmreleases', '--wait', '--timeout', '--dry-run'],
-  backup: ['--all', '--ttl', '--storage-location', '--snapshot-volumes', '--csi-snapshot-class', '--name-suffix', '--retry-failed', '--strict', '--require-available-location', '--timeout', '--dry-run', '-f'],
-  decommission: ['--skip-backup-check', '--force-preflight', '--force', '--fail-fast', '--timeout', '--dry-run', '--yes'],
-  purge: ['--delete-apps', '--keep-apps', '--skip-backup-check', '--delete-crds', '--delete-namespace', '--force-preflight', '--helm', '--report', '--dry-run', '--yes'],
+  backup: [
+    '--all',
+    '--ttl',
+    '--storage-location',
+    '--snapshot-volumes',
+    '--csi-snapshot-class',
+    '--name-suffix',
+    '--retry-failed',
+    '--strict',
+    '--require-available-location',
+    '--timeout',
+    '--dry-run',
+    '-f',
+  ],
+  decommission: [
+    '--skip-backup-check',
+    '--force-preflight',
+    '--force',
+    '--fail-fast',
+    '--timeout',
+    '--dry-run',
+    '--yes',
+  ],
+  purge: [
+    '--delete-apps',
+    '--keep-apps',
+    '--skip-backup-check',
+    '--delete-crds',
+    '--delete-namespace',
+    '--force-preflight',
+    '--helm',
+    '--report',
+    '--dry-run',
+    '--yes',
+  ],
   status: [],
-  uninstall: ['--ttl', '--skip-backup', '--suspend-helmreleases', '--delete-apps', '--delete-crds', '--delete-namespace', '--dry-run', '--yes'],
+  uninstall: [
+    '--ttl',
+    '--skip-backup',
+    '--suspend-helmreleases',
+    '--delete-apps',
+    '--delete-crds',
+    '--delete-namespace',
+    '--dry-run',
+    '--yes',
+  ],
 };
-const globalFlags = ['--namespace', '--all-namespaces', '--selector', '--output', '--context', '--kubeconfig', '--request-timeout', '--help'];
+const globalFlags = [
+  '--namespace',
+  '--all-namespaces',
+  '--selector',
+  '--output',
+  '--context',
+  '--kubeconfig',
+  '--request-timeout',
+  '--help',
+];
 
 function flagValue(words: string[], ...names: string[]): string | undefined {
   for (let i = 0; i < words.length - 1; i++) if (names.includes(words[i] as string)) return words[i + 1];
@@ -39,14 +89,22 @@ export async function completions(words: string[]): Promise<string[]> {
   const current = words.at(-1) ?? '';
   const before = words.slice(0, -1);
   const step = before[0];
-  if (!step) return Object.entries(steps).map(([k, v]) => `${k}\t${v}`).filter((c) => c.startsWith(current));
+  if (!step)
+    return Object.entries(steps)
+      .map(([k, v]) => `${k}\t${v}`)
+      .filter((c) => c.startsWith(current));
   const previous = before.at(-1);
-  if (current.startsWith('-')) return [...(flagsByStep[step] ?? []), ...globalFlags].filter((f) => f.startsWith(current));
-  if (previous === '-o' || previous === '--output') return ['table', 'wide', 'json', 'yaml', 'name'].filter((f) => f.startsWith(current));
+  if (current.startsWith('-'))
+    return [...(flagsByStep[step] ?? []), ...globalFlags].filter((f) => f.startsWith(current));
+  if (previous === '-o' || previous === '--output')
+    return ['table', 'wide', 'json', 'yaml', 'name'].filter((f) => f.startsWith(current));
   if (previous === '--dry-run') return ['none', 'client', 'server'].filter((f) => f.startsWith(current));
   const target = (() => {
     try {
-      return resolveKubeTarget({ kubeconfig: flagValue(before, '--kubeconfig'), context: flagValue(before, '--context') });
+      return resolveKubeTarget({
+        kubeconfig: flagValue(before, '--kubeconfig'),
+        context: flagValue(before, '--context'),
+      });
     } catch {
       return undefined;
     }
@@ -64,7 +122,9 @@ export async function completions(words: string[]): Promise<string[]> {
       return items.map((i) => i.metadata.name).filter((n) => n.startsWith(current));
     }
     if (step === 'decommission') {
-      const { items } = await client.list(resources.clusters, { namespace: flagValue(before, '-n', '--namespace') ?? 'vworkspace-system' });
+      const { items } = await client.list(resources.clusters, {
+        namespace: flagValue(before, '-n', '--namespace') ?? 'vworkspace-system',
+      });
       return items.map((i) => i.metadata.name).filter((n) => n.startsWith(current));
     }
   } catch {

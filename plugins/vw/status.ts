@@ -40,7 +40,10 @@ export const statusCommand: CommandModule<object, GlobalArgs> = {
   builder: (y: Argv) =>
     withGlobalFlags(y)
       .example('kubectl vw status', 'The state of each step on the current context')
-      .example("kubectl vw status -o json | jq -r '.steps[] | select(.state != \"done\") | .name'", 'Steps not done yet') as unknown as Argv<GlobalArgs>,
+      .example(
+        'kubectl vw status -o json | jq -r \'.steps[] | select(.state != "done") | .name\'',
+        'Steps not done yet',
+      ) as unknown as Argv<GlobalArgs>,
   handler: (args) =>
     runAndExit(processIO({ verbose: args.verbose }), async () => {
       const { client, io } = openSession(args);

@@ -31,25 +31,51 @@ export const uninstallCommand: CommandModule<object, UninstallArgs> = {
   describe: 'Run the whole procedure in order, asking before each destructive step; resumes where the cluster stands',
   builder: (y: Argv) =>
     withMutationFlags(withGlobalFlags(y))
-      .option('ttl', { type: 'string', describe: 'Final backup retention, a Go duration (e.g. 8760h). Required unless --skip-backup' })
+      .option('ttl', {
+        type: 'string',
+        describe: 'Final backup retention, a Go duration (e.g. 8760h). Required unless --skip-backup',
+      })
       .option('skip-backup', { type: 'boolean', default: false, describe: 'Skip step 2 (no final backups)' })
-      .option('storage-location', { type: 'string', default: 'aws-primary', describe: 'Velero BackupStorageLocation for step 2' })
-      .option('suspend-helmreleases', { type: 'boolean', default: false, describe: 'Step 1 also suspends Flux HelmReleases' })
-      .option('delete-apps', { type: 'boolean', default: false, describe: 'Step 4: delete ApplicationInstances and Operations (and so the apps)' })
+      .option('storage-location', {
+        type: 'string',
+        default: 'aws-primary',
+        describe: 'Velero BackupStorageLocation for step 2',
+      })
+      .option('suspend-helmreleases', {
+        type: 'boolean',
+        default: false,
+        describe: 'Step 1 also suspends Flux HelmReleases',
+      })
+      .option('delete-apps', {
+        type: 'boolean',
+        default: false,
+        describe: 'Step 4: delete ApplicationInstances and Operations (and so the apps)',
+      })
       .option('delete-crds', { type: 'boolean', default: false, describe: "Step 5: delete the operator's CRDs" })
       .option('delete-namespace', { type: 'boolean', default: false, describe: 'Step 5: delete vworkspace-system' })
       .option('timeout', { type: 'string', default: '30m', describe: 'How long each step may wait' })
       .option('helm', { type: 'string', describe: 'Path of the helm binary' })
       .example('kubectl vw uninstall --ttl 8760h', 'The whole procedure, asking before steps 3 and 5')
-      .example('kubectl vw uninstall --ttl 8760h --delete-apps --delete-crds --delete-namespace --yes', 'Wipe, unattended')
-      .example('kubectl vw uninstall --skip-backup --dry-run=client', 'What would happen, without final backups') as unknown as Argv<UninstallArgs>,
+      .example(
+        'kubectl vw uninstall --ttl 8760h --delete-apps --delete-crds --delete-namespace --yes',
+        'Wipe, unattended',
+      )
+      .example(
+        'kubectl vw uninstall --skip-backup --dry-run=client',
+        'What would happen, without final backups',
+      ) as unknown as Argv<UninstallArgs>,
   handler: (args) => runAndExit(processIO({ verbose: args.verbose }), () => runUninstall(args)),
 };
 
 export async function runUninstall(args: UninstallArgs): Promise<number> {
-  if (args.output !== 'table') throw new UsageError('kubectl vw uninstall prints a narrative; use kubectl vw status -o json for scripts');
+  if (args.output !== 'table')
+    throw new UsageError('kubectl vw uninstall prints a narrative; use kubectl vw status -o json for scripts');
   if (!args['skip-backup']) {
-    if (!args.ttl) throw new UsageError('--ttl is required for the final backups (or pass --skip-backup)', 'e.g. --ttl 8760h (one year)');
+    if (!args.ttl)
+      throw new UsageError(
+        '--ttl is required for the final backups (or pass --skip-backup)',
+        'e.g. --ttl 8760h (one year)',
+      );
     validateTtl(args.ttl);
   }
   const session = openSession(args);
@@ -72,7 +98,14 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
     'dry-run': args['dry-run'],
     concurrency: 16,
   };
-  const selectAll = { all: true, 'all-namespaces': true, names: [] as string[], yes: true, wait: true, timeout: args.timeout };
+  const selectAll = {
+    all: true,
+    'all-namespaces': true,
+    names: [] as string[],
+    yes: true,
+    wait: true,
+    timeout: args.timeout,
+  };
   const stepOf = (n: number) => before.steps.find((s) => s.step === n);
   const needed = (n: number) => {
     const s = stepOf(n);
@@ -88,7 +121,12 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
 
   if (needed(1)) {
     info(io, '\n== Step 1: pause reconciliation');
-    const code = await runPause({ ...common, ...selectAll, 'suspend-helmreleases': args['suspend-helmreleases'], 'all-helmreleases': false });
+    const code = await runPause({
+      ...common,
+      ...selectAll,
+      'suspend-helmreleases': args['suspend-helmreleases'],
+      'all-helmreleases': false,
+    });
     if (code) return stop(code, 'step 1');
   }
   if (needed(2) && !args['skip-backup']) {
@@ -124,7 +162,10 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
     if (code) return stop(code, 'step 3');
   }
   if (needed(4) || needed(5) || args['delete-crds'] || args['delete-namespace']) {
-    info(io, `\n== Step${args['delete-apps'] ? 's 4 and' : ''} 5: ${args['delete-apps'] ? 'delete remaining CRs, ' : ''}helm uninstall`);
+    info(
+      io,
+      `\n== Step${args['delete-apps'] ? 's 4 and' : ''} 5: ${args['delete-apps'] ? 'delete remaining CRs, ' : ''}helm uninstall`,
+    );
     const code = await runPurge({
       ...common,
       yes: args.yes,
