@@ -1,0 +1,32 @@
+import { UsageError } from '../../lib/errors';
+import { parseTargetName, selectionFromArgs } from '../../lib/steps/selection';
+
+describe('target names', () => {
+  it.each([
+    ['web', 'web'],
+    ['applicationinstance/web', 'web'],
+    ['applicationinstance.apps.vworkspace.io/web', 'web'],
+    ['ai/web', 'web'],
+  ])('reads %s', (text, name) => {
+    expect(parseTargetName(text)).toBe(name);
+  });
+
+  it('refuses names of other kinds', () => {
+    expect(() => parseTargetName('deployment/web')).toThrow(UsageError);
+  });
+});
+
+describe('selection flags', () => {
+  it('requires names, a selector, -A or --all', () => {
+    expect(() => selectionFromArgs({}, 'default')).toThrow(/no ApplicationInstances selected/);
+  });
+  it('--all means every namespace', () => {
+    expect(selectionFromArgs({ all: true }, 'shop')).toEqual({ names: [], namespace: 'shop', allNamespaces: true, selector: undefined });
+  });
+  it('refuses --all with names', () => {
+    expect(() => selectionFromArgs({ all: true, names: ['a'] }, 'x')).toThrow(UsageError);
+  });
+  it('deduplicates names', () => {
+    expect(selectionFromArgs({ names: ['a', 'applicationinstance/a', 'b'] }, 'x').names).toEqual(['a', 'b']);
+  });
+});
