@@ -11,6 +11,19 @@ interface LeaseObject extends KubeObject {
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string };
 }
 
+const held = new Set<HeldLock>();
+let signalsHooked = false;
+/** Ctrl-C must not leave the lock held for a minute: release it, then exit as interrupted. */
+function releaseOnSignals() {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void Promise.allSettled([...held].map((l) => l.release())).then(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    });
+  }
+}
+
 export interface HeldLock {
   holder: string;
   release(): Promise<void>;
@@ -18,9 +31,23 @@ export interface HeldLock {
 
 const microTime = (d = new Date()) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
+/** A holder on this machine whose process is gone left its lock behind when it crashed. */
+function holderIsDeadLocalProcess(holder: string): boolean {
+  const [host, pid] = holder.split('/');
+  if (host !== hostname() || !pid || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 function expired(lease: LeaseObject, now = Date.now()): boolean {
+  const holder = lease.spec?.holderIdentity;
+  if (!holder) return true;
   const renew = lease.spec?.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-  return !lease.spec?.holderIdentity || now > renew + (lease.spec.leaseDurationSeconds ?? leaseSeconds) * 1000;
+  return now > renew + (lease.spec?.leaseDurationSeconds ?? leaseSeconds) * 1000 || holderIsDeadLocalProcess(holder);
 }
 
 /**
@@ -83,9 +110,10 @@ export async function acquireLock(
       (leaseSeconds / 3) * 1000,
     );
     timer.unref();
-    return {
+    const lock: HeldLock = {
       holder,
       release: async () => {
+        held.delete(lock);
         clearInterval(timer);
         await client
           .update<LeaseObject>(core.leases, lockLeaseName, namespace, (l) =>
@@ -96,6 +124,9 @@ export async function acquireLock(
           .catch(() => undefined);
       },
     };
+    held.add(lock);
+    releaseOnSignals();
+    return lock;
   }
   throw new PreflightError(
     `could not take the lock Lease ${namespace}/${lockLeaseName}: it kept changing`,

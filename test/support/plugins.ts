@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { KubeClient } from '../../lib/kube/client';
+import { resolveKubeTarget } from '../../lib/kube/config';
+import { resources } from '../../lib/operator/names';
+
+// Runs the built plugins as users do: separate processes, real exit codes, stdout and stderr.
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const distBin = join(repoRoot, 'dist', 'bin');
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export async function vw(
+  args: string[],
+  opts: { kubeconfig: string; input?: string; env?: Record<string, string>; binary?: string; timeoutMs?: number },
+): Promise<RunResult> {
+  const binary = opts.binary ?? 'kubectl-vw';
+  const r = await execa(join(distBin, binary), args, {
+    reject: false,
+    input: opts.input ?? '',
+    env: { KUBECONFIG: opts.kubeconfig, NO_COLOR: '1', ...opts.env },
+    timeout: opts.timeoutMs ?? 180_000,
+  });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+}
+
+export const adminClient = (kubeconfig: string) => new KubeClient(resolveKubeTarget({ kubeconfig }));
+
+export interface AppSpec {
+  name: string;
+  capable?: boolean;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** Creates ApplicationInstances as a user's cluster would have them (the operator's CRD checks them). */
+export async function createApps(client: KubeClient, namespace: string, apps: AppSpec[]) {
+  await Promise.all(
+    apps.map((a) =>
+      client.create(
+        resources.applicationInstances,
+        {
+          apiVersion: 'apps.vworkspace.io/v1alpha1',
+          kind: 'ApplicationInstance',
+          metadata: { name: a.name, namespace, labels: a.labels, annotations: a.annotations },
+          spec: { catalogRef: { name: 'odoo-app', version: '1.0.0' }, values: { replicas: 1 }, backup: { capable: a.capable ?? true } },
+        },
+        namespace,
+      ),
+    ),
+  );
+}
+
+export const appNames = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
+
+/** Polls until fn returns a truthy value; tests may poll, the product may not. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
