@@ -1,0 +1,211 @@
+import { operatorCrds } from '../../lib/operator/names';
+import { createTestNamespace, deleteNamespace, kubectl, kubectlOk, restrictedKubeconfig } from '../support/kube-env';
+
+// The harness itself, proven with the real kubectl: what every other integration test takes for
+// granted (CRDs served and validating, RBAC enforced, namespace and garbage-collector controllers
+// running) is checked here once.
+
+const upstreamCrds = {
+  'helmreleases.helm.toolkit.fluxcd.io': 'v2',
+  'backups.velero.io': 'v1',
+  'backupstoragelocations.velero.io': 'v1',
+  'volumesnapshots.snapshot.storage.k8s.io': 'v1',
+  'volumesnapshotcontents.snapshot.storage.k8s.io': 'v1',
+  'volumesnapshotclasses.snapshot.storage.k8s.io': 'v1',
+};
+
+interface Crd {
+  spec: { versions: { name: string; served: boolean; subresources?: { status?: object } }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+const getJson = async <T>(args: string[]): Promise<T> => JSON.parse(await kubectlOk([...args, '-o', 'json'])) as T;
+
+const operation = (ns: string, name: string, spec: { type?: string; ttl?: string }) => ({
+  apiVersion: 'ops.vworkspace.io/v1alpha1',
+  kind: 'Operation',
+  metadata: { name, namespace: ns },
+  spec: {
+    targetRef: { apiVersion: 'apps.vworkspace.io/v1alpha1', kind: 'ApplicationInstance', name: 'app' },
+    type: spec.type ?? 'Backup',
+    engine: 'velero',
+    parameters: {
+      storageLocation: 'aws-primary',
+      snapshotVolumes: true,
+      csiSnapshotClassName: 'csi-rbd',
+      ttl: spec.ttl ?? '8760h',
+    },
+  },
+});
+
+const applicationInstance = (ns: string, name: string) => ({
+  apiVersion: 'apps.vworkspace.io/v1alpha1',
+  kind: 'ApplicationInstance',
+  metadata: { name, namespace: ns },
+  spec: { catalogRef: { name: 'odoo', version: '17.0' }, values: { replicas: 1, nested: { any: ['thing'] } } },
+});
+
+let ns: string;
+
+beforeAll(async () => {
+  ns = await createTestNamespace('control-plane');
+});
+
+afterAll(async () => {
+  if (ns) await deleteNamespace(ns);
+});
+
+test('the API server answers', async () => {
+  expect(await kubectlOk(['get', '--raw', '/readyz'])).toBe('ok');
+  const version = await getJson<{ serverVersion: { gitVersion: string } }>(['version']);
+  expect(version.serverVersion.gitVersion).toMatch(/^v1\.\d+\.\d+/);
+});
+
+test.each([...operatorCrds.map((name) => [name, 'v1alpha1'] as const), ...Object.entries(upstreamCrds)])(
+  'CRD %s is Established and serves %s',
+  async (name, version) => {
+    const crd = await getJson<Crd>(['get', 'crd', name]);
+    expect(crd.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
+    expect(crd.spec.versions.find((v) => v.name === version)?.served).toBe(true);
+  },
+);
+
+test.each(operatorCrds)('%s has the status subresource', async (name) => {
+  const crd = await getJson<Crd>(['get', 'crd', name]);
+  expect(crd.spec.versions.find((v) => v.name === 'v1alpha1')?.subresources?.status).toEqual({});
+});
+
+test('an ApplicationInstance status is written through the status subresource only, and backup.capable defaults to true', async () => {
+  await kubectlOk(['apply', '-f', '-'], { input: applicationInstance(ns, 'status-app') });
+  const status = { helmReleaseRef: { name: 'status-app' } };
+  // Through the main resource, status is ignored...
+  await kubectlOk([
+    'patch',
+    'applicationinstance',
+    'status-app',
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
+  let ai = await getJson<{ spec: { backup?: { capable?: boolean } }; status?: object }>([
+    'get',
+    'ai',
+    'status-app',
+    '-n',
+    ns,
+  ]);
+  expect(ai.status).toBeUndefined();
+  expect(ai.spec.backup?.capable).toBe(true);
+  // ...and through /status it is kept.
+  await kubectlOk([
+    'patch',
+    'applicationinstance',
+    'status-app',
+    '-n',
+    ns,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
+  ai = await getJson(['get', 'ai', 'status-app', '-n', ns]);
+  expect(ai.status).toEqual(status);
+});
+
+test('conditions must be complete metav1.Conditions', async () => {
+  await kubectlOk(['apply', '-f', '-'], { input: applicationInstance(ns, 'conditions-app') });
+  const condition = {
+    type: 'Suspended',
+    status: 'True',
+    reason: 'ReconcilePaused',
+    message: '',
+    lastTransitionTime: '2026-05-30T10:00:00Z',
+  };
+  const patch = (c: object) =>
+    kubectl([
+      'patch',
+      'ai',
+      'conditions-app',
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { conditions: [c] } }),
+    ]);
+  expect((await patch(condition)).exitCode).toBe(0);
+  const { reason: _, ...withoutReason } = condition;
+  const refused = await patch(withoutReason);
+  expect(refused.exitCode).not.toBe(0);
+  expect(refused.stderr).toContain('reason: Required value');
+});
+
+test('a well-formed final-backup Operation is accepted', async () => {
+  for (const ttl of ['8760h', '720h30m', '1.5h', '90m', '30s']) {
+    const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: operation(ns, 'ok', { ttl }) });
+    expect({ ttl, ...r }).toMatchObject({ ttl, exitCode: 0 });
+  }
+});
+
+test('an Operation with a ttl that is not a Go duration is rejected by the schema', async () => {
+  const r = await kubectl(['apply', '-f', '-'], { input: operation(ns, 'bad-ttl', { ttl: '1y' }) });
+  expect(r.exitCode).not.toBe(0);
+  expect(r.stderr).toContain('spec.parameters.ttl');
+  expect(r.stderr).toContain('should match');
+  expect((await kubectl(['get', 'operation', 'bad-ttl', '-n', ns])).exitCode).not.toBe(0);
+});
+
+test('an Operation of an unknown type is rejected by the schema', async () => {
+  const r = await kubectl(['apply', '-f', '-'], { input: operation(ns, 'bad-type', { type: 'Delete' }) });
+  expect(r.exitCode).not.toBe(0);
+  expect(r.stderr).toMatch(/spec\.type: Unsupported value: "Delete"/);
+});
+
+test('the restricted user can list ApplicationInstances but is Forbidden to patch them', async () => {
+  await kubectlOk(['apply', '-f', '-'], { input: applicationInstance(ns, 'rbac-app') });
+  const kubeconfig = restrictedKubeconfig();
+  const list = await kubectl(['get', 'applicationinstances', '-n', ns, '-o', 'name'], { kubeconfig });
+  expect(list).toMatchObject({ exitCode: 0 });
+  expect(list.stdout).toContain('applicationinstance.apps.vworkspace.io/rbac-app');
+  const patch = await kubectl(
+    ['annotate', 'applicationinstance', 'rbac-app', '-n', ns, 'apps.vworkspace.io/reconcile=disabled'],
+    { kubeconfig },
+  );
+  expect(patch.exitCode).not.toBe(0);
+  expect(patch.stderr).toContain('Forbidden');
+  expect(patch.stderr).toContain('User "vw-restricted" cannot patch resource "applicationinstances"');
+  const ai = await getJson<{ metadata: { annotations?: Record<string, string> } }>(['get', 'ai', 'rbac-app', '-n', ns]);
+  expect(ai.metadata.annotations?.['apps.vworkspace.io/reconcile']).toBeUndefined();
+});
+
+test('a deleted namespace goes away with its contents (namespace controller)', async () => {
+  const doomed = await createTestNamespace('doomed');
+  await kubectlOk(['apply', '-f', '-'], { input: applicationInstance(doomed, 'inside') });
+  await kubectlOk(['create', 'configmap', 'inside', '-n', doomed]);
+  await deleteNamespace(doomed, { wait: true, timeoutMs: 90_000 });
+  const after = await kubectl(['get', 'namespace', doomed]);
+  expect(after.exitCode).not.toBe(0);
+  expect(after.stderr).toContain('NotFound');
+});
+
+test('deleting an owner deletes its dependents (garbage collector)', async () => {
+  await kubectlOk(['create', 'configmap', 'owner', '-n', ns]);
+  const owner = await getJson<{ metadata: { uid: string } }>(['get', 'configmap', 'owner', '-n', ns]);
+  await kubectlOk(['apply', '-f', '-'], {
+    input: {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'dependent',
+        namespace: ns,
+        ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid }],
+      },
+    },
+  });
+  expect((await kubectl(['get', 'configmap', 'dependent', '-n', ns])).exitCode).toBe(0);
+  await kubectlOk(['delete', 'configmap', 'owner', '-n', ns, '--cascade=background']);
+  await kubectlOk(['wait', '--for=delete', 'configmap/dependent', '-n', ns, '--timeout=60s']);
+  expect((await kubectl(['get', 'configmap', 'dependent', '-n', ns])).stderr).toContain('NotFound');
+});
