@@ -30,6 +30,7 @@ export interface DecommissionPlan {
 }
 
 export async function listClusters(client: KubeClient, namespace: string): Promise<Cluster[]> {
+  if (!(await client.find(core.namespaces, namespace).catch(() => ({})))) return [];
   const { items } = await client.list(resources.clusters, { namespace });
   return items.map((raw) => {
     const p = parseObject(clusterSchema, raw);

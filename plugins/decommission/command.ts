@@ -96,7 +96,8 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
   const { client, io, target } = session;
   const namespace = args.namespace ?? operatorNamespace;
   await requireOperatorCrds(client);
-  await requireNamespace(client, namespace);
+  // An explicit -n must exist; the default namespace gone means the operator is gone (step 3 done).
+  if (args.namespace) await requireNamespace(client, namespace);
   const writes = args['dry-run'] !== 'client';
   await requireAccess(client, [
     { verb: 'list', group: resources.clusters.group, resource: 'clusters', namespace },

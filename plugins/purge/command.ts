@@ -8,7 +8,8 @@ import { printDocument, renderTable } from '../../lib/cli/output';
 import { runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
 import { acquireLock } from '../../lib/kube/lease';
-import { operatorNamespace } from '../../lib/operator/names';
+import { operatorNamespace, resources } from '../../lib/operator/names';
+import { requireAccess } from '../../lib/preflight';
 import { type PersistsReport, persistsReport } from '../../lib/steps/persists';
 import {
   deleteCrds,
@@ -112,7 +113,6 @@ export const purgeCommand: CommandModule<object, PurgeArgs> = {
       })
       .option('timeout', { type: 'string', default: '10m', describe: 'How long to wait for each deletion' })
       .option('concurrency', { type: 'number', default: 16, describe: 'Requests in flight at once' })
-      .conflicts('delete-apps', 'report')
       .example('kubectl vw purge --report', 'What persists on this cluster, and how to purge each')
       .example('kubectl vw purge', 'Show the plan, ask, then helm uninstall the operator; apps keep running')
       .example(
@@ -152,6 +152,21 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
     deleteNamespace: args['delete-namespace'],
     forcePreflight: args['force-preflight'],
   };
+  if (args['dry-run'] !== 'client') {
+    // helm uninstall needs to delete what the chart rendered and its release Secrets; checked up front.
+    await requireAccess(client, [
+      { verb: 'delete', group: '', resource: 'secrets', namespace: operatorNamespace },
+      { verb: 'delete', group: 'apps', resource: 'deployments', namespace: operatorNamespace },
+      ...(opts.deleteApps
+        ? [
+            { verb: 'delete', group: resources.applicationInstances.group, resource: 'applicationinstances' },
+            { verb: 'delete', group: resources.operations.group, resource: 'operations' },
+          ]
+        : []),
+      ...(opts.deleteCrds ? [{ verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }] : []),
+      ...(opts.deleteNamespace ? [{ verb: 'delete', group: '', resource: 'namespaces' }] : []),
+    ]);
+  }
   const plan = await planPurge(client, opts);
   info(io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(io, plan);

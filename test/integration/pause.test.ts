@@ -35,8 +35,8 @@ describe('kubectl vw pause / resume', () => {
 
   afterAll(async () => {
     await sim?.stop();
-    await deleteNamespace(nsA);
-    await deleteNamespace(nsB);
+    await deleteNamespace(nsA, { wait: true });
+    await deleteNamespace(nsB, { wait: true });
   });
 
   const get = (ns: string, name: string) => client.get(resources.applicationInstances, name, ns);
@@ -183,7 +183,7 @@ describe('kubectl vw pause / resume', () => {
     }
     const { items } = await client.list(resources.applicationInstances, { namespace: ns });
     expect(items.every((i) => i.metadata.annotations?.[pauseAnnotation] === 'disabled')).toBe(true);
-    await deleteNamespace(ns);
+    await deleteNamespace(ns, { wait: true });
   });
 
   it('finishes the job when re-run after being killed half-way', async () => {
@@ -213,6 +213,6 @@ describe('kubectl vw pause / resume', () => {
     const doc = JSON.parse(again.stdout);
     expect(doc.summary.changed).toBe(300 - pausedBefore);
     expect(doc.summary.unchanged).toBe(pausedBefore);
-    await deleteNamespace(ns);
+    await deleteNamespace(ns, { wait: true });
   });
 });

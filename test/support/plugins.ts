@@ -68,3 +68,65 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+import { core } from '../../lib/kube/resources';
+import { isAlreadyExists } from '../../lib/kube/api-error';
+
+const ignoreExists = (err: unknown) => {
+  if (!isAlreadyExists(err)) throw err;
+  return undefined;
+};
+
+/** Velero's namespace and an Available BackupStorageLocation `aws-primary`, as the bundle installs them. */
+export async function ensureStorageLocation(client: KubeClient, name = 'aws-primary', phase = 'Available') {
+  await client.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } }).catch(ignoreExists);
+  await client
+    .create(
+      resources.backupStorageLocations,
+      {
+        apiVersion: 'velero.io/v1',
+        kind: 'BackupStorageLocation',
+        metadata: { name, namespace: 'velero' },
+        spec: { provider: 'aws', objectStorage: { bucket: 'vw-backups', prefix: 'sandbox' } },
+      },
+      'velero',
+    )
+    .catch(ignoreExists);
+  // Velero's CRD has no status subresource: status is written with the object.
+  await client.mergePatch(resources.backupStorageLocations, name, 'velero', { status: { phase } });
+}
+
+/** The operator namespace, its Deployment (the simulated operator keeps its status) and a Cluster CR. */
+export async function createOperatorWorld(client: KubeClient, opts: { cluster?: string; odooUrl: string }) {
+  await client.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vworkspace-system' } }).catch(ignoreExists);
+  await client
+    .create(
+      core.deployments,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'vworkspace-operator', namespace: 'vworkspace-system' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'vworkspace-operator' } },
+          template: { metadata: { labels: { app: 'vworkspace-operator' } }, spec: { containers: [{ name: 'operator', image: 'vworkspace/operator:test' }] } },
+        },
+      },
+      'vworkspace-system',
+    )
+    .catch(ignoreExists);
+  if (opts.cluster) {
+    await client
+      .create(
+        resources.clusters,
+        {
+          apiVersion: 'ops.vworkspace.io/v1alpha1',
+          kind: 'Cluster',
+          metadata: { name: opts.cluster, namespace: 'vworkspace-system' },
+          spec: { odoo: { url: opts.odooUrl } },
+        },
+        'vworkspace-system',
+      )
+      .catch(ignoreExists);
+  }
+}

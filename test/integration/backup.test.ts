@@ -1,0 +1,162 @@
+import type { KubeClient } from '../../lib/kube/client';
+import { resources } from '../../lib/operator/names';
+import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl } from '../support/kube-env';
+import { adminClient, createApps, ensureStorageLocation, vw } from '../support/plugins';
+import { SimOperator } from '../support/sim-operator';
+
+interface Record {
+  application: string;
+  phase: string;
+  reason?: string;
+  outcome: string;
+  safe: boolean;
+  backup?: { name: string; phase?: string; expiration?: string };
+}
+
+describe('kubectl vw backup', () => {
+  let kubeconfig: string;
+  let client: KubeClient;
+  let ns: string;
+  let sim: SimOperator;
+
+  beforeAll(async () => {
+    kubeconfig = adminKubeconfig();
+    client = adminClient(kubeconfig);
+    await ensureStorageLocation(client);
+    ns = await createTestNamespace('backup');
+    await createApps(client, ns, [
+      { name: 'web', labels: { e2e: 'backup' } },
+      { name: 'db', labels: { e2e: 'backup' } },
+      { name: 'cache', capable: false, labels: { e2e: 'backup' } },
+    ]);
+    sim = new SimOperator({ kubeconfig, namespaces: [ns] });
+    await sim.start();
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    await deleteNamespace(ns, { wait: true });
+  });
+
+  const operations = async () => (await client.list(resources.operations, { namespace: ns })).items;
+
+  it.each(['1y', '-5h', '0', 'garbage', '10d'])('refuses ttl %p before any Operation exists (exit 2)', async (ttl) => {
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', ttl], { kubeconfig });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/invalid --ttl .* such as 8760h, 720h30m/);
+    expect(await operations()).toHaveLength(0);
+  });
+
+  it('requires --ttl', async () => {
+    const r = await vw(['backup', '-n', ns, 'web'], { kubeconfig });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--ttl is required/);
+  });
+
+  it('refuses an unknown storage location before any Operation exists', async () => {
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--storage-location', 'nowhere'], { kubeconfig });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/BackupStorageLocation "nowhere" not found in namespace velero/);
+    expect(await operations()).toHaveLength(0);
+  });
+
+  it('--dry-run=server validates the Operations against the CRD and creates none', async () => {
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--dry-run=server', '-o', 'yaml'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/kind: Operation/);
+    expect(r.stdout).toMatch(/name: web-final-backup/);
+    expect(await operations()).toHaveLength(0);
+  });
+
+  it('backs up every application, waits, and says which data is safe', async () => {
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--csi-snapshot-class', 'csi-rbd', '-o', 'json', '--timeout', '90s'], {
+      kubeconfig,
+    });
+    expect(r.exitCode).toBe(0);
+    const items = JSON.parse(r.stdout).items as Record[];
+    const byApp = Object.fromEntries(items.map((i) => [i.application, i]));
+    expect(byApp.web).toMatchObject({ phase: 'Succeeded', safe: true, outcome: 'safe' });
+    expect(byApp.web?.backup?.phase).toBe('Completed');
+    expect(byApp.web?.backup?.expiration).toBeTruthy();
+    expect(byApp.cache).toMatchObject({ phase: 'Failed', reason: 'BackupNotSupported', outcome: 'no-backup-capability', safe: false });
+    // Non-TTY progress is one parseable line per phase change.
+    expect(r.stderr).toMatch(new RegExp(`${ns}/web-final-backup: Succeeded`));
+    // The Operation matches the procedure's manifest, as kubectl sees it.
+    const k = await kubectl(['get', 'operation', '-n', ns, 'web-final-backup', '-o', 'jsonpath={.spec.parameters}']);
+    expect(JSON.parse(k.stdout)).toEqual({ storageLocation: 'aws-primary', snapshotVolumes: true, csiSnapshotClassName: 'csi-rbd', ttl: '720h' });
+  });
+
+  it('--strict makes a missing backup capability fail the run', async () => {
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--strict'], { kubeconfig });
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('re-running adopts the existing Operations and creates no duplicates', async () => {
+    const before = (await operations()).map((o) => o.metadata.uid).sort();
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '-o', 'wide'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/adopt/);
+    expect((await operations()).map((o) => o.metadata.uid).sort()).toEqual(before);
+  });
+
+  it('a backup failing for another reason fails the run; --retry-failed re-creates it', async () => {
+    const ns2 = await createTestNamespace('backup-fail');
+    await createApps(client, ns2, [{ name: 'erp' }, { name: 'wiki' }]);
+    const sim2 = new SimOperator({ kubeconfig, namespaces: [ns2] });
+    sim2.faults.failBackups.set('erp', 'VeleroBackupFailed');
+    await sim2.start();
+    try {
+      const r = await vw(['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+      expect(r.exitCode).toBe(1);
+      const items = JSON.parse(r.stdout).items as Record[];
+      expect(items.find((i) => i.application === 'erp')).toMatchObject({ phase: 'Failed', outcome: 'failed', safe: false });
+      expect(items.find((i) => i.application === 'wiki')).toMatchObject({ safe: true });
+      sim2.faults.failBackups.delete('erp');
+      const retry = await vw(['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '--retry-failed', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+      expect(retry.exitCode).toBe(0);
+      expect((JSON.parse(retry.stdout).items as Record[]).every((i) => i.safe)).toBe(true);
+    } finally {
+      await sim2.stop();
+      await deleteNamespace(ns2, { wait: true });
+    }
+  });
+
+  it('times out on slow Operations with exit 4; re-running waits on, without duplicates', async () => {
+    const ns3 = await createTestNamespace('backup-slow');
+    await createApps(client, ns3, [{ name: 'slow' }]);
+    const sim3 = new SimOperator({ kubeconfig, namespaces: [ns3] });
+    sim3.faults.hangBackups.add('slow');
+    await sim3.start();
+    try {
+      const r = await vw(['backup', '-n', ns3, 'slow', '--ttl', '720h', '--timeout', '3s'], { kubeconfig });
+      expect(r.exitCode).toBe(4);
+      expect(r.stdout).toMatch(/TIMED OUT/);
+      sim3.faults.hangBackups.delete('slow');
+      await sim3.crash();
+      await sim3.restart();
+      const again = await vw(['backup', '-n', ns3, 'slow', '--ttl', '720h', '--timeout', '60s'], { kubeconfig });
+      expect(again.exitCode).toBe(0);
+      expect((await client.list(resources.operations, { namespace: ns3 })).items).toHaveLength(1);
+    } finally {
+      await sim3.stop();
+      await deleteNamespace(ns3, { wait: true });
+    }
+  });
+
+  it('reads targets from stdin, as pause -o name prints them', async () => {
+    const ns4 = await createTestNamespace('backup-pipe');
+    await createApps(client, ns4, [{ name: 'a1' }, { name: 'a2' }]);
+    const sim4 = new SimOperator({ kubeconfig, namespaces: [ns4] });
+    await sim4.start();
+    try {
+      const paused = await vw(['pause', '-n', ns4, 'a1', 'a2', '-o', 'name', '--timeout', '60s'], { kubeconfig });
+      expect(paused.exitCode).toBe(0);
+      const r = await vw(['backup', '-n', ns4, '-f', '-', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], { kubeconfig, input: paused.stdout });
+      expect(r.exitCode).toBe(0);
+      expect((JSON.parse(r.stdout).items as Record[]).map((i) => i.application).sort()).toEqual(['a1', 'a2']);
+    } finally {
+      await sim4.stop();
+      await deleteNamespace(ns4, { wait: true });
+    }
+  });
+});

@@ -1,0 +1,171 @@
+import type { KubeClient } from '../../lib/kube/client';
+import { core } from '../../lib/kube/resources';
+import { forcedDecommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
+import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
+import { adminKubeconfig, createTestNamespace, deleteNamespace, restrictedKubeconfig } from '../support/kube-env';
+import { adminClient, createApps, createOperatorWorld, eventually, vw } from '../support/plugins';
+import { SimOperator } from '../support/sim-operator';
+
+const system = 'vworkspace-system';
+
+describe('kubectl vw decommission', () => {
+  let kubeconfig: string;
+  let client: KubeClient;
+  let odoo: FakeOdoo;
+  let sim: SimOperator;
+  let appsNs: string;
+
+  const cluster = (name: string) => client.find(resources.clusters, name, system);
+  const clusterID = async (name: string) =>
+    eventually(async () => ((await cluster(name))?.status as { clusterID?: string } | undefined)?.clusterID, 30_000, 'clusterID');
+
+  beforeAll(async () => {
+    kubeconfig = adminKubeconfig();
+    client = adminClient(kubeconfig);
+    odoo = await startFakeOdoo();
+    appsNs = await createTestNamespace('decom');
+    // Steps 1 and 2 look done: one paused instance without backup capability.
+    await createApps(client, appsNs, [{ name: 'svc', capable: false, annotations: { [pauseAnnotation]: 'disabled' } }]);
+    sim = new SimOperator({ kubeconfig, namespaces: [appsNs, system], odooUrl: odoo.url });
+    await sim.start();
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    // Leave no Cluster (and no finalizer) behind for other test files.
+    for (const c of (await client.list(resources.clusters, { namespace: system })).items) {
+      await client.mergePatch(resources.clusters, c.metadata.name, system, { metadata: { finalizers: null } }).catch(() => undefined);
+      await client.delete(resources.clusters, c.metadata.name, system).catch(() => undefined);
+    }
+    await client.delete({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true }, forcedDecommissionRecord, system).catch(() => undefined);
+    await deleteNamespace(appsNs, { wait: true });
+    await odoo?.stop();
+  });
+
+  it('says so and exits 0 when there is no Cluster', async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url });
+    const r = await vw(['decommission'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/no Cluster in namespace vworkspace-system: step 3 is done/);
+  });
+
+  it('refuses when steps 1 and 2 are not done, with the commands that fix them', async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-a' });
+    await clusterID('cluster-a');
+    const ns = await createTestNamespace('decom-unpaused');
+    await createApps(client, ns, [{ name: 'loose' }]);
+    try {
+      const r = await vw(['decommission', '--yes'], { kubeconfig });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toMatch(/instances paused: .*not paused/);
+      expect(r.stderr).toMatch(/fix: kubectl vw pause --all/);
+      expect(r.stderr).toMatch(/fix: kubectl vw backup --all/);
+      expect(await cluster('cluster-a')).toBeDefined();
+      expect((await cluster('cluster-a'))?.metadata.deletionTimestamp).toBeUndefined();
+    } finally {
+      await deleteNamespace(ns, { wait: true });
+    }
+  });
+
+  it('a restricted user is refused before anything is deleted', async () => {
+    const r = await vw(['decommission', 'cluster-a', '--yes', '--skip-backup-check'], { kubeconfig: restrictedKubeconfig() });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/may not delete clusters/);
+  });
+
+  it('refuses without --yes when stdin is not a terminal', async () => {
+    const r = await vw(['decommission', 'cluster-a', '--skip-backup-check'], { kubeconfig });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/refusing to delete Cluster cluster-a without confirmation/);
+    expect((await cluster('cluster-a'))?.metadata.deletionTimestamp).toBeUndefined();
+  });
+
+  it('--dry-run changes nothing', async () => {
+    const r = await vw(['decommission', 'cluster-a', '--dry-run=server', '--skip-backup-check', '-o', 'json'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).outcome).toBe('validated');
+    expect((await cluster('cluster-a'))?.metadata.deletionTimestamp).toBeUndefined();
+  });
+
+  it('drains normally: Odoo sees exactly one decommission call with the right cluster ID', async () => {
+    const id = await clusterID('cluster-a');
+    const calls = odoo.decommissionCalls().length;
+    const r = await vw(['decommission', '--yes', '--skip-backup-check', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+    expect(r.stderr).toMatch(/is gone: Odoo acknowledged/);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'decommissioned', clusterID: id });
+    expect(odoo.decommissionCalls().length - calls).toBe(1);
+    expect(odoo.decommissioned()).toContain(id);
+    expect(await cluster('cluster-a')).toBeUndefined();
+    const again = await vw(['decommission', 'cluster-a'], { kubeconfig });
+    expect(again.exitCode).toBe(0);
+  });
+
+  it('Odoo down: blocked, exit 4, the operator message and both ways out; Odoo back: drains', async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-b' });
+    await clusterID('cluster-b');
+    await odoo.setMode('down');
+    const r = await vw(['decommission', 'cluster-b', '--yes', '--force-preflight', '--timeout', '4s'], { kubeconfig });
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toMatch(/Decommissioning=False \(OdooUnreachable\)/);
+    expect(r.stderr).toMatch(/restore connectivity/);
+    expect(r.stderr).toMatch(/--force/);
+    expect((await cluster('cluster-b'))?.metadata.finalizers).toContain('ops.vworkspace.io/decommission');
+    // While a second run waits, Odoo comes back and the finalizer drains.
+    const waiting = vw(['decommission', 'cluster-b', '--timeout', '60s'], { kubeconfig });
+    setTimeout(() => void odoo.setMode('up'), 1500);
+    const drained = await waiting;
+    expect(drained.exitCode).toBe(0);
+    expect(await cluster('cluster-b')).toBeUndefined();
+  });
+
+  it('--force needs a Cluster being deleted and a confirmation, and records the skipped revocation', async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-c' });
+    const id = await clusterID('cluster-c');
+    const early = await vw(['decommission', 'cluster-c', '--force', '--yes'], { kubeconfig });
+    expect(early.exitCode).toBe(2);
+    expect(early.stderr).toMatch(/is not being deleted/);
+    await odoo.setMode('down');
+    try {
+      const blocked = await vw(['decommission', 'cluster-c', '--yes', '--force-preflight', '--timeout', '2s'], { kubeconfig });
+      expect(blocked.exitCode).toBe(4);
+      const unconfirmed = await vw(['decommission', 'cluster-c', '--force'], { kubeconfig });
+      expect(unconfirmed.exitCode).toBe(2);
+      expect(await cluster('cluster-c')).toBeDefined();
+      const forced = await vw(['decommission', 'cluster-c', '--force', '--yes', '-o', 'json'], { kubeconfig });
+      expect(forced.exitCode).toBe(0);
+      expect(forced.stderr).toContain(`cluster ID ${id}`);
+      expect(forced.stderr).toMatch(/Cluster Registry/);
+      expect(JSON.parse(forced.stdout).outcome).toBe('forced');
+      expect(await cluster('cluster-c')).toBeUndefined();
+      const cm = await client.get({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true }, forcedDecommissionRecord, system);
+      expect((cm.data as Record<string, string>).clusterID).toBe(id);
+      const { items } = await client.list(core.events, { namespace: system });
+      expect(items.some((e) => (e as { reason?: string }).reason === 'ForcedFinalizerRemoval')).toBe(true);
+      const status = await vw(['status', '-o', 'json'], { kubeconfig });
+      expect(JSON.stringify(JSON.parse(status.stdout).steps[2])).toMatch(/NOT revoked/);
+    } finally {
+      await odoo.setMode('up');
+    }
+  });
+
+  it('refuses when the operator is not running (its finalizer could never drain)', async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-d' });
+    await clusterID('cluster-d');
+    await sim.stop();
+    try {
+      const r = await vw(['decommission', 'cluster-d', '--yes'], { kubeconfig });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toMatch(/operator running: deployment\/vworkspace-operator .* no available replicas/);
+    } finally {
+      await sim.start();
+    }
+  });
+
+  it('asks for a name when there are two Clusters', async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-e' });
+    const r = await vw(['decommission', '--yes'], { kubeconfig });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/2 Clusters in namespace vworkspace-system: cluster-d, cluster-e/);
+  });
+});
