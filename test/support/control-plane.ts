@@ -12,7 +12,8 @@ import { waitUntilReady } from './control-plane/readiness';
 
 // A real etcd, kube-apiserver and kube-controller-manager on loopback for the integration tests,
 // the way controller-runtime's envtest runs them (shared/notes/testenv.md). Honours envtest's
-// KUBEBUILDER_ASSETS and USE_EXISTING_CLUSTER=true (+ KUBECONFIG).
+// KUBEBUILDER_ASSETS and USE_EXISTING_CLUSTER=true (+ KUBECONFIG). VW_TEST_KEEP_DIR=1 keeps the
+// temp dir (logs/, kubeconfigs) after stop() for a look afterwards.
 
 export interface ControlPlane {
   server: string;
@@ -44,17 +45,22 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const dir = await mkdtemp(join(tmpdir(), 'vw-control-plane-'));
   trackTempDir(dir);
   const daemons: Daemon[] = [];
-  const stop = async () => {
+  const stopDaemons = async () => {
     // Reverse order: the controller manager and apiserver before the etcd they depend on.
     for (const d of [...daemons].reverse()) await stopDaemon(d);
-    if (process.env.VW_TEST_KEEP_DIR !== '1') removeTempDir(dir);
   };
   try {
     const cp = await bringUp(bins, dir, daemons, log);
     log(`control plane ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s (dir ${dir})`);
+    const stop = async () => {
+      await stopDaemons();
+      if (process.env.VW_TEST_KEEP_DIR !== '1') removeTempDir(dir);
+    };
     return { ...cp, stop };
   } catch (err) {
-    await stop();
+    await stopDaemons();
+    // The logs the error points to stay for a post-mortem; the rest (etcd data, keys) goes.
+    removeTempDir(dir, ['logs']);
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 // The control plane's long-running processes: spawned with their output in a log file, tracked so
 // that nothing outlives the test run, even when the parent dies without calling stop().
@@ -66,8 +67,12 @@ export function trackTempDir(dir: string): void {
   tempDirs.add(dir);
 }
 
-export function removeTempDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+/** Removes the dir, or with `keep`, everything in it but those entries (then no longer tracked). */
+export function removeTempDir(dir: string, keep: string[] = []): void {
+  if (keep.length === 0) rmSync(dir, { recursive: true, force: true });
+  else
+    for (const entry of readdirSync(dir))
+      if (!keep.includes(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
   tempDirs.delete(dir);
 }
 
@@ -97,6 +102,15 @@ function killEverythingNow(): void {
     }
   }
   live.clear();
-  if (process.env.VW_TEST_KEEP_DIR !== '1') for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  if (process.env.VW_TEST_KEEP_DIR !== '1') {
+    for (const dir of tempDirs) {
+      try {
+        // Retries: a process just sent SIGKILL may still be writing for a moment.
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+      } catch {
+        // leave it: an exit handler must not throw
+      }
+    }
+  }
   tempDirs.clear();
 }
