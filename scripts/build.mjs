@@ -1,7 +1,12 @@
 // Bundles every entry point with esbuild into dist/: one CommonJS file each (what Node's
 // single executable applications take), minified, with a source map beside it.
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// VW_DIST puts the bundles elsewhere (the release script builds versioned bundles beside dist/).
+const outdir = process.env.VW_DIST || 'dist';
+const version = process.env.VW_VERSION || JSON.parse(readFileSync('package.json', 'utf8')).version;
 
 const entries = {};
 for (const dir of readdirSync('plugins', { withFileTypes: true })) {
@@ -14,7 +19,7 @@ if (existsSync('test/bench/main.ts')) entries.bench = 'test/bench/main.ts';
 
 await build({
   entryPoints: entries,
-  outdir: 'dist',
+  outdir,
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -24,21 +29,22 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   banner: { js: '#!/usr/bin/env node' },
+  define: { __VW_VERSION__: JSON.stringify(version) },
 });
 // The repo is ESM ("type": "module"); the bundles are CommonJS, so dist/ says so.
-mkdirSync('dist', { recursive: true });
-writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
-for (const name of Object.keys(entries)) chmodSync(`dist/${name}.js`, 0o755);
-console.error(`built ${Object.keys(entries).length} bundles into dist/`);
+mkdirSync(outdir, { recursive: true });
+writeFileSync(`${outdir}/package.json`, '{ "type": "commonjs" }\n');
+for (const name of Object.keys(entries)) chmodSync(`${outdir}/${name}.js`, 0o755);
+console.error(`built ${Object.keys(entries).length} bundles into ${outdir}/`);
 
 // dist/bin: what a user puts on PATH to get `kubectl vw ...` from the bundles (tests do the same).
 // kubectl_complete-vw is kubectl's plugin completion hook (kubectl 1.26+).
-mkdirSync('dist/bin', { recursive: true });
+mkdirSync(`${outdir}/bin`, { recursive: true });
 const wrapper = (bundle, extra = '') =>
   `#!/bin/sh\nexec node "$(dirname "$(readlink -f "$0")")/../${bundle}.js" ${extra}"$@"\n`;
 for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw'))) {
-  writeFileSync(`dist/bin/${name}`, wrapper(name));
-  chmodSync(`dist/bin/${name}`, 0o755);
+  writeFileSync(`${outdir}/bin/${name}`, wrapper(name));
+  chmodSync(`${outdir}/bin/${name}`, 0o755);
 }
-writeFileSync('dist/bin/kubectl_complete-vw', wrapper('kubectl-vw', '__complete '));
-chmodSync('dist/bin/kubectl_complete-vw', 0o755);
+writeFileSync(`${outdir}/bin/kubectl_complete-vw`, wrapper('kubectl-vw', '__complete '));
+chmodSync(`${outdir}/bin/kubectl_complete-vw`, 0o755);

@@ -1,7 +1,9 @@
 import yargs, { type CommandModule } from 'yargs';
 import { ExitCode } from '../errors';
 
-export const pluginVersion = '0.1.0';
+declare const __VW_VERSION__: string | undefined;
+/** Set by the bundler (scripts/build.mjs) from the release version; unbundled code is a dev build. */
+export const pluginVersion = typeof __VW_VERSION__ === 'string' ? __VW_VERSION__ : '0.0.0-dev';
 
 /**
  * Builds the yargs program every binary shares: usage lines start with `kubectl vw`, unknown

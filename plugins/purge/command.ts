@@ -163,7 +163,9 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
             { verb: 'delete', group: resources.operations.group, resource: 'operations' },
           ]
         : []),
-      ...(opts.deleteCrds ? [{ verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }] : []),
+      ...(opts.deleteCrds
+        ? [{ verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }]
+        : []),
       ...(opts.deleteNamespace ? [{ verb: 'delete', group: '', resource: 'namespaces' }] : []),
     ]);
   }

@@ -1,3 +1,4 @@
+import { stepFromInvocationName } from '../../lib/cli/invocation';
 import { buildProgram, pluginVersion } from '../../lib/cli/plugin';
 import { backupCommand } from '../backup/command';
 import { decommissionCommand } from '../decommission/command';
@@ -10,7 +11,8 @@ import { uninstallCommand } from './uninstall';
 
 // The multi-call entry point: `kubectl vw <step>` from a single install (krew's `vw` plugin).
 // kubectl prefers kubectl-vw-<step> when one is on PATH; both run the same command modules.
-const argv = process.argv.slice(2);
+const invoked = stepFromInvocationName(process.argv0) ?? stepFromInvocationName(process.argv[1] ?? '');
+const argv = invoked ? [invoked, ...process.argv.slice(2)] : process.argv.slice(2);
 if (argv[0] === '__complete') {
   // Completion must not go through strict parsing: partial words are not errors.
   void completeCommand.handler({ words: argv.slice(1), _: [], $0: '' } as never);

@@ -13,15 +13,18 @@ describe('Go durations', () => {
     expect(parseGoDuration(text)).toBe(ms);
   });
 
-  it.each(['1y', '-5h', '0', '', 'garbage', '5', 'h', '10d', '1h 30m'])('rejects TTL %p with the valid forms', (text) => {
-    expect(() => validateTtl(text)).toThrow(UsageError);
-    try {
-      validateTtl(text);
-    } catch (err) {
-      expect((err as UsageError).exitCode).toBe(ExitCode.usage);
-      expect((err as Error).message).toContain('8760h');
-    }
-  });
+  it.each(['1y', '-5h', '0', '', 'garbage', '5', 'h', '10d', '1h 30m'])(
+    'rejects TTL %p with the valid forms',
+    (text) => {
+      expect(() => validateTtl(text)).toThrow(UsageError);
+      try {
+        validateTtl(text);
+      } catch (err) {
+        expect((err as UsageError).exitCode).toBe(ExitCode.usage);
+        expect((err as Error).message).toContain('8760h');
+      }
+    },
+  );
 
   it('rejects a zero duration as a timeout', () => {
     expect(() => requirePositiveDuration('--timeout', '0s')).toThrow(/positive Go duration/);

@@ -29,18 +29,25 @@ describe('pause plan', () => {
   });
   it('suspends a HelmRelease and marks it', () => {
     const c = suspendHelmReleaseChange(obj({}, { suspend: false }), 'now');
-    expect(c.patchFor?.(obj())).toEqual({ metadata: { annotations: { [suspendedByAnnotation]: 'now' } }, spec: { suspend: true } });
+    expect(c.patchFor?.(obj())).toEqual({
+      metadata: { annotations: { [suspendedByAnnotation]: 'now' } },
+      spec: { suspend: true },
+    });
   });
 });
 
 describe('resume plan', () => {
   it('resumes only what kubectl vw paused', () => {
-    expect(resumeInstanceChange(obj({ [pauseAnnotation]: 'disabled', [pausedByAnnotation]: 't' }), false).action).toBe('resume');
+    expect(resumeInstanceChange(obj({ [pauseAnnotation]: 'disabled', [pausedByAnnotation]: 't' }), false).action).toBe(
+      'resume',
+    );
     expect(resumeInstanceChange(obj({ [pauseAnnotation]: 'disabled' }), false).action).toBe('none');
     expect(resumeInstanceChange(obj({ [pauseAnnotation]: 'disabled' }), true).action).toBe('resume');
   });
   it('un-suspends only what kubectl vw suspended', () => {
-    expect(unsuspendHelmReleaseChange(obj({ [suspendedByAnnotation]: 't' }, { suspend: true }), false).action).toBe('unsuspend');
+    expect(unsuspendHelmReleaseChange(obj({ [suspendedByAnnotation]: 't' }, { suspend: true }), false).action).toBe(
+      'unsuspend',
+    );
     expect(unsuspendHelmReleaseChange(obj({}, { suspend: true }), false).action).toBe('none');
   });
 });
@@ -59,7 +66,12 @@ describe('final backups', () => {
       targetRef: { apiVersion: 'apps.vworkspace.io/v1alpha1', kind: 'ApplicationInstance', name: 'web' },
       type: 'Backup',
       engine: 'velero',
-      parameters: { storageLocation: 'aws-primary', snapshotVolumes: true, csiSnapshotClassName: 'csi-rbd', ttl: '8760h' },
+      parameters: {
+        storageLocation: 'aws-primary',
+        snapshotVolumes: true,
+        csiSnapshotClassName: 'csi-rbd',
+        ttl: '8760h',
+      },
     });
   });
   const op = (phase: string, reason?: string) => ({ status: { phase, reason } }) as unknown as Operation;

@@ -21,12 +21,32 @@ describe('selection flags', () => {
     expect(() => selectionFromArgs({}, 'default')).toThrow(/no ApplicationInstances selected/);
   });
   it('--all means every namespace', () => {
-    expect(selectionFromArgs({ all: true }, 'shop')).toEqual({ names: [], namespace: 'shop', allNamespaces: true, selector: undefined });
+    expect(selectionFromArgs({ all: true }, 'shop')).toEqual({
+      names: [],
+      namespace: 'shop',
+      allNamespaces: true,
+      selector: undefined,
+    });
   });
   it('refuses --all with names', () => {
     expect(() => selectionFromArgs({ all: true, names: ['a'] }, 'x')).toThrow(UsageError);
   });
   it('deduplicates names', () => {
     expect(selectionFromArgs({ names: ['a', 'applicationinstance/a', 'b'] }, 'x').names).toEqual(['a', 'b']);
+  });
+});
+
+import { stepFromInvocationName } from '../../lib/cli/invocation';
+
+describe('multi-call executable', () => {
+  it.each([
+    ['/usr/local/bin/kubectl-vw-pause', 'pause'],
+    ['/home/u/.krew/bin/kubectl-vw_backup', 'backup'],
+    ['C:\\krew\\bin\\kubectl-vw_purge.exe', 'purge'],
+    ['/x/dist/kubectl-vw-decommission.js', 'decommission'],
+    ['/usr/local/bin/kubectl-vw', undefined],
+    ['/usr/local/bin/kubectl-vw-bogus', undefined],
+  ])('%s runs %p', (path, step) => {
+    expect(stepFromInvocationName(path)).toBe(step);
   });
 });

@@ -1,0 +1,150 @@
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { pauseAnnotation, resources } from '../../lib/operator/names';
+import { adminKubeconfig, createTestNamespace, deleteNamespace, toolsBinDir } from '../support/kube-env';
+import { adminClient, createApps, repoRoot } from '../support/plugins';
+
+// The release as users get it: standalone executables without Node, krew manifests that krew's
+// validator accepts, and a krew index that the real krew installs, upgrades and uninstalls from.
+describe('distribution', () => {
+  let work: string;
+  let server: http.Server;
+  let baseUrl: string;
+  let kubeconfig: string;
+  let ns: string;
+
+  const release = (version: string) =>
+    execa(
+      process.execPath,
+      [
+        'scripts/release.mjs',
+        '--version',
+        version,
+        '--platforms',
+        'linux/amd64',
+        '--base-url',
+        baseUrl,
+        '--out',
+        join(work, 'release'),
+      ],
+      {
+        cwd: repoRoot,
+        all: true,
+      },
+    );
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'vw-dist-'));
+    mkdirSync(join(work, 'release'), { recursive: true });
+    server = http.createServer((req, res) => {
+      const file = join(work, 'release', decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200);
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    kubeconfig = adminKubeconfig();
+    ns = await createTestNamespace('dist');
+    await createApps(adminClient(kubeconfig), ns, [{ name: 'app-1' }, { name: 'app-2' }]);
+    mkdirSync(join(work, 'shims'), { recursive: true });
+    symlinkSync(join(toolsBinDir(), 'krew'), join(work, 'shims', 'kubectl-krew'));
+    const r = await release('0.1.0');
+    if (r.exitCode !== 0) throw new Error(`release failed: ${r.all}`);
+  }, 600_000);
+
+  afterAll(async () => {
+    server?.close();
+    await deleteNamespace(ns, { wait: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const exe = () => join(repoRoot, 'dist', 'package', 'linux-amd64', 'kubectl-vw');
+
+  it('the linux/amd64 executable runs with no Node and an empty environment', async () => {
+    const help = await execa('env', ['-i', exe(), 'pause', '--help'], { reject: false });
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/^kubectl vw pause/);
+    const version = await execa('env', ['-i', exe(), 'version'], { reject: false });
+    expect(version.stdout).toMatch(/kubectl-vw 0\.1\.0/);
+    const real = await execa(
+      'env',
+      ['-i', exe(), 'pause', '--kubeconfig', kubeconfig, '-n', ns, 'app-1', '--no-wait', '-o', 'name'],
+      { reject: false },
+    );
+    expect(real.stderr).toMatch(/1 changed/);
+    expect(real.exitCode).toBe(0);
+    expect(real.stdout.trim()).toBe('applicationinstance.apps.vworkspace.io/app-1');
+  });
+
+  it('writes archives with LICENSE, sha256 sums and manifests that validate-krew-manifest accepts', async () => {
+    const dir = join(work, 'release');
+    const sums = await execa('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir, reject: false });
+    expect(sums.exitCode).toBe(0);
+    const listing = await execa('tar', ['-tzf', join(dir, 'kubectl-vw_v0.1.0_linux_amd64.tar.gz')]);
+    expect(listing.stdout.split('\n').sort()).toEqual(['LICENSE', 'kubectl-vw', 'kubectl_complete-vw']);
+    for (const name of ['vw', 'vw-pause', 'vw-resume', 'vw-backup', 'vw-decommission', 'vw-purge']) {
+      // Without -skip-install the validator installs the plugin from its uri (our loopback server).
+      const v = await execa(
+        join(toolsBinDir(), 'validate-krew-manifest'),
+        ['-manifest', join(dir, 'krew-manifests', `${name}.yaml`)],
+        {
+          reject: false,
+          all: true,
+          env: {
+            KREW_ROOT: join(work, 'validate-krew'),
+            PATH: `${join(work, 'shims')}:${process.env.PATH}`,
+            HOME: work,
+          },
+        },
+      );
+      expect({ name, exitCode: v.exitCode, out: v.exitCode ? v.all : '' }).toEqual({ name, exitCode: 0, out: '' });
+    }
+  });
+
+  it('kubectl krew installs from the index, then kubectl vw works; upgrade and uninstall too', async () => {
+    const krewRoot = join(work, 'krew');
+    const shims = join(work, 'shims');
+    // Only krew's bin and the system on PATH: no dist/bin, no node.
+    const env = {
+      KREW_ROOT: krewRoot,
+      KUBECONFIG: kubeconfig,
+      PATH: `${join(krewRoot, 'bin')}:${shims}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: work,
+    };
+    const kubectl = (...args: string[]) => execa('kubectl', args, { env, extendEnv: false, reject: false, all: true });
+
+    expect((await kubectl('krew', 'index', 'add', 'vw', join(work, 'release', 'index'))).exitCode).toBe(0);
+    const install = await kubectl('krew', 'install', 'vw/vw', 'vw/vw-pause');
+    expect({ code: install.exitCode, out: install.exitCode ? install.all : '' }).toEqual({ code: 0, out: '' });
+
+    const paused = await kubectl('vw', 'pause', '-n', ns, 'app-2', '--no-wait');
+    expect(paused.exitCode).toBe(0);
+    const single = await kubectl('vw-pause', '-n', ns, 'app-1', 'app-2', '--no-wait', '-o', 'json');
+    expect(single.exitCode).toBe(0);
+    const client = adminClient(kubeconfig);
+    for (const name of ['app-1', 'app-2']) {
+      expect((await client.get(resources.applicationInstances, name, ns)).metadata.annotations?.[pauseAnnotation]).toBe(
+        'disabled',
+      );
+    }
+
+    const next = await release('0.1.1');
+    expect(next.exitCode).toBe(0);
+    expect((await kubectl('krew', 'update')).exitCode).toBe(0);
+    const upgrade = await kubectl('krew', 'upgrade', 'vw');
+    expect({ code: upgrade.exitCode, out: upgrade.exitCode ? upgrade.all : '' }).toEqual({ code: 0, out: '' });
+    expect((await kubectl('vw', 'version')).stdout).toMatch(/kubectl-vw 0\.1\.1/);
+
+    expect((await kubectl('krew', 'uninstall', 'vw', 'vw-pause')).exitCode).toBe(0);
+    const gone = await kubectl('vw', 'version');
+    expect(gone.exitCode).not.toBe(0);
+  });
+});
