@@ -14,8 +14,6 @@ for (const dir of readdirSync('plugins', { withFileTypes: true })) {
   if (dir.isDirectory() && existsSync(main))
     entries[dir.name === 'vw' ? 'kubectl-vw' : `kubectl-vw-${dir.name}`] = main;
 }
-if (existsSync('test/support/sandbox-main.ts')) entries.sandbox = 'test/support/sandbox-main.ts';
-if (existsSync('test/bench/main.ts')) entries.bench = 'test/bench/main.ts';
 
 await build({
   entryPoints: entries,

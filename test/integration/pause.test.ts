@@ -172,7 +172,7 @@ describe('kubectl vw pause / resume', () => {
     })();
     try {
       const r = await vw(['pause', '-n', ns, '-l', 'bump', '--no-wait', '-o', 'json', '-v'], { kubeconfig: proxy.kubeconfig });
-      expect(r.exitCode).toBe(0);
+      expect({ exitCode: r.exitCode, stderr: r.exitCode ? r.stderr : '' }).toEqual({ exitCode: 0, stderr: '' });
       expect(JSON.parse(r.stdout).summary.changed + JSON.parse(r.stdout).summary.unchanged).toBe(30);
       expect(proxy.throttled()).toBeGreaterThan(0);
       expect(r.stderr).toMatch(/-> 429/);

@@ -43,7 +43,7 @@ export async function startThrottlingProxy(adminKubeconfig: string, opts: { thro
   const kubeconfig = join(tmpdir(), `vw-throttle-${port}.kubeconfig`);
   await writeFile(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: throttled\n  cluster:\n    server: http://127.0.0.1:${port}\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: throttled\n  context: {cluster: throttled, user: via-proxy}\ncurrent-context: throttled\n`,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: throttled\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: throttled\n  context: {cluster: throttled, user: via-proxy}\ncurrent-context: throttled\n`,
   );
   return {
     kubeconfig,
