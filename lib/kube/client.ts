@@ -262,7 +262,14 @@ export class KubeClient {
     opts: { dryRun?: boolean; propagationPolicy?: string } = {},
   ) {
     return this.request<KubeObject>('DELETE', resourcePath(r, { namespace, name }), {
-      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background' },
+      // The API server reads DeleteOptions from the body when there is one, ignoring the query's
+      // dryRun: it must be in the body too, or a dry run deletes for real.
+      body: {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        propagationPolicy: opts.propagationPolicy ?? 'Background',
+        ...(opts.dryRun ? { dryRun: ['All'] } : {}),
+      },
       dryRun: opts.dryRun,
     });
   }

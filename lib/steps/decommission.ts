@@ -216,7 +216,7 @@ export async function recordForcedRemoval(client: KubeClient, cluster: Cluster):
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { generateName: 'kubectl-vw-forced-decommission-', namespace: ns },
-      involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: ns },
+      involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: ns, namespace: ns },
       reason: 'ForcedFinalizerRemoval',
       message,
       type: 'Warning',

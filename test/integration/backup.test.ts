@@ -41,7 +41,7 @@ describe('kubectl vw backup', () => {
   const operations = async () => (await client.list(resources.operations, { namespace: ns })).items;
 
   it.each(['1y', '-5h', '0', 'garbage', '10d'])('refuses ttl %p before any Operation exists (exit 2)', async (ttl) => {
-    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', ttl], { kubeconfig });
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', `--ttl=${ttl}`], { kubeconfig });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/invalid --ttl .* such as 8760h, 720h30m/);
     expect(await operations()).toHaveLength(0);
