@@ -1,0 +1,142 @@
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import type { KubeClient } from '../../lib/kube/client';
+import { core } from '../../lib/kube/resources';
+import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../lib/operator/names';
+import { restrictedKubeconfig, toolsBinDir } from '../support/kube-env';
+import { adminClient, vw } from '../support/plugins';
+import { type SandboxSummary, seedSandbox, startWorld, type World } from '../support/sandbox';
+
+// Steps 1 to 5 on one sandbox installation, in order, with `kubectl vw status` checked in every
+// state the sandbox passes through. It deletes CRDs and the operator namespace, so it runs on a
+// control plane of its own rather than the shared one.
+describe('the procedure on a sandbox: purge and status', () => {
+  let world: World;
+  let kubeconfig: string;
+  let client: KubeClient;
+  let seeded: SandboxSummary;
+  const helm = () => join(toolsBinDir(), 'helm');
+
+  beforeAll(async () => {
+    world = await startWorld();
+    kubeconfig = world.kubeconfig;
+    client = adminClient(kubeconfig);
+    seeded = await seedSandbox(kubeconfig, { apps: 10, namespaces: 2, helmBin: helm(), odooUrl: world.odoo.url });
+  }, 180_000);
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  const status = async () => {
+    const r = await vw(['status', '-o', 'json'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    const doc = JSON.parse(r.stdout) as { steps: { step: number; state: string; evidence: string[] }[]; next?: string };
+    return { states: doc.steps.map((s) => s.state), doc };
+  };
+  const releaseSecrets = async () =>
+    (await client.list(core.secrets, { namespace: operatorNamespace, labelSelector: `owner=helm,name=${helmReleaseName}` })).items.length;
+
+  it('status on a fresh installation: nothing started, next is pause', async () => {
+    const { states, doc } = await status();
+    expect(states).toEqual(['not started', 'not started', 'not started', 'not started', 'not started']);
+    expect(doc.next).toBe('kubectl vw pause --all');
+    const table = await vw(['status'], { kubeconfig });
+    expect(table.stdout).toMatch(/1\. pause reconciliation\s+NOT STARTED/);
+  });
+
+  it('purge refuses while the Cluster CR exists, naming the command to run', async () => {
+    const r = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/Cluster cluster-sandbox-1 still exists/);
+    expect(r.stderr).toMatch(/kubectl vw decommission/);
+    expect(await releaseSecrets()).toBeGreaterThan(0);
+  });
+
+  it('--report works at any time and matches what the sandbox seeded', async () => {
+    const r = await vw(['purge', '--report', '-o', 'json'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    const p = JSON.parse(r.stdout).persists;
+    const retain = seeded.apps.flatMap((a) => a.volumes).filter((v) => v.reclaimPolicy === 'Retain');
+    expect(p.retainedVolumes.map((v: { name: string }) => v.name).sort()).toEqual(retain.map((v) => v.pv).sort());
+    expect(p.bootstrapSecret).toBe(true);
+    expect(p.odoo.credential).toBe('valid');
+  });
+
+  it('step 1 and 2 move status on; then decommission (step 3)', async () => {
+    expect((await vw(['pause', '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
+    expect((await status()).states.slice(0, 2)).toEqual(['done', 'not started']);
+    const b = await vw(['backup', '--all', '--ttl', '720h', '--timeout', '120s'], { kubeconfig });
+    expect(b.exitCode).toBe(0);
+    expect((await status()).states.slice(0, 3)).toEqual(['done', 'done', 'not started']);
+    const d = await vw(['decommission', '--yes', '--timeout', '60s'], { kubeconfig });
+    expect(d.exitCode).toBe(0);
+    expect((await status()).states).toEqual(['done', 'done', 'done', 'not started', 'not started']);
+  });
+
+  it('purge --dry-run lists every object by kind and changes nothing', async () => {
+    const r = await vw(['purge', '--delete-apps', '--dry-run=client', '-o', 'json', '--helm', helm()], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    const plan = JSON.parse(r.stdout).plan;
+    const step4 = plan.phases.find((p: { id: string }) => p.id === 'step4-delete-crs');
+    expect(step4.counts.ApplicationInstance).toBe(10);
+    const step5 = plan.phases.find((p: { id: string }) => p.id === 'step5-helm-uninstall');
+    expect(step5.counts).toMatchObject({ Deployment: 1, Secret: 1, ServiceAccount: 1 });
+    expect(await releaseSecrets()).toBeGreaterThan(0);
+    expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
+  });
+
+  it('refuses: no helm binary, a restricted user, CRD deletion while CRs remain', async () => {
+    const noHelm = await vw(['purge', '--yes', '--helm', '/nonexistent/helm'], { kubeconfig });
+    expect(noHelm.exitCode).toBe(3);
+    expect(noHelm.stderr).toMatch(/helm binary not found at \/nonexistent\/helm/);
+    const onPath = await vw(['purge', '--yes'], { kubeconfig, env: { PATH: dirname(process.execPath) } }); // node, and no helm
+    expect(onPath.exitCode).toBe(3);
+    expect(onPath.stderr).toMatch(/helm binary not found on PATH/);
+    const restricted = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig: restrictedKubeconfig() });
+    expect(restricted.exitCode).toBe(3);
+    expect(restricted.stderr).toMatch(/may not delete/);
+    const crds = await vw(['purge', '--yes', '--delete-crds', '--helm', helm()], { kubeconfig });
+    expect(crds.exitCode).toBe(3);
+    expect(crds.stderr).toMatch(/refusing --delete-crds: 10 ApplicationInstance/);
+    expect(await releaseSecrets()).toBeGreaterThan(0);
+  });
+
+  it('keep-apps (the default): helm release really removed, CRDs and apps kept, orphans named', async () => {
+    const r = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/HelmReleases stay and will be orphaned/);
+    expect(r.stderr).toMatch(/release "vworkspace-app-operator" uninstalled/); // helm's own output
+    expect(r.stdout).toMatch(/What persists after uninstall/);
+    const list = await execa(helm(), ['list', '-n', operatorNamespace, '-q', '--kubeconfig', kubeconfig]);
+    expect(list.stdout.trim()).toBe('');
+    for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeDefined();
+    expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
+    expect((await status()).states).toEqual(['done', 'done', 'done', 'skipped', 'done']);
+  });
+
+  it('delete-apps, delete-crds and delete-namespace: CRs gone first, then the CRDs, namespace waited for', async () => {
+    const r = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    expect(await client.find(core.namespaces, operatorNamespace)).toBeUndefined();
+    for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeUndefined();
+    const again = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes'], { kubeconfig });
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).toMatch(/nothing left to purge/);
+    expect((await status()).states).toEqual(['done', 'done', 'done', 'done', 'done']);
+  });
+
+  it('what persists at the end: backups, snapshots, Retain PVs; the Secret is gone', async () => {
+    const r = await vw(['purge', '--report', '-o', 'json'], { kubeconfig });
+    const p = JSON.parse(r.stdout).persists;
+    const capable = seeded.apps.filter((a) => a.backupCapable).length;
+    expect(p.backups).toEqual([expect.objectContaining({ storageLocation: 'aws-primary', count: capable })]);
+    expect(p.snapshotContents.length).toBeGreaterThan(0);
+    expect(p.snapshotContents.every((c: { deletionPolicy: string }) => c.deletionPolicy === 'Retain')).toBe(true);
+    expect(p.retainedVolumes.length).toBeGreaterThan(0);
+    expect(p.bootstrapSecret).toBe(false);
+    const table = await vw(['purge', '--report'], { kubeconfig });
+    expect(table.stdout).toMatch(/Velero backups in BackupStorageLocation/);
+    expect(table.stdout).toMatch(/Delete the cluster row in Odoo's Cluster Registry/);
+  });
+});
