@@ -90,7 +90,7 @@ describe('the procedure on a sandbox: purge and status', () => {
     const noHelm = await vw(['purge', '--yes', '--helm', '/nonexistent/helm'], { kubeconfig });
     expect(noHelm.exitCode).toBe(3);
     expect(noHelm.stderr).toMatch(/helm binary not found at \/nonexistent\/helm/);
-    const onPath = await vw(['purge', '--yes'], { kubeconfig, env: { PATH: dirname(process.execPath) } }); // node, and no helm
+    const onPath = await vw(['purge', '--yes'], { kubeconfig, env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } }); // node, and no helm
     expect(onPath.exitCode).toBe(3);
     expect(onPath.stderr).toMatch(/helm binary not found on PATH/);
     const restricted = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig: restrictedKubeconfig() });
