@@ -1,0 +1,447 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { mapLimit } from '../../lib/concurrency';
+import { isAlreadyExists } from '../../lib/kube/api-error';
+import { KubeClient } from '../../lib/kube/client';
+import { resolveKubeTarget } from '../../lib/kube/config';
+import { apiVersionOf, core, type KubeObject, type ResourceType } from '../../lib/kube/resources';
+import {
+  defaultStorageLocation,
+  helmReleaseName,
+  operatorNamespace,
+  pauseAnnotation,
+  pauseValue,
+  resources,
+  veleroNamespace,
+} from '../../lib/operator/names';
+import { type FakeOdoo, startFakeOdoo } from './fake-odoo';
+import { SimOperator, type SimOperatorOptions } from './sim-operator';
+import { instanceLabel, operationNamespaceLabel } from './sim-operator/operations';
+
+// Seeds a cluster with what an installation of vworkspace-operator looks like before the
+// uninstall procedure: the operator's helm release, its Cluster CR, Velero's storage location, a
+// snapshot class and applications with volumes. Used by `npm run sandbox` and by integration
+// tests (seedApps into a fresh namespace, then a SimOperator scoped to it).
+
+/** On seeded PVs: the namespace of their claim, so a test can clean up the cluster-scoped PVs. */
+export const seedNamespaceLabel = 'vworkspace.io/seed-namespace';
+
+export const chartDir = fileURLToPath(new URL('../fixtures/chart/vworkspace-app-operator', import.meta.url));
+export const sandboxClusterName = 'cluster-sandbox-1';
+export const snapshotClassName = 'csi-rbd';
+export const storageClassName = 'csi-rbd';
+/** The CSI driver the seeded PVs and the VolumeSnapshotClass name (none runs). */
+export const volumeDriver = 'rbd.csi.ceph.com';
+
+const storageClasses: ResourceType = {
+  group: 'storage.k8s.io',
+  version: 'v1',
+  plural: 'storageclasses',
+  kind: 'StorageClass',
+  namespaced: false,
+};
+const volumeSnapshotClasses: ResourceType = {
+  group: 'snapshot.storage.k8s.io',
+  version: 'v1',
+  plural: 'volumesnapshotclasses',
+  kind: 'VolumeSnapshotClass',
+  namespaced: false,
+};
+
+export const clientFor = (kubeconfig: string) =>
+  new KubeClient(resolveKubeTarget({ kubeconfig }), { maxConnections: 16, userAgent: 'vworkspace-sandbox' });
+
+/** create, where "already exists" counts as done: seeding twice changes nothing. */
+async function ensure(client: KubeClient, r: ResourceType, obj: KubeObject): Promise<boolean> {
+  try {
+    await client.create(r, obj, obj.metadata.namespace);
+    return true;
+  } catch (err) {
+    if (isAlreadyExists(err)) return false;
+    throw err;
+  }
+}
+
+export async function ensureNamespace(client: KubeClient, name: string, labels?: Record<string, string>) {
+  await ensure(client, core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+}
+
+/** Velero's namespace and a BackupStorageLocation in the given phase (Velero's CRD has no status subresource). */
+export async function ensureVeleroLocation(
+  client: KubeClient,
+  opts: { name?: string; phase?: 'Available' | 'Unavailable'; bucket?: string } = {},
+) {
+  const name = opts.name ?? defaultStorageLocation;
+  await ensureNamespace(client, veleroNamespace);
+  await ensure(client, resources.backupStorageLocations, {
+    apiVersion: apiVersionOf(resources.backupStorageLocations),
+    kind: 'BackupStorageLocation',
+    metadata: { name, namespace: veleroNamespace },
+    spec: {
+      provider: 'aws',
+      default: name === defaultStorageLocation,
+      objectStorage: { bucket: opts.bucket ?? 'vworkspace-backups', prefix: 'velero' },
+      config: { region: 'eu-west-1' },
+    },
+  });
+  await client.mergePatch(resources.backupStorageLocations, name, veleroNamespace, {
+    status: {
+      phase: opts.phase ?? 'Available',
+      lastValidationTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    },
+  });
+}
+
+/** The StorageClass the seeded PVs name and the VolumeSnapshotClass the final backups use. */
+export async function ensureStorageClasses(client: KubeClient) {
+  await ensure(client, storageClasses, {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: storageClassName },
+    provisioner: volumeDriver,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'Immediate',
+  });
+  await ensure(client, volumeSnapshotClasses, {
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshotClass',
+    metadata: { name: snapshotClassName, labels: { 'velero.io/csi-volumesnapshot-class': 'true' } },
+    driver: volumeDriver,
+    deletionPolicy: 'Retain',
+  });
+}
+
+/** A Cluster CR as the operator's registration leaves it (the operator adds its finalizer). */
+export async function ensureCluster(client: KubeClient, opts: { name?: string; namespace?: string; odooUrl: string }) {
+  const namespace = opts.namespace ?? operatorNamespace;
+  await ensureNamespace(client, namespace);
+  await ensure(client, resources.clusters, {
+    apiVersion: apiVersionOf(resources.clusters),
+    kind: 'Cluster',
+    metadata: { name: opts.name ?? sandboxClusterName, namespace },
+    spec: { odoo: { url: opts.odooUrl } },
+  });
+}
+
+/**
+ * helm upgrade --install of the local stand-in chart with the real helm binary: the release
+ * `vworkspace-app-operator` the procedure's step 5 uninstalls. helm's own state goes to a temp
+ * dir, never the user's.
+ */
+export async function installOperatorChart(
+  kubeconfig: string,
+  opts: { helmBin: string; namespace?: string; odooUrl?: string; keepCrds?: boolean; helmHome?: string },
+) {
+  const home = opts.helmHome ?? join(tmpdir(), 'vw-sandbox-helm');
+  mkdirSync(home, { recursive: true });
+  const args = [
+    'upgrade',
+    '--install',
+    helmReleaseName,
+    chartDir,
+    '-n',
+    opts.namespace ?? operatorNamespace,
+    '--create-namespace',
+    '--kubeconfig',
+    kubeconfig,
+    '--set',
+    `keepCrds=${opts.keepCrds ?? true}`,
+    ...(opts.odooUrl ? ['--set', `odoo.url=${opts.odooUrl}`] : []),
+  ];
+  const r = await execa(opts.helmBin, args, {
+    reject: false,
+    stdin: 'ignore',
+    env: {
+      HELM_CACHE_HOME: join(home, 'cache'),
+      HELM_CONFIG_HOME: join(home, 'config'),
+      HELM_DATA_HOME: join(home, 'data'),
+    },
+  });
+  if (r.exitCode !== 0) throw new Error(`helm ${args.join(' ')} exited ${r.exitCode}: ${r.stderr || r.stdout}`);
+}
+
+const catalog = [
+  { name: 'odoo', version: '17.0.3' },
+  { name: 'nextcloud', version: '29.0.1' },
+  { name: 'gitea', version: '1.22.0' },
+  { name: 'mattermost', version: '9.8.0' },
+  { name: 'keycloak', version: '24.0.4' },
+  { name: 'wordpress', version: '6.5.3' },
+];
+
+export interface SeedAppsOptions {
+  /** Name prefix; apps are `<prefix>-<n>` (default: the catalog entry's name). */
+  prefix?: string;
+  /** First index (default 1), so several calls into one namespace do not collide. */
+  startIndex?: number;
+  /** Every n-th app (by index) has spec.backup.capable false; 0 = none (default 5). */
+  notBackupCapableEvery?: number;
+  /** PVCs per app, alternating 1 and 2 when 'mixed' (default), none when 0. */
+  volumes?: number | 'mixed';
+  /** Seed the apps already paused (step 1 done). */
+  paused?: boolean;
+  labels?: Record<string, string>;
+  concurrency?: number;
+}
+
+export interface SeededVolume {
+  pvc: string;
+  pv: string;
+  size: string;
+  reclaimPolicy: 'Retain' | 'Delete';
+}
+
+export interface SeededApp {
+  namespace: string;
+  name: string;
+  backupCapable: boolean;
+  volumes: SeededVolume[];
+}
+
+/**
+ * One app's PVs and PVCs, bound to each other as the PV controller would leave them (claimRef on
+ * the PV, volumeName on the PVC, both phase Bound); some PVs Retain, others Delete, csi or hostPath.
+ */
+async function seedVolumes(
+  client: KubeClient,
+  namespace: string,
+  app: string,
+  count: number,
+  index: number,
+): Promise<SeededVolume[]> {
+  const volumes: SeededVolume[] = [];
+  for (let v = 0; v < count; v++) {
+    const role = v === 0 ? 'data' : 'logs';
+    const pvc = `${app}-${role}`;
+    const pv = `pv-${namespace}-${pvc}`.slice(0, 253);
+    const size = v === 0 ? '5Gi' : '1Gi';
+    const reclaimPolicy = (index + v) % 3 === 0 ? 'Delete' : 'Retain';
+    const csi = (index + v) % 2 === 0;
+    const labels = { [instanceLabel]: app, 'app.kubernetes.io/part-of': 'vworkspace', [seedNamespaceLabel]: namespace };
+    await ensure(client, core.persistentVolumes, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: pv, labels },
+      spec: {
+        capacity: { storage: size },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: reclaimPolicy,
+        storageClassName,
+        volumeMode: 'Filesystem',
+        claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: pvc },
+        ...(csi
+          ? { csi: { driver: volumeDriver, volumeHandle: `vol-${randomUUID()}`, fsType: 'ext4' } }
+          : { hostPath: { path: `/var/lib/vworkspace/${namespace}/${pvc}`, type: 'DirectoryOrCreate' } }),
+      },
+    });
+    await ensure(client, core.persistentVolumeClaims, {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: pvc, namespace, labels },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: size } },
+        storageClassName,
+        volumeMode: 'Filesystem',
+        volumeName: pv,
+      },
+    });
+    // No PV controller runs here: write the phases it would. Nor do the pvc-/pv-protection
+    // controllers, which let an unused claim go at once; their finalizers would otherwise keep a
+    // deleted namespace Terminating for ever.
+    const unprotected = { metadata: { finalizers: null } };
+    await client.mergePatch(core.persistentVolumes, pv, undefined, unprotected);
+    await client.mergePatch(core.persistentVolumeClaims, pvc, namespace, unprotected);
+    await client.mergePatch(
+      core.persistentVolumes,
+      pv,
+      undefined,
+      { status: { phase: 'Bound' } },
+      { subresource: 'status' },
+    );
+    await client.mergePatch(
+      core.persistentVolumeClaims,
+      pvc,
+      namespace,
+      { status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: size } } },
+      { subresource: 'status' },
+    );
+    volumes.push({ pvc, pv, size, reclaimPolicy });
+  }
+  return volumes;
+}
+
+/** Seeds `count` ApplicationInstances (with PVCs bound to PVs) into an existing namespace. */
+export async function seedApps(
+  client: KubeClient,
+  namespace: string,
+  count: number,
+  opts: SeedAppsOptions = {},
+): Promise<SeededApp[]> {
+  const start = opts.startIndex ?? 1;
+  const every = opts.notBackupCapableEvery ?? 5;
+  const indexes = Array.from({ length: count }, (_, i) => start + i);
+  return mapLimit(indexes, opts.concurrency ?? 8, async (index) => {
+    const entry = catalog[(index - 1) % catalog.length] ?? catalog[0]!;
+    const name = `${opts.prefix ?? entry.name}-${index}`;
+    const backupCapable = !(every > 0 && index % every === 0);
+    const volumeCount = opts.volumes === undefined || opts.volumes === 'mixed' ? 1 + (index % 2) : opts.volumes;
+    await ensure(client, resources.applicationInstances, {
+      apiVersion: apiVersionOf(resources.applicationInstances),
+      kind: 'ApplicationInstance',
+      metadata: {
+        name,
+        namespace,
+        labels: { 'app.kubernetes.io/name': entry.name, ...opts.labels },
+        ...(opts.paused ? { annotations: { [pauseAnnotation]: pauseValue } } : {}),
+      },
+      spec: {
+        catalogRef: { name: entry.name, version: entry.version },
+        values: {
+          replicas: 1,
+          persistence: { enabled: volumeCount > 0, size: '5Gi' },
+          ingress: { host: `${name}.${namespace}.example.test` },
+        },
+        backup: { capable: backupCapable },
+      },
+    });
+    const volumes = await seedVolumes(client, namespace, name, volumeCount, index);
+    return { namespace, name, backupCapable, volumes };
+  });
+}
+
+/**
+ * Removes what seeding and the sim leave outside a test namespace for it: its PVs, and the
+ * VolumeSnapshotContents and Velero Backups of its Operations. Call before deleting the namespace.
+ */
+export async function cleanupSeeded(client: KubeClient, namespace: string) {
+  const del = async (r: ResourceType, labelSelector: string, ns?: string) => {
+    const { items } = await client.list(r, { labelSelector, namespace: ns });
+    await mapLimit(items, 8, async (o) => {
+      await client
+        .mergePatch(r, o.metadata.name, o.metadata.namespace, { metadata: { finalizers: null } })
+        .catch(() => undefined);
+      await client.delete(r, o.metadata.name, o.metadata.namespace).catch(() => undefined);
+    });
+  };
+  await Promise.all([
+    del(core.persistentVolumes, `${seedNamespaceLabel}=${namespace}`),
+    del(resources.volumeSnapshotContents, `${operationNamespaceLabel}=${namespace}`),
+    del(resources.veleroBackups, `${operationNamespaceLabel}=${namespace}`, veleroNamespace),
+  ]);
+}
+
+export interface SandboxOptions {
+  /** ApplicationInstances in all (default 36). */
+  apps?: number;
+  /** Namespaces they are spread over (default 6). */
+  namespaces?: number;
+  /** Every n-th app is not backup-capable (default 5). */
+  notBackupCapableEvery?: number;
+  helmBin: string;
+  odooUrl: string;
+  helmHome?: string;
+}
+
+export interface SandboxSummary {
+  release: string;
+  cluster: string;
+  namespaces: string[];
+  apps: SeededApp[];
+  storageLocation: string;
+  snapshotClass: string;
+}
+
+export const sandboxNamespace = (i: number) => `tenant-${String(i).padStart(2, '0')}`;
+
+/** Seeds a whole installation; running it again changes nothing that is there already. */
+export async function seedSandbox(kubeconfig: string, opts: SandboxOptions): Promise<SandboxSummary> {
+  const client = clientFor(kubeconfig);
+  try {
+    const appCount = opts.apps ?? 36;
+    const nsCount = Math.max(1, opts.namespaces ?? 6);
+    await ensureNamespace(client, operatorNamespace);
+    await Promise.all([
+      installOperatorChart(kubeconfig, { helmBin: opts.helmBin, odooUrl: opts.odooUrl, helmHome: opts.helmHome }),
+      ensureVeleroLocation(client),
+      ensureStorageClasses(client),
+    ]);
+    await ensureCluster(client, { odooUrl: opts.odooUrl });
+    const namespaces = Array.from({ length: nsCount }, (_, i) => sandboxNamespace(i + 1));
+    await Promise.all(namespaces.map((ns) => ensureNamespace(client, ns, { 'vworkspace.io/tenant': 'true' })));
+    // Apps spread round-robin; indexes stay global so names are unique across namespaces.
+    const perNamespace = namespaces.map((ns, i) => ({
+      ns,
+      indexes: Array.from({ length: appCount }, (_, k) => k + 1).filter((k) => (k - 1) % nsCount === i),
+    }));
+    const apps = (
+      await mapLimit(perNamespace, 2, async ({ ns, indexes }) =>
+        (
+          await mapLimit(indexes, 4, (index) =>
+            seedApps(client, ns, 1, { startIndex: index, notBackupCapableEvery: opts.notBackupCapableEvery }),
+          )
+        ).flat(),
+      )
+    ).flat();
+    return {
+      release: `${operatorNamespace}/${helmReleaseName}`,
+      cluster: `${operatorNamespace}/${sandboxClusterName}`,
+      namespaces,
+      apps,
+      storageLocation: `${veleroNamespace}/${defaultStorageLocation}`,
+      snapshotClass: snapshotClassName,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+export interface World {
+  kubeconfig: string;
+  odoo: FakeOdoo;
+  sim: SimOperator;
+  /** Present when startWorld started the control plane. */
+  controlPlane?: { adminKubeconfig: string; binDir: string; dir: string; stop(): Promise<void> };
+  stop(): Promise<void>;
+}
+
+export interface WorldOptions {
+  /** Use this cluster; without it a control plane is started. */
+  kubeconfig?: string;
+  log?: (line: string) => void;
+  /** Passed to the SimOperator (kubeconfig and odooUrl are filled in). */
+  sim?: Omit<SimOperatorOptions, 'kubeconfig'>;
+}
+
+/** A control plane (started here or given), a fake Odoo and a running simulated operator. */
+export async function startWorld(opts: WorldOptions = {}): Promise<World> {
+  const stack: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const fn of stack.reverse()) await fn().catch((err) => opts.log?.(`stopping: ${(err as Error).message}`));
+    stack.length = 0;
+  };
+  try {
+    let kubeconfig = opts.kubeconfig;
+    let controlPlane: World['controlPlane'];
+    if (!kubeconfig) {
+      const { startControlPlane } = await import('./control-plane');
+      const cp = await startControlPlane({ log: opts.log });
+      stack.push(() => cp.stop());
+      controlPlane = cp;
+      kubeconfig = cp.adminKubeconfig;
+    }
+    const odoo = await startFakeOdoo();
+    stack.push(() => odoo.stop());
+    const sim = new SimOperator({ log: opts.log, ...opts.sim, kubeconfig, odooUrl: opts.sim?.odooUrl ?? odoo.url });
+    await sim.start();
+    stack.push(() => sim.stop());
+    return { kubeconfig, odoo, sim, controlPlane, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
