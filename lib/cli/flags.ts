@@ -50,7 +50,11 @@ export function withGlobalFlags<T>(y: Argv<T>) {
 
 export function withSelectionFlags<T>(y: Argv<T>) {
   return y
-    .option('all', { type: 'boolean', default: false, describe: 'Every ApplicationInstance in every namespace' })
+    .option('all', {
+      type: 'boolean',
+      default: false,
+      describe: 'Every ApplicationInstance in every namespace (with -n: in that namespace)',
+    })
     .option('all-namespaces', { alias: 'A', type: 'boolean', default: false, describe: 'Look in every namespace' })
     .option('selector', { alias: 'l', type: 'string', describe: 'Label selector, e.g. app=shop,tier!=dev' })
     .option('filename', {

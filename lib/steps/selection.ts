@@ -53,12 +53,17 @@ export function readNamesFile(filename: string, stdin: () => string = () => read
     .map(parseTargetName);
 }
 
-export function selectionFromArgs(args: SelectionArgs, defaultNamespace: string): Selection {
+/**
+ * --all alone means every instance in every namespace (the procedure's loops use -A); with an
+ * explicit -n it keeps kubectl's meaning, every instance in that namespace.
+ */
+export function selectionFromArgs(args: SelectionArgs, defaultNamespace: string, namespaceExplicit = false): Selection {
   const names = [...(args.names ?? []).map(parseTargetName)];
   if (args.filename) names.push(...readNamesFile(args.filename));
-  const allNamespaces = Boolean(args.all || args['all-namespaces']);
+  const allNamespaces = Boolean(args['all-namespaces'] || (args.all && !namespaceExplicit));
+  const everyInNamespace = Boolean(args.all && namespaceExplicit);
   if (args.all && names.length) throw new UsageError('--all and names cannot be combined', 'pass names, or --all');
-  if (!names.length && !allNamespaces && !args.selector && !args.filename) {
+  if (!names.length && !allNamespaces && !everyInNamespace && !args.selector && !args.filename) {
     throw new UsageError('no ApplicationInstances selected', 'pass names, -l SELECTOR, -A (every namespace) or --all');
   }
   if (args.filename && !names.length)

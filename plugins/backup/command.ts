@@ -150,7 +150,7 @@ export async function runBackup(args: BackupArgs): Promise<number> {
   const timeoutMs = requirePositiveDuration('--timeout', args.timeout);
   const session = openSession(args, { concurrency });
   const { client, io } = session;
-  const selection = selectionFromArgs(args, session.target.namespace);
+  const selection = selectionFromArgs(args, session.target.namespace, session.target.namespaceExplicit);
   await requireOperatorCrds(client);
   const scope = selection.allNamespaces ? undefined : selection.namespace;
   const writes = args['dry-run'] !== 'client';

@@ -62,7 +62,7 @@ export async function runPause(args: PauseArgs): Promise<number> {
   const concurrency = concurrencyOf(args.concurrency);
   const timeoutMs = waitTimeoutMs(args);
   const session = openSession(args, { concurrency });
-  const selection = selectionFromArgs(args, session.target.namespace);
+  const selection = selectionFromArgs(args, session.target.namespace, session.target.namespaceExplicit);
   const { client } = session;
   await requireOperatorCrds(client);
   const scope = selection.allNamespaces ? undefined : selection.namespace;

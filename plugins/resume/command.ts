@@ -51,7 +51,7 @@ export async function runResume(args: ResumeArgs): Promise<number> {
   const concurrency = concurrencyOf(args.concurrency);
   const timeoutMs = waitTimeoutMs(args);
   const session = openSession(args, { concurrency });
-  const selection = selectionFromArgs(args, session.target.namespace);
+  const selection = selectionFromArgs(args, session.target.namespace, session.target.namespaceExplicit);
   const { client } = session;
   await requireOperatorCrds(client);
   const scope = selection.allNamespaces ? undefined : selection.namespace;

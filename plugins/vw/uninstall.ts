@@ -3,7 +3,7 @@ import { ExitCode, UsageError } from '../../lib/errors';
 import { confirm } from '../../lib/cli/confirm';
 import { type GlobalArgs, type MutationArgs, withGlobalFlags, withMutationFlags } from '../../lib/cli/flags';
 import { info, paint, processIO } from '../../lib/cli/io';
-import { runAndExit } from '../../lib/cli/run';
+import { reportError, runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
 import { validateTtl } from '../../lib/steps/backup';
 import { procedureStatus } from '../../lib/steps/status';
@@ -111,54 +111,71 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
     const s = stepOf(n);
     return s && s.state !== 'done' && s.state !== 'skipped';
   };
+  const dry = args['dry-run'] !== 'none';
+  if (dry)
+    info(io, `dry run (${args['dry-run']}): each step's plan, later steps planned as if the earlier ones had run`);
+  // A step's error (preflight refusal, RBAC, ...) stops the run like a non-zero exit does.
+  const attempt = async (run: () => Promise<number>) => {
+    try {
+      return await run();
+    } catch (err) {
+      return reportError(io, err);
+    }
+  };
   const stop = async (code: number, step: string) => {
     io.err(paint(io, 'red', `\nstopped at ${step} (exit ${code}); the cluster now stands here:`));
     printStatus(io, await procedureStatus(client), 'table');
     info(io, 'fix what is reported above, then run kubectl vw uninstall again: it resumes from here');
     return code;
   };
-  const dry = args['dry-run'] !== 'none';
 
   if (needed(1)) {
     info(io, '\n== Step 1: pause reconciliation');
-    const code = await runPause({
-      ...common,
-      ...selectAll,
-      'suspend-helmreleases': args['suspend-helmreleases'],
-      'all-helmreleases': false,
-    });
+    const code = await attempt(() =>
+      runPause({
+        ...common,
+        ...selectAll,
+        'suspend-helmreleases': args['suspend-helmreleases'],
+        'all-helmreleases': false,
+      }),
+    );
     if (code) return stop(code, 'step 1');
   }
   if (needed(2) && !args['skip-backup']) {
     info(io, '\n== Step 2: final backups');
-    const code = await runBackup({
-      ...common,
-      ...selectAll,
-      ttl: args.ttl,
-      'storage-location': args['storage-location'],
-      'snapshot-volumes': true,
-      'csi-snapshot-class': 'csi-rbd',
-      'name-suffix': 'final-backup',
-      'velero-namespace': 'velero',
-      'require-available-location': false,
-      'retry-failed': stepOf(2)?.state === 'blocked',
-      strict: false,
-    });
+    const code = await attempt(() =>
+      runBackup({
+        ...common,
+        ...selectAll,
+        ttl: args.ttl,
+        'storage-location': args['storage-location'],
+        'snapshot-volumes': true,
+        'csi-snapshot-class': 'csi-rbd',
+        'name-suffix': 'final-backup',
+        'velero-namespace': 'velero',
+        'require-available-location': false,
+        'retry-failed': stepOf(2)?.state === 'blocked',
+        strict: false,
+      }),
+    );
     if (code) return stop(code, 'step 2');
   }
   if (needed(3)) {
     info(io, '\n== Step 3: delete the Cluster CR (Odoo revokes the credential)');
     if (!dry) await confirm(io, target, 'delete the Cluster CR (step 3)', { yes: args.yes });
-    const code = await runDecommission({
-      ...common,
-      yes: true,
-      wait: true,
-      timeout: args.timeout,
-      'skip-backup-check': args['skip-backup'],
-      'force-preflight': false,
-      force: false,
-      'fail-fast': false,
-    });
+    const code = await attempt(() =>
+      runDecommission({
+        ...common,
+        yes: true,
+        wait: true,
+        timeout: args.timeout,
+        'skip-backup-check': args['skip-backup'],
+        // A dry run plans step 3 as if steps 1 and 2 had run; a real run never skips the checks.
+        'force-preflight': dry,
+        force: false,
+        'fail-fast': false,
+      }),
+    );
     if (code) return stop(code, 'step 3');
   }
   if (needed(4) || needed(5) || args['delete-crds'] || args['delete-namespace']) {
@@ -166,19 +183,21 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
       io,
       `\n== Step${args['delete-apps'] ? 's 4 and' : ''} 5: ${args['delete-apps'] ? 'delete remaining CRs, ' : ''}helm uninstall`,
     );
-    const code = await runPurge({
-      ...common,
-      yes: args.yes,
-      'delete-apps': args['delete-apps'],
-      'keep-apps': !args['delete-apps'],
-      'skip-backup-check': args['skip-backup'],
-      'delete-crds': args['delete-crds'],
-      'delete-namespace': args['delete-namespace'],
-      'force-preflight': false,
-      helm: args.helm,
-      report: false,
-      timeout: args.timeout,
-    });
+    const code = await attempt(() =>
+      runPurge({
+        ...common,
+        yes: args.yes,
+        'delete-apps': args['delete-apps'],
+        'keep-apps': !args['delete-apps'],
+        'skip-backup-check': args['skip-backup'],
+        'delete-crds': args['delete-crds'],
+        'delete-namespace': args['delete-namespace'],
+        'force-preflight': dry,
+        helm: args.helm,
+        report: false,
+        timeout: args.timeout,
+      }),
+    );
     if (code) return stop(code, 'step 5');
   }
   if (!dry) {

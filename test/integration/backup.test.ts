@@ -54,14 +54,18 @@ describe('kubectl vw backup', () => {
   });
 
   it('refuses an unknown storage location before any Operation exists', async () => {
-    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--storage-location', 'nowhere'], { kubeconfig });
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--storage-location', 'nowhere'], {
+      kubeconfig,
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/BackupStorageLocation "nowhere" not found in namespace velero/);
     expect(await operations()).toHaveLength(0);
   });
 
   it('--dry-run=server validates the Operations against the CRD and creates none', async () => {
-    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--dry-run=server', '-o', 'yaml'], { kubeconfig });
+    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--dry-run=server', '-o', 'yaml'], {
+      kubeconfig,
+    });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/kind: Operation/);
     expect(r.stdout).toMatch(/name: web-final-backup/);
@@ -69,21 +73,48 @@ describe('kubectl vw backup', () => {
   });
 
   it('backs up every application, waits, and says which data is safe', async () => {
-    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--csi-snapshot-class', 'csi-rbd', '-o', 'json', '--timeout', '90s'], {
-      kubeconfig,
-    });
+    const r = await vw(
+      [
+        'backup',
+        '-n',
+        ns,
+        '-l',
+        'e2e=backup',
+        '--ttl',
+        '720h',
+        '--csi-snapshot-class',
+        'csi-rbd',
+        '-o',
+        'json',
+        '--timeout',
+        '90s',
+      ],
+      {
+        kubeconfig,
+      },
+    );
     expect(r.exitCode).toBe(0);
     const items = JSON.parse(r.stdout).items as Record[];
     const byApp = Object.fromEntries(items.map((i) => [i.application, i]));
     expect(byApp.web).toMatchObject({ phase: 'Succeeded', safe: true, outcome: 'safe' });
     expect(byApp.web?.backup?.phase).toBe('Completed');
     expect(byApp.web?.backup?.expiration).toBeTruthy();
-    expect(byApp.cache).toMatchObject({ phase: 'Failed', reason: 'BackupNotSupported', outcome: 'no-backup-capability', safe: false });
+    expect(byApp.cache).toMatchObject({
+      phase: 'Failed',
+      reason: 'BackupNotSupported',
+      outcome: 'no-backup-capability',
+      safe: false,
+    });
     // Non-TTY progress is one parseable line per phase change.
     expect(r.stderr).toMatch(new RegExp(`${ns}/web-final-backup: Succeeded`));
     // The Operation matches the procedure's manifest, as kubectl sees it.
     const k = await kubectl(['get', 'operation', '-n', ns, 'web-final-backup', '-o', 'jsonpath={.spec.parameters}']);
-    expect(JSON.parse(k.stdout)).toEqual({ storageLocation: 'aws-primary', snapshotVolumes: true, csiSnapshotClassName: 'csi-rbd', ttl: '720h' });
+    expect(JSON.parse(k.stdout)).toEqual({
+      storageLocation: 'aws-primary',
+      snapshotVolumes: true,
+      csiSnapshotClassName: 'csi-rbd',
+      ttl: '720h',
+    });
   });
 
   it('--strict makes a missing backup capability fail the run', async () => {
@@ -106,13 +137,22 @@ describe('kubectl vw backup', () => {
     sim2.faults.failBackups.set('erp', 'VeleroBackupFailed');
     await sim2.start();
     try {
-      const r = await vw(['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+      const r = await vw(['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], {
+        kubeconfig,
+      });
       expect(r.exitCode).toBe(1);
       const items = JSON.parse(r.stdout).items as Record[];
-      expect(items.find((i) => i.application === 'erp')).toMatchObject({ phase: 'Failed', outcome: 'failed', safe: false });
+      expect(items.find((i) => i.application === 'erp')).toMatchObject({
+        phase: 'Failed',
+        outcome: 'failed',
+        safe: false,
+      });
       expect(items.find((i) => i.application === 'wiki')).toMatchObject({ safe: true });
       sim2.faults.failBackups.delete('erp');
-      const retry = await vw(['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '--retry-failed', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+      const retry = await vw(
+        ['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '--retry-failed', '-o', 'json', '--timeout', '60s'],
+        { kubeconfig },
+      );
       expect(retry.exitCode).toBe(0);
       expect((JSON.parse(retry.stdout).items as Record[]).every((i) => i.safe)).toBe(true);
     } finally {
@@ -151,7 +191,10 @@ describe('kubectl vw backup', () => {
     try {
       const paused = await vw(['pause', '-n', ns4, 'a1', 'a2', '-o', 'name', '--timeout', '60s'], { kubeconfig });
       expect(paused.exitCode).toBe(0);
-      const r = await vw(['backup', '-n', ns4, '-f', '-', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], { kubeconfig, input: paused.stdout });
+      const r = await vw(['backup', '-n', ns4, '-f', '-', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], {
+        kubeconfig,
+        input: paused.stdout,
+      });
       expect(r.exitCode).toBe(0);
       expect((JSON.parse(r.stdout).items as Record[]).map((i) => i.application).sort()).toEqual(['a1', 'a2']);
     } finally {

@@ -17,7 +17,11 @@ describe('kubectl vw decommission', () => {
 
   const cluster = (name: string) => client.find(resources.clusters, name, system);
   const clusterID = async (name: string) =>
-    eventually(async () => ((await cluster(name))?.status as { clusterID?: string } | undefined)?.clusterID, 30_000, 'clusterID');
+    eventually(
+      async () => ((await cluster(name))?.status as { clusterID?: string } | undefined)?.clusterID,
+      30_000,
+      'clusterID',
+    );
 
   beforeAll(async () => {
     kubeconfig = adminKubeconfig();
@@ -34,10 +38,18 @@ describe('kubectl vw decommission', () => {
     await sim?.stop();
     // Leave no Cluster (and no finalizer) behind for other test files.
     for (const c of (await client.list(resources.clusters, { namespace: system })).items) {
-      await client.mergePatch(resources.clusters, c.metadata.name, system, { metadata: { finalizers: null } }).catch(() => undefined);
+      await client
+        .mergePatch(resources.clusters, c.metadata.name, system, { metadata: { finalizers: null } })
+        .catch(() => undefined);
       await client.delete(resources.clusters, c.metadata.name, system).catch(() => undefined);
     }
-    await client.delete({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true }, forcedDecommissionRecord, system).catch(() => undefined);
+    await client
+      .delete(
+        { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
+        forcedDecommissionRecord,
+        system,
+      )
+      .catch(() => undefined);
     await deleteNamespace(appsNs, { wait: true });
     await odoo?.stop();
   });
@@ -68,7 +80,9 @@ describe('kubectl vw decommission', () => {
   });
 
   it('a restricted user is refused before anything is deleted', async () => {
-    const r = await vw(['decommission', 'cluster-a', '--yes', '--skip-backup-check'], { kubeconfig: restrictedKubeconfig() });
+    const r = await vw(['decommission', 'cluster-a', '--yes', '--skip-backup-check'], {
+      kubeconfig: restrictedKubeconfig(),
+    });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/may not delete clusters/);
   });
@@ -81,7 +95,9 @@ describe('kubectl vw decommission', () => {
   });
 
   it('--dry-run changes nothing', async () => {
-    const r = await vw(['decommission', 'cluster-a', '--dry-run=server', '--skip-backup-check', '-o', 'json'], { kubeconfig });
+    const r = await vw(['decommission', 'cluster-a', '--dry-run=server', '--skip-backup-check', '-o', 'json'], {
+      kubeconfig,
+    });
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).outcome).toBe('validated');
     expect((await cluster('cluster-a'))?.metadata.deletionTimestamp).toBeUndefined();
@@ -90,7 +106,9 @@ describe('kubectl vw decommission', () => {
   it('drains normally: Odoo sees exactly one decommission call with the right cluster ID', async () => {
     const id = await clusterID('cluster-a');
     const calls = odoo.decommissionCalls().length;
-    const r = await vw(['decommission', '--yes', '--skip-backup-check', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+    const r = await vw(['decommission', '--yes', '--skip-backup-check', '-o', 'json', '--timeout', '60s'], {
+      kubeconfig,
+    });
     expect(r.stderr).toMatch(/is gone: Odoo acknowledged/);
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'decommissioned', clusterID: id });
@@ -127,18 +145,27 @@ describe('kubectl vw decommission', () => {
     expect(early.stderr).toMatch(/is not being deleted/);
     await odoo.setMode('down');
     try {
-      const blocked = await vw(['decommission', 'cluster-c', '--yes', '--force-preflight', '--timeout', '2s'], { kubeconfig });
+      const blocked = await vw(['decommission', 'cluster-c', '--yes', '--force-preflight', '--timeout', '2s'], {
+        kubeconfig,
+      });
       expect(blocked.exitCode).toBe(4);
       const unconfirmed = await vw(['decommission', 'cluster-c', '--force'], { kubeconfig });
       expect(unconfirmed.exitCode).toBe(2);
       expect(await cluster('cluster-c')).toBeDefined();
       const forced = await vw(['decommission', 'cluster-c', '--force', '--yes', '-o', 'json'], { kubeconfig });
-      expect({ exitCode: forced.exitCode, stderr: forced.exitCode ? forced.stderr : '' }).toEqual({ exitCode: 0, stderr: '' });
+      expect({ exitCode: forced.exitCode, stderr: forced.exitCode ? forced.stderr : '' }).toEqual({
+        exitCode: 0,
+        stderr: '',
+      });
       expect(forced.stderr).toContain(`cluster ID ${id}`);
       expect(forced.stderr).toMatch(/Cluster Registry/);
       expect(JSON.parse(forced.stdout).outcome).toBe('forced');
       expect(await cluster('cluster-c')).toBeUndefined();
-      const cm = await client.get({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true }, forcedDecommissionRecord, system);
+      const cm = await client.get(
+        { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
+        forcedDecommissionRecord,
+        system,
+      );
       expect((cm.data as Record<string, string>).clusterID).toBe(id);
       const { items } = await client.list(core.events, { namespace: system });
       expect(items.some((e) => (e as { reason?: string }).reason === 'ForcedFinalizerRemoval')).toBe(true);

@@ -35,7 +35,12 @@ describe('the procedure on a sandbox: purge and status', () => {
     return { states: doc.steps.map((s) => s.state), doc };
   };
   const releaseSecrets = async () =>
-    (await client.list(core.secrets, { namespace: operatorNamespace, labelSelector: `owner=helm,name=${helmReleaseName}` })).items.length;
+    (
+      await client.list(core.secrets, {
+        namespace: operatorNamespace,
+        labelSelector: `owner=helm,name=${helmReleaseName}`,
+      })
+    ).items.length;
 
   it('status on a fresh installation: nothing started, next is pause', async () => {
     const { states, doc } = await status();
@@ -90,7 +95,10 @@ describe('the procedure on a sandbox: purge and status', () => {
     const noHelm = await vw(['purge', '--yes', '--helm', '/nonexistent/helm'], { kubeconfig });
     expect(noHelm.exitCode).toBe(3);
     expect(noHelm.stderr).toMatch(/helm binary not found at \/nonexistent\/helm/);
-    const onPath = await vw(['purge', '--yes'], { kubeconfig, env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } }); // node, and no helm
+    const onPath = await vw(['purge', '--yes'], {
+      kubeconfig,
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` },
+    }); // node, and no helm
     expect(onPath.exitCode).toBe(3);
     expect(onPath.stderr).toMatch(/helm binary not found on PATH/);
     const restricted = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig: restrictedKubeconfig() });

@@ -2,13 +2,21 @@ import { KubeClient } from '../../lib/kube/client';
 import type { KubeObject } from '../../lib/kube/resources';
 import { resolveKubeTarget } from '../../lib/kube/config';
 import { pauseAnnotation, pausedByAnnotation, resources, suspendedByAnnotation } from '../../lib/operator/names';
-import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl, restrictedKubeconfig } from '../support/kube-env';
+import {
+  adminKubeconfig,
+  createTestNamespace,
+  deleteNamespace,
+  kubectl,
+  restrictedKubeconfig,
+} from '../support/kube-env';
 import { adminClient, appNames, createApps, eventually, vw } from '../support/plugins';
 import { SimOperator } from '../support/sim-operator';
 import { startThrottlingProxy } from '../support/throttling-proxy';
 
 const suspendedCondition = (o: KubeObject) =>
-  ((o.status as { conditions?: { type: string; status: string; reason?: string }[] })?.conditions ?? []).find((c) => c.type === 'Suspended');
+  ((o.status as { conditions?: { type: string; status: string; reason?: string }[] })?.conditions ?? []).find(
+    (c) => c.type === 'Suspended',
+  );
 
 describe('kubectl vw pause / resume', () => {
   let kubeconfig: string;
@@ -22,7 +30,11 @@ describe('kubectl vw pause / resume', () => {
     client = adminClient(kubeconfig);
     nsA = await createTestNamespace('pause-a');
     nsB = await createTestNamespace('pause-b');
-    await createApps(client, nsA, appNames('shop', 4).map((name, i) => ({ name, labels: { e2e: 'pause', tier: i < 2 ? 'prod' : 'dev' } })));
+    await createApps(
+      client,
+      nsA,
+      appNames('shop', 4).map((name, i) => ({ name, labels: { e2e: 'pause', tier: i < 2 ? 'prod' : 'dev' } })),
+    );
     await createApps(client, nsB, [
       { name: 'crm-1', labels: { e2e: 'pause' } },
       { name: 'crm-2', labels: { e2e: 'pause' }, annotations: { [pauseAnnotation]: 'disabled' } }, // paused by hand, before us
@@ -30,7 +42,11 @@ describe('kubectl vw pause / resume', () => {
     sim = new SimOperator({ kubeconfig, namespaces: [nsA, nsB] });
     await sim.start();
     // The operator gives every unpaused instance its HelmRelease.
-    await eventually(async () => (await client.list(resources.helmReleases, { namespace: nsA })).items.length === 4, 30_000, 'HelmReleases');
+    await eventually(
+      async () => (await client.list(resources.helmReleases, { namespace: nsA })).items.length === 4,
+      30_000,
+      'HelmReleases',
+    );
   });
 
   afterAll(async () => {
@@ -69,7 +85,10 @@ describe('kubectl vw pause / resume', () => {
     expect(client1.exitCode).toBe(0);
     const doc = JSON.parse(client1.stdout);
     expect(doc.kind).toBe('PauseResult');
-    expect(doc.items.map((i: { name: string; result: string }) => `${i.name}:${i.result}`).sort()).toEqual(['shop-1:planned', 'shop-2:planned']);
+    expect(doc.items.map((i: { name: string; result: string }) => `${i.name}:${i.result}`).sort()).toEqual([
+      'shop-1:planned',
+      'shop-2:planned',
+    ]);
     const server = await vw(['pause', '-n', nsA, '-l', 'tier=prod', '--dry-run=server', '-o', 'json'], { kubeconfig });
     expect(server.exitCode).toBe(0);
     expect(JSON.parse(server.stdout).items.every((i: { result: string }) => i.result === 'validated')).toBe(true);
@@ -92,16 +111,34 @@ describe('kubectl vw pause / resume', () => {
   });
 
   it('pauses across namespaces with -A, suspends HelmReleases, and leaves hand-paused instances unmarked', async () => {
-    const r = await vw(['pause', '-A', '-l', 'e2e=pause', '--suspend-helmreleases', '-o', 'json', '--timeout', '60s'], { kubeconfig });
+    const r = await vw(['pause', '-A', '-l', 'e2e=pause', '--suspend-helmreleases', '-o', 'json', '--timeout', '60s'], {
+      kubeconfig,
+    });
     expect(r.exitCode).toBe(0);
-    const items = JSON.parse(r.stdout).items as { kind: string; name: string; action: string; result: string; message?: string }[];
-    expect(items.find((i) => i.name === 'crm-2' && i.kind === 'ApplicationInstance')).toMatchObject({ action: 'none', result: 'unchanged' });
+    const items = JSON.parse(r.stdout).items as {
+      kind: string;
+      name: string;
+      action: string;
+      result: string;
+      message?: string;
+    }[];
+    expect(items.find((i) => i.name === 'crm-2' && i.kind === 'ApplicationInstance')).toMatchObject({
+      action: 'none',
+      result: 'unchanged',
+    });
     expect((await get(nsB, 'crm-2')).metadata.annotations?.[pausedByAnnotation]).toBeUndefined();
     const hr = await client.get(resources.helmReleases, 'crm-1', nsB);
     expect((hr.spec as { suspend?: boolean }).suspend).toBe(true);
     expect(hr.metadata.annotations?.[suspendedByAnnotation]).toBeTruthy();
     // kubectl, a client no one here wrote, sees the same.
-    const k = await kubectl(['get', 'applicationinstances', '-n', nsA, '-o', 'jsonpath={.items[*].metadata.annotations.apps\\.vworkspace\\.io/reconcile}']);
+    const k = await kubectl([
+      'get',
+      'applicationinstances',
+      '-n',
+      nsA,
+      '-o',
+      'jsonpath={.items[*].metadata.annotations.apps\\.vworkspace\\.io/reconcile}',
+    ]);
     expect(k.stdout.split(' ')).toEqual(['disabled', 'disabled', 'disabled', 'disabled']);
   });
 
@@ -115,7 +152,10 @@ describe('kubectl vw pause / resume', () => {
 
   it('-o name prints names that kubectl understands', async () => {
     const r = await vw(['pause', '-n', nsA, '-l', 'tier=prod', '-o', 'name'], { kubeconfig });
-    expect(r.stdout.trim().split('\n')).toEqual(['applicationinstance.apps.vworkspace.io/shop-1', 'applicationinstance.apps.vworkspace.io/shop-2']);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'applicationinstance.apps.vworkspace.io/shop-1',
+      'applicationinstance.apps.vworkspace.io/shop-2',
+    ]);
     const k = await kubectl(['get', '-n', nsA, ...r.stdout.trim().split('\n'), '-o', 'name']);
     expect(k.exitCode).toBe(0);
   });
@@ -159,19 +199,31 @@ describe('kubectl vw pause / resume', () => {
   it('retries through 429s from the server and 409s from a concurrent writer', async () => {
     const ns = await createTestNamespace('pause-busy');
     const names = appNames('busy', 30);
-    await createApps(client, ns, names.map((name) => ({ name })));
+    await createApps(
+      client,
+      ns,
+      names.map((name) => ({ name })),
+    );
     const proxy = await startThrottlingProxy(kubeconfig, { throttleEvery: 3 });
     let writing = true;
     // A concurrent writer bumps every instance's labels, so patches carrying an old resourceVersion conflict.
     const writer = (async () => {
       let n = 0;
       while (writing) {
-        await Promise.all(names.map((name) => client.mergePatch(resources.applicationInstances, name, ns, { metadata: { labels: { bump: String(n) } } }).catch(() => undefined)));
+        await Promise.all(
+          names.map((name) =>
+            client
+              .mergePatch(resources.applicationInstances, name, ns, { metadata: { labels: { bump: String(n) } } })
+              .catch(() => undefined),
+          ),
+        );
         n++;
       }
     })();
     try {
-      const r = await vw(['pause', '-n', ns, '-l', 'bump', '--no-wait', '-o', 'json', '-v'], { kubeconfig: proxy.kubeconfig });
+      const r = await vw(['pause', '-n', ns, '-l', 'bump', '--no-wait', '-o', 'json', '-v'], {
+        kubeconfig: proxy.kubeconfig,
+      });
       expect({ exitCode: r.exitCode, stderr: r.exitCode ? r.stderr : '' }).toEqual({ exitCode: 0, stderr: '' });
       expect(JSON.parse(r.stdout).summary.changed + JSON.parse(r.stdout).summary.unchanged).toBe(30);
       expect(proxy.throttled()).toBeGreaterThan(0);
@@ -189,19 +241,31 @@ describe('kubectl vw pause / resume', () => {
   it('finishes the job when re-run after being killed half-way', async () => {
     const ns = await createTestNamespace('pause-crash');
     const names = appNames('big', 300);
-    await createApps(client, ns, names.map((name) => ({ name, labels: { e2e: 'crash' } })));
+    await createApps(
+      client,
+      ns,
+      names.map((name) => ({ name, labels: { e2e: 'crash' } })),
+    );
     const target = resolveKubeTarget({ kubeconfig });
     const counter = new KubeClient(target);
     const { execa } = await import('execa');
     const { distBin } = await import('../support/plugins');
-    const proc = execa(`${distBin}/kubectl-vw`, ['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '--concurrency', '2'], {
-      reject: false,
-      env: { KUBECONFIG: kubeconfig },
-    });
-    await eventually(async () => {
-      const { items } = await counter.list(resources.applicationInstances, { namespace: ns });
-      return items.filter((i) => i.metadata.annotations?.[pauseAnnotation]).length >= 20;
-    }, 60_000, 'some instances paused');
+    const proc = execa(
+      `${distBin}/kubectl-vw`,
+      ['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '--concurrency', '2'],
+      {
+        reject: false,
+        env: { KUBECONFIG: kubeconfig },
+      },
+    );
+    await eventually(
+      async () => {
+        const { items } = await counter.list(resources.applicationInstances, { namespace: ns });
+        return items.filter((i) => i.metadata.annotations?.[pauseAnnotation]).length >= 20;
+      },
+      60_000,
+      'some instances paused',
+    );
     proc.kill('SIGKILL');
     await proc;
     const { items } = await counter.list(resources.applicationInstances, { namespace: ns });

@@ -48,7 +48,11 @@ export async function createApps(client: KubeClient, namespace: string, apps: Ap
           apiVersion: 'apps.vworkspace.io/v1alpha1',
           kind: 'ApplicationInstance',
           metadata: { name: a.name, namespace, labels: a.labels, annotations: a.annotations },
-          spec: { catalogRef: { name: 'odoo-app', version: '1.0.0' }, values: { replicas: 1 }, backup: { capable: a.capable ?? true } },
+          spec: {
+            catalogRef: { name: 'odoo-app', version: '1.0.0' },
+            values: { replicas: 1 },
+            backup: { capable: a.capable ?? true },
+          },
         },
         namespace,
       ),
@@ -59,7 +63,11 @@ export async function createApps(client: KubeClient, namespace: string, apps: Ap
 export const appNames = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
 
 /** Polls until fn returns a truthy value; tests may poll, the product may not. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -79,7 +87,9 @@ const ignoreExists = (err: unknown) => {
 
 /** Velero's namespace and an Available BackupStorageLocation `aws-primary`, as the bundle installs them. */
 export async function ensureStorageLocation(client: KubeClient, name = 'aws-primary', phase = 'Available') {
-  await client.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } }).catch(ignoreExists);
+  await client
+    .create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'velero' } })
+    .catch(ignoreExists);
   await client
     .create(
       resources.backupStorageLocations,
@@ -98,7 +108,9 @@ export async function ensureStorageLocation(client: KubeClient, name = 'aws-prim
 
 /** The operator namespace, its Deployment (the simulated operator keeps its status) and a Cluster CR. */
 export async function createOperatorWorld(client: KubeClient, opts: { cluster?: string; odooUrl: string }) {
-  await client.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vworkspace-system' } }).catch(ignoreExists);
+  await client
+    .create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vworkspace-system' } })
+    .catch(ignoreExists);
   await client
     .create(
       core.deployments,
@@ -109,7 +121,10 @@ export async function createOperatorWorld(client: KubeClient, opts: { cluster?: 
         spec: {
           replicas: 1,
           selector: { matchLabels: { app: 'vworkspace-operator' } },
-          template: { metadata: { labels: { app: 'vworkspace-operator' } }, spec: { containers: [{ name: 'operator', image: 'vworkspace/operator:test' }] } },
+          template: {
+            metadata: { labels: { app: 'vworkspace-operator' } },
+            spec: { containers: [{ name: 'operator', image: 'vworkspace/operator:test' }] },
+          },
         },
       },
       'vworkspace-system',

@@ -25,11 +25,27 @@ export async function startThrottlingProxy(adminKubeconfig: string, opts: { thro
       throttled++;
       req.resume();
       res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '0' });
-      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'TooManyRequests', message: 'throttled by the test proxy', code: 429 }));
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'TooManyRequests',
+          message: 'throttled by the test proxy',
+          code: 429,
+        }),
+      );
       return;
     }
     const up = https.request(
-      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host }, agent },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: upstream.host },
+        agent,
+      },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);

@@ -50,3 +50,11 @@ describe('multi-call executable', () => {
     expect(stepFromInvocationName(path)).toBe(step);
   });
 });
+
+describe('--all and -n', () => {
+  it('--all alone is every namespace; with an explicit -n it is that namespace', () => {
+    expect(selectionFromArgs({ all: true }, 'default', false).allNamespaces).toBe(true);
+    const inNs = selectionFromArgs({ all: true }, 'shop', true);
+    expect(inNs).toMatchObject({ allNamespaces: false, namespace: 'shop', names: [] });
+  });
+});

@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import { pauseAnnotation, resources } from '../../lib/operator/names';
+import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
+import { adminClient, createApps, distBin } from '../support/plugins';
+
+// `kubectl vw <step>` through the real kubectl binary: from the multi-call kubectl-vw alone, from
+// the single-purpose binaries alone, and kubectl's plugin completion through kubectl_complete-vw.
+describe('kubectl dispatch and completion', () => {
+  let kubeconfig: string;
+  let ns: string;
+  const dirs: string[] = [];
+
+  const pathWith = (...binaries: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vw-path-'));
+    dirs.push(dir);
+    for (const b of binaries) symlinkSync(join(distBin, b), join(dir, b));
+    // kubectl, node and the shell's tools, and only the plugins given.
+    return `${dir}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
+  };
+  const kubectl = (path: string, ...args: string[]) =>
+    execa('kubectl', args, {
+      env: { PATH: path, KUBECONFIG: kubeconfig, NO_COLOR: '1' },
+      extendEnv: false,
+      reject: false,
+    });
+
+  beforeAll(async () => {
+    kubeconfig = adminKubeconfig();
+    ns = await createTestNamespace('dispatch');
+    await createApps(adminClient(kubeconfig), ns, [{ name: 'one' }, { name: 'two' }, { name: 'other' }]);
+  });
+
+  afterAll(async () => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await deleteNamespace(ns, { wait: true });
+  });
+
+  it('kubectl vw --help lists the steps in order', async () => {
+    const r = await kubectl(pathWith('kubectl-vw'), 'vw', '--help');
+    expect(r.exitCode).toBe(0);
+    const order = ['kubectl vw pause', 'kubectl vw backup', 'kubectl vw decommission', 'kubectl vw purge'].map((s) =>
+      r.stdout.indexOf(s),
+    );
+    expect(order.every((i, k) => i >= 0 && (k === 0 || i > (order[k - 1] ?? 0)))).toBe(true);
+    expect((await kubectl(pathWith('kubectl-vw'), 'vw', 'version')).stdout).toMatch(/^kubectl-vw \d+\.\d+\.\d+/);
+  });
+
+  it('kubectl vw pause with only kubectl-vw on PATH', async () => {
+    const r = await kubectl(pathWith('kubectl-vw'), 'vw', 'pause', '-n', ns, 'one', '--no-wait', '-o', 'name');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe('applicationinstance.apps.vworkspace.io/one');
+  });
+
+  it('kubectl vw pause with only the single-purpose kubectl-vw-pause on PATH', async () => {
+    const r = await kubectl(pathWith('kubectl-vw-pause'), 'vw', 'pause', '-n', ns, 'two', '--no-wait', '-o', 'name');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe('applicationinstance.apps.vworkspace.io/two');
+    const noDispatcher = await kubectl(pathWith('kubectl-vw-pause'), 'vw', 'status');
+    expect(noDispatcher.exitCode).not.toBe(0);
+    const ai = await adminClient(kubeconfig).get(resources.applicationInstances, 'two', ns);
+    expect(ai.metadata.annotations?.[pauseAnnotation]).toBe('disabled');
+  });
+
+  it('completes steps, flags, namespaces and names through kubectl_complete-vw', async () => {
+    const path = pathWith('kubectl-vw', 'kubectl_complete-vw');
+    const steps = await kubectl(path, '__complete', 'vw', 'p');
+    expect(steps.stdout).toMatch(/^pause\t/m);
+    expect(steps.stdout).toMatch(/^purge\t/m);
+    const flags = await kubectl(path, '__complete', 'vw', 'pause', '--susp');
+    expect(flags.stdout).toMatch(/^--suspend-helmreleases$/m);
+    const namespaces = await kubectl(path, '__complete', 'vw', 'pause', '-n', ns.slice(0, 10));
+    expect(namespaces.stdout).toContain(ns);
+    const names = await kubectl(path, '__complete', 'vw', 'pause', '-n', ns, 'o');
+    expect(names.stdout.split('\n').filter((l) => l && !l.startsWith(':') && !l.startsWith('Completion'))).toEqual([
+      'one',
+      'other',
+    ]);
+  });
+});
