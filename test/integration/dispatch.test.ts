@@ -22,7 +22,8 @@ describe('kubectl dispatch and completion', () => {
   };
   const kubectl = (path: string, ...args: string[]) =>
     execa('kubectl', args, {
-      env: { PATH: path, KUBECONFIG: kubeconfig, NO_COLOR: '1' },
+      // HOME in a temp dir: kubectl's caches must not land in the work tree.
+      env: { PATH: path, KUBECONFIG: kubeconfig, NO_COLOR: '1', HOME: dirs[0] ?? tmpdir() },
       extendEnv: false,
       reject: false,
     });

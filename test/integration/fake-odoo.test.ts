@@ -67,7 +67,9 @@ describe('fake Odoo', () => {
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
 
-    await expect(post(`${odoo.url}${decommissionPath}`, { clusterID: 'c-4' }, AbortSignal.timeout(100))).rejects.toThrow();
+    await expect(
+      post(`${odoo.url}${decommissionPath}`, { clusterID: 'c-4' }, AbortSignal.timeout(100)),
+    ).rejects.toThrow();
     expect(odoo.decommissioned()).toEqual([]);
     await odoo.setMode('up');
     const fast = Date.now();

@@ -373,18 +373,15 @@ export async function seedSandbox(kubeconfig: string, opts: SandboxOptions): Pro
     await ensureCluster(client, { odooUrl: opts.odooUrl });
     const namespaces = Array.from({ length: nsCount }, (_, i) => sandboxNamespace(i + 1));
     await Promise.all(namespaces.map((ns) => ensureNamespace(client, ns, { 'vworkspace.io/tenant': 'true' })));
-    // Apps spread round-robin; indexes stay global so names are unique across namespaces.
-    const perNamespace = namespaces.map((ns, i) => ({
-      ns,
-      indexes: Array.from({ length: appCount }, (_, k) => k + 1).filter((k) => (k - 1) % nsCount === i),
-    }));
+    // Apps in blocks of consecutive indexes, so each namespace holds a mix of catalog apps;
+    // indexes stay global so names are unique across namespaces.
+    const per = Math.ceil(appCount / nsCount);
     const apps = (
-      await mapLimit(perNamespace, 2, async ({ ns, indexes }) =>
-        (
-          await mapLimit(indexes, 4, (index) =>
-            seedApps(client, ns, 1, { startIndex: index, notBackupCapableEvery: opts.notBackupCapableEvery }),
-          )
-        ).flat(),
+      await mapLimit(namespaces, 2, (ns, i) =>
+        seedApps(client, ns, Math.max(0, Math.min(per, appCount - i * per)), {
+          startIndex: i * per + 1,
+          notBackupCapableEvery: opts.notBackupCapableEvery,
+        }),
       )
     ).flat();
     return {
