@@ -75,5 +75,9 @@ export const operatorCrds = [
 
 /** The operator's Deployment, rendered by the chart; without it the Cluster finalizer never drains. */
 export const operatorDeployment = 'vworkspace-operator';
-/** Where kubectl vw records a forced finalizer removal, so status keeps saying so after events expire. */
-export const forcedDecommissionRecord = 'kubectl-vw-forced-decommission';
+/**
+ * Where kubectl vw records step 3 (the Cluster's ID, and whether Odoo revoked the credential or the
+ * finalizer was removed by force), so status and the what-persists report still know it once the
+ * Cluster CR is gone and Events have expired.
+ */
+export const decommissionRecord = 'kubectl-vw-decommission';

@@ -6,7 +6,7 @@ import { core, type KubeObject } from '../kube/resources';
 import {
   clusterFinalizer,
   finalBackupName,
-  forcedDecommissionRecord,
+  decommissionRecord,
   operatorDeployment,
   resources,
 } from '../operator/names';
@@ -185,30 +185,73 @@ export function manualRevocation(cluster: Cluster): string {
   return `Revoke by hand in Odoo: Cluster Registry -> cluster ID ${cluster.status?.clusterID ?? '(unknown: see the Cluster status before it was removed)'} (${cluster.metadata.name}, Odoo ${cluster.spec.odoo?.url ?? 'unknown URL'}) -> revoke the bootstrap credential and keypair, then mark it Decommissioned.`;
 }
 
-export interface ForcedRecord {
+export interface DecommissionRecord {
   cluster: string;
   clusterID: string;
   odooUrl: string;
-  forcedAt: string;
-  skipped: string;
+  startedAt: string;
+  /** in-progress: deleted, finalizer not drained yet; decommissioned: Odoo revoked; forced: not revoked. */
+  outcome: 'in-progress' | 'decommissioned' | 'forced';
+  finishedAt?: string;
+  forcedAt?: string;
+  skipped?: string;
+}
+
+/** Writes (or updates) the step 3 record in the Cluster's namespace. */
+export async function writeDecommissionRecord(
+  client: KubeClient,
+  cluster: Cluster,
+  update: Partial<DecommissionRecord>,
+): Promise<DecommissionRecord> {
+  const ns = cluster.metadata.namespace ?? '';
+  const existing = await readDecommissionRecord(client, ns);
+  const record: DecommissionRecord = {
+    cluster: cluster.metadata.name,
+    clusterID: cluster.status?.clusterID ?? existing?.clusterID ?? '',
+    odooUrl: cluster.spec.odoo?.url ?? existing?.odooUrl ?? '',
+    startedAt: existing?.cluster === cluster.metadata.name ? existing.startedAt : new Date().toISOString(),
+    outcome: 'in-progress',
+    ...update,
+  };
+  const data = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  if (existing) await client.mergePatch(core.configMaps, decommissionRecord, ns, { data });
+  else {
+    await client.create(
+      core.configMaps,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: decommissionRecord, namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' } },
+        data,
+      },
+      ns,
+    );
+  }
+  return record;
+}
+
+export async function readDecommissionRecord(
+  client: KubeClient,
+  namespace: string,
+): Promise<DecommissionRecord | undefined> {
+  try {
+    const cm = await client.find(core.configMaps, decommissionRecord, namespace);
+    return cm ? (cm.data as unknown as DecommissionRecord) : undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 /**
- * Records a forced finalizer removal twice: an Event for `kubectl get events`, and a ConfigMap
- * that outlives the Event's one-hour TTL, so `kubectl vw status` keeps saying the credential was
- * never revoked server-side.
+ * Records a forced finalizer removal twice: an Event for `kubectl get events`, and the step 3
+ * record, which outlives the Event's one-hour TTL, so `kubectl vw status` keeps saying that the
+ * credential was never revoked server-side.
  */
-export async function recordForcedRemoval(client: KubeClient, cluster: Cluster): Promise<ForcedRecord> {
+export async function recordForcedRemoval(client: KubeClient, cluster: Cluster): Promise<DecommissionRecord> {
   const ns = cluster.metadata.namespace ?? '';
-  const record: ForcedRecord = {
-    cluster: cluster.metadata.name,
-    clusterID: cluster.status?.clusterID ?? '',
-    odooUrl: cluster.spec.odoo?.url ?? '',
-    forcedAt: new Date().toISOString(),
-    skipped:
-      'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
-  };
-  const message = `kubectl vw removed finalizer ${clusterFinalizer} from Cluster ${cluster.metadata.name} (cluster ID ${record.clusterID}) by force: the credential was NOT revoked in Odoo; revoke it by hand in Odoo's Cluster Registry`;
+  const clusterID = cluster.status?.clusterID ?? '';
+  const message = `kubectl vw removed finalizer ${clusterFinalizer} from Cluster ${cluster.metadata.name} (cluster ID ${clusterID}) by force: the credential was NOT revoked in Odoo; revoke it by hand in Odoo's Cluster Registry`;
   const now = new Date().toISOString();
   await client.create(
     core.events,
@@ -227,33 +270,12 @@ export async function recordForcedRemoval(client: KubeClient, cluster: Cluster):
     },
     ns,
   );
-  const data = { ...record } as unknown as Record<string, string>;
-  const configMaps = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
-  const existing = await client.find(configMaps, forcedDecommissionRecord, ns);
-  const body = {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: {
-      name: forcedDecommissionRecord,
-      namespace: ns,
-      labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' },
-    },
-    data,
-  };
-  if (existing) await client.mergePatch(configMaps, forcedDecommissionRecord, ns, { data });
-  else await client.create(configMaps, body, ns);
-  return record;
-}
-
-export async function readForcedRecord(client: KubeClient, namespace: string): Promise<ForcedRecord | undefined> {
-  const configMaps = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
-  try {
-    const cm = await client.find(configMaps, forcedDecommissionRecord, namespace);
-    return cm ? (cm.data as unknown as ForcedRecord) : undefined;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return writeDecommissionRecord(client, cluster, {
+    outcome: 'forced',
+    forcedAt: now,
+    skipped:
+      'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
+  });
 }
 
 /** Removes only our finalizer, and only if the list is still what we saw (JSON patch test). */

@@ -3,7 +3,7 @@ import type { KubeClient } from '../kube/client';
 import { core, type KubeObject, type ResourceType } from '../kube/resources';
 import { bootstrapCredentialSecret, operatorNamespace, resources, veleroNamespace } from '../operator/names';
 import { clusterSchema, parseObject } from '../operator/schemas';
-import { readForcedRecord } from './decommission';
+import { type DecommissionRecord, readDecommissionRecord } from './decommission';
 
 /** One row of the procedure's "What persists after uninstall" table, with this cluster's facts. */
 export interface PersistsRow {
@@ -45,15 +45,15 @@ async function listOptional(client: KubeClient, r: ResourceType, namespace?: str
 
 export async function persistsReport(
   client: KubeClient,
-  opts: { veleroNamespace?: string } = {},
+  opts: { veleroNamespace?: string; decommission?: DecommissionRecord } = {},
 ): Promise<PersistsReport> {
-  const [backups, contents, pvs, secret, clusters, forced] = await Promise.all([
+  const [backups, contents, pvs, secret, clusters, stored] = await Promise.all([
     listOptional(client, resources.veleroBackups, opts.veleroNamespace ?? veleroNamespace),
     listOptional(client, resources.volumeSnapshotContents),
     listOptional(client, core.persistentVolumes),
     client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
     listOptional(client, resources.clusters, operatorNamespace),
-    readForcedRecord(client, operatorNamespace).catch(() => undefined),
+    readDecommissionRecord(client, operatorNamespace).catch(() => undefined),
   ]);
 
   const byLocation = new Map<string, KubeObject[]>();
@@ -95,6 +95,8 @@ export async function persistsReport(
       };
     });
 
+  // The namespace (and the record in it) may be gone by now: the caller may pass what it read before.
+  const record = stored ?? opts.decommission;
   const cluster = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   let odoo: PersistsReport['odoo'];
   if (cluster?.ok) {
@@ -104,18 +106,22 @@ export async function persistsReport(
       credential: 'valid',
       note: 'the Cluster CR still exists: step 3 has not run, the credential is still valid',
     };
-  } else if (forced) {
+  } else if (record?.outcome === 'forced') {
     odoo = {
-      cluster: forced.cluster,
-      clusterID: forced.clusterID,
+      cluster: record.cluster,
+      clusterID: record.clusterID,
       credential: 'not-revoked',
-      note: `finalizer removed by force at ${forced.forcedAt}: the credential was NOT revoked server-side`,
+      note: `finalizer removed by force at ${record.forcedAt}: the credential was NOT revoked server-side`,
+    };
+  } else if (record?.outcome === 'decommissioned') {
+    odoo = {
+      cluster: record.cluster,
+      clusterID: record.clusterID,
+      credential: 'revoked',
+      note: `Odoo acknowledged the decommission at ${record.finishedAt ?? '?'}: credential and keypair revoked`,
     };
   } else {
-    odoo = {
-      credential: 'unknown',
-      note: 'no Cluster CR left: if step 3 drained normally, Odoo invalidated the credential',
-    };
+    odoo = { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
   }
 
   const policyCounts: Record<string, number> = {};

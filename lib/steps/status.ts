@@ -12,7 +12,7 @@ import {
 } from '../operator/names';
 import { readHelmRelease } from '../operator/helm-release';
 import { clusterSchema, findCondition, operationSchema, parseObject } from '../operator/schemas';
-import { hasFinalizer, readForcedRecord } from './decommission';
+import { hasFinalizer, readDecommissionRecord } from './decommission';
 import { isPaused } from './pause';
 
 export type StepState = 'not started' | 'in progress' | 'done' | 'skipped' | 'blocked';
@@ -82,7 +82,9 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
       ])
     : [[], [], [], await listOrEmpty(client, resources.helmReleases)];
   const release = namespace ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
-  const forced = namespace ? await readForcedRecord(client, operatorNamespace).catch(() => undefined) : undefined;
+  const record = namespace ? await readDecommissionRecord(client, operatorNamespace).catch(() => undefined) : undefined;
+  const forced =
+    record?.outcome === 'forced' ? { clusterID: record.clusterID, forcedAt: record.forcedAt ?? '' } : undefined;
 
   const paused = instances.filter(isPaused);
   const pausedByTool = paused.filter((i) => i.metadata.annotations?.['kubectl-vw.vworkspace.io/paused-at']);
@@ -123,7 +125,7 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
             : undefined,
         }
       : null,
-    forcedDecommission: forced ? { clusterID: forced.clusterID, forcedAt: forced.forcedAt } : null,
+    forcedDecommission: forced ?? null,
     remainingCrs: {
       applicationInstances: instances.length,
       operations: operations.length,

@@ -26,8 +26,9 @@ import {
   manualRevocation,
   planDecommission,
   type PreflightCheck,
-  readForcedRecord,
+  readDecommissionRecord,
   recordForcedRemoval,
+  writeDecommissionRecord,
   removeFinalizer,
   waysOut,
 } from '../../lib/steps/decommission';
@@ -145,13 +146,14 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
       io,
       `no Cluster${args.cluster_name ? ` "${args.cluster_name}"` : ''} in namespace ${namespace}: step 3 is done`,
     );
-    const forced = await readForcedRecord(client, namespace);
+    const record = await readDecommissionRecord(client, namespace);
+    const forced = record?.outcome === 'forced' ? record : undefined;
     if (forced)
       warn(
         io,
         `its finalizer was removed by force at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} was NOT revoked in Odoo`,
       );
-    report('already-gone', undefined, { forced: forced ?? null });
+    report('already-gone', undefined, { record: record ?? null });
     return ExitCode.ok;
   }
   const cluster = plan.cluster;
@@ -236,6 +238,8 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
     });
     const lock = await acquireLock(client, namespace, 'DecommissionResult');
     try {
+      // Recorded first: once the Cluster is gone, its ID lives only here (and in Odoo).
+      await writeDecommissionRecord(client, cluster, { outcome: 'in-progress' });
       await client.delete(resources.clusters, cluster.metadata.name, namespace);
     } finally {
       await lock?.release();
@@ -289,6 +293,19 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
   );
   const stillThere = outcome.timedOut || controller.stop;
   if (!stillThere) {
+    const record = await readDecommissionRecord(client, namespace).catch(() => undefined);
+    if (record?.outcome === 'forced') {
+      warn(
+        io,
+        `Cluster ${cluster.metadata.name} is gone, but its finalizer was removed by force at ${record.forcedAt}: the credential was NOT revoked`,
+      );
+      report('forced', latest, { manualActions: [manualRevocation(latest)] });
+      return ExitCode.ok;
+    }
+    await writeDecommissionRecord(client, latest, {
+      outcome: 'decommissioned',
+      finishedAt: new Date().toISOString(),
+    }).catch((err) => warn(io, `could not record the decommission: ${(err as Error).message}`));
     info(
       io,
       `Cluster ${cluster.metadata.name} is gone: Odoo acknowledged the decommission and revoked the credential (${formatDuration(Date.now() - started)})`,

@@ -10,6 +10,7 @@ import { openSession } from '../../lib/cli/session';
 import { acquireLock } from '../../lib/kube/lease';
 import { operatorNamespace, resources } from '../../lib/operator/names';
 import { requireAccess } from '../../lib/preflight';
+import { readDecommissionRecord } from '../../lib/steps/decommission';
 import { type PersistsReport, persistsReport } from '../../lib/steps/persists';
 import {
   deleteCrds,
@@ -170,6 +171,8 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
     ]);
   }
   const plan = await planPurge(client, opts);
+  // Read before --delete-namespace takes it away: the report still names the cluster's Odoo record.
+  const decommission = await readDecommissionRecord(client, operatorNamespace).catch(() => undefined);
   info(io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(io, plan);
   if (!opts.deleteApps && plan.orphanedHelmReleases) {
@@ -217,7 +220,7 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
     if (!todo.length) info(io, 'nothing left to purge: every phase is done');
     printDocument(io, args.output, doc({ dryRun: args['dry-run'], plan }), [], [], () => '');
     if (!todo.length) {
-      const report = await persistsReport(client);
+      const report = await persistsReport(client, { decommission });
       printPersists(io, report, args.output);
     }
     return ExitCode.ok;
@@ -253,7 +256,7 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
   } finally {
     await lock?.release();
   }
-  const report = await persistsReport(client);
+  const report = await persistsReport(client, { decommission });
   printPersists(io, report, args.output);
   printDocument(
     io,

@@ -1,6 +1,6 @@
 import type { KubeClient } from '../../lib/kube/client';
 import { core } from '../../lib/kube/resources';
-import { forcedDecommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
+import { decommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
 import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, restrictedKubeconfig } from '../support/kube-env';
 import { adminClient, createApps, createOperatorWorld, eventually, vw } from '../support/plugins';
@@ -46,7 +46,7 @@ describe('kubectl vw decommission', () => {
     await client
       .delete(
         { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
-        forcedDecommissionRecord,
+        decommissionRecord,
         system,
       )
       .catch(() => undefined);
@@ -163,10 +163,10 @@ describe('kubectl vw decommission', () => {
       expect(await cluster('cluster-c')).toBeUndefined();
       const cm = await client.get(
         { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
-        forcedDecommissionRecord,
+        decommissionRecord,
         system,
       );
-      expect((cm.data as Record<string, string>).clusterID).toBe(id);
+      expect(cm.data).toMatchObject({ clusterID: id, outcome: 'forced' });
       const { items } = await client.list(core.events, { namespace: system });
       expect(items.some((e) => (e as { reason?: string }).reason === 'ForcedFinalizerRemoval')).toBe(true);
       const status = await vw(['status', '-o', 'json'], { kubeconfig });

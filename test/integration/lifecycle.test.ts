@@ -124,8 +124,11 @@ describe('the procedure on a sandbox: purge and status', () => {
   });
 
   it('delete-apps, delete-crds and delete-namespace: CRs gone first, then the CRDs, namespace waited for', async () => {
-    const r = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes'], { kubeconfig });
+    const r = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes', '-o', 'json'], { kubeconfig });
     expect(r.exitCode).toBe(0);
+    const odoo = JSON.parse(r.stdout).persists.odoo;
+    expect(odoo).toMatchObject({ credential: 'revoked', cluster: 'cluster-sandbox-1' });
+    expect(odoo.clusterID).toMatch(/^[0-9a-f-]{36}$/);
     expect(await client.find(core.namespaces, operatorNamespace)).toBeUndefined();
     for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeUndefined();
     const again = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes'], { kubeconfig });
@@ -143,6 +146,9 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(p.snapshotContents.every((c: { deletionPolicy: string }) => c.deletionPolicy === 'Retain')).toBe(true);
     expect(p.retainedVolumes.length).toBeGreaterThan(0);
     expect(p.bootstrapSecret).toBe(false);
+    // The namespace (and kubectl vw's record in it) is gone, so the cluster ID comes from the run
+    // that deleted it; a fresh --report can no longer know it.
+    expect(p.odoo.credential).toBe('unknown');
     const table = await vw(['purge', '--report'], { kubeconfig });
     expect(table.stdout).toMatch(/Velero backups in BackupStorageLocation/);
     expect(table.stdout).toMatch(/Delete the cluster row in Odoo's Cluster Registry/);
