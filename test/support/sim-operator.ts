@@ -80,6 +80,8 @@ interface Process {
   /** True once the Deployment was seen: from then on its absence means "not running". */
   deploymentSeen: boolean;
   transitions: Promise<void>;
+  /** Set first thing by stop() and crash(): no transition may start reconciling again. */
+  stopping: boolean;
 }
 
 const envLog =
@@ -141,6 +143,7 @@ export class SimOperator {
       client,
       deploymentSeen: false,
       transitions: Promise.resolve(),
+      stopping: false,
     };
     this.proc = proc;
     try {
@@ -180,7 +183,7 @@ export class SimOperator {
   private transition(proc: Process, run: boolean) {
     proc.transitions = proc.transitions
       .then(async () => {
-        if (proc.abort.signal.aborted) return;
+        if (proc.stopping || proc.abort.signal.aborted) return;
         if (run && !proc.controllers) {
           this.log('operator Deployment is back: reconciling again');
           await this.startControllers(proc);
@@ -294,6 +297,7 @@ export class SimOperator {
     const proc = this.proc;
     if (!proc) return;
     this.proc = undefined;
+    proc.stopping = true;
     await proc.transitions;
     await this.stopControllers(proc, true);
     proc.abort.abort();
@@ -311,6 +315,7 @@ export class SimOperator {
     const proc = this.proc;
     if (!proc) return;
     this.proc = undefined;
+    proc.stopping = true;
     proc.abort.abort();
     await this.stopControllers(proc, false);
     await proc.deployment?.setRunning(false);
