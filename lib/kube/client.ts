@@ -25,6 +25,11 @@ export interface RequestOptions {
   dryRun?: boolean;
 }
 
+export interface PatchOptions {
+  dryRun?: boolean;
+  subresource?: string;
+}
+
 export type RequestListener = (event: { method: string; path: string; status: number; attempt: number }) => void;
 
 /**
@@ -213,19 +218,30 @@ export class KubeClient {
     return this.request<T>('POST', resourcePath(r, { namespace }), { body: obj, dryRun });
   }
 
+  private patch<T>(
+    contentType: string,
+    r: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    body: unknown,
+    opts: PatchOptions,
+  ) {
+    return this.request<T>('PATCH', resourcePath(r, { namespace, name, subresource: opts.subresource }), {
+      body,
+      contentType,
+      dryRun: opts.dryRun,
+    });
+  }
+
   /** JSON merge patch (RFC 7386): what `kubectl patch --type=merge` sends. */
   mergePatch<T extends KubeObject = KubeObject>(
     r: ResourceType,
     name: string,
     namespace: string | undefined,
     patch: unknown,
-    opts: { dryRun?: boolean; subresource?: string } = {},
+    opts: PatchOptions = {},
   ) {
-    return this.request<T>('PATCH', resourcePath(r, { namespace, name, subresource: opts.subresource }), {
-      body: patch,
-      contentType: 'application/merge-patch+json',
-      dryRun: opts.dryRun,
-    });
+    return this.patch<T>('application/merge-patch+json', r, name, namespace, patch, opts);
   }
 
   /** JSON patch (RFC 6902), used with a `test` op where a change must not race another writer. */
@@ -234,13 +250,9 @@ export class KubeClient {
     name: string,
     namespace: string | undefined,
     ops: unknown[],
-    opts: { dryRun?: boolean; subresource?: string } = {},
+    opts: PatchOptions = {},
   ) {
-    return this.request<T>('PATCH', resourcePath(r, { namespace, name, subresource: opts.subresource }), {
-      body: ops,
-      contentType: 'application/json-patch+json',
-      dryRun: opts.dryRun,
-    });
+    return this.patch<T>('application/json-patch+json', r, name, namespace, ops, opts);
   }
 
   replace<T extends KubeObject = KubeObject>(

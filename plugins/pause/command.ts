@@ -1,28 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
-import {
-  concurrencyOf,
-  type GlobalArgs,
-  type MutationArgs,
-  type WaitArgs,
-  waitTimeoutMs,
-  withGlobalFlags,
-  withMutationFlags,
-  withSelectionFlags,
-  withWaitFlags,
-} from '../../lib/cli/flags';
+import { withGlobalFlags, withMutationFlags, withSelectionFlags, withWaitFlags } from '../../lib/cli/flags';
+import { type InstanceStepArgs, runInstanceStep } from '../../lib/cli/instance-step';
 import { processIO } from '../../lib/cli/io';
 import { runAndExit } from '../../lib/cli/run';
-import { openSession } from '../../lib/cli/session';
-import { runStep } from '../../lib/cli/step-runner';
 import { resources } from '../../lib/operator/names';
-import { requireAccess, requireOperatorCrds } from '../../lib/preflight';
 import { planPause, reportsPaused } from '../../lib/steps/pause';
-import { type SelectionArgs, selectionFromArgs } from '../../lib/steps/selection';
 
-export type PauseArgs = GlobalArgs &
-  MutationArgs &
-  WaitArgs &
-  SelectionArgs & { 'suspend-helmreleases': boolean; 'all-helmreleases': boolean; concurrency: number };
+export type PauseArgs = InstanceStepArgs & { 'suspend-helmreleases': boolean; 'all-helmreleases': boolean };
 
 export const pauseCommand: CommandModule<object, PauseArgs> = {
   command: 'pause [names..]',
@@ -58,57 +42,20 @@ export const pauseCommand: CommandModule<object, PauseArgs> = {
 };
 
 /** The whole command, callable in-process (kubectl vw uninstall runs the steps this way). */
-export async function runPause(args: PauseArgs): Promise<number> {
-  const concurrency = concurrencyOf(args.concurrency);
-  const timeoutMs = waitTimeoutMs(args);
-  const session = openSession(args, { concurrency });
-  const selection = selectionFromArgs(args, session.target.namespace, session.target.namespaceExplicit);
-  const { client } = session;
-  await requireOperatorCrds(client);
-  const scope = selection.allNamespaces ? undefined : selection.namespace;
-  const suspending = args['suspend-helmreleases'] || args['all-helmreleases'];
-  await requireAccess(client, [
-    { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
-    ...(args['dry-run'] === 'client'
-      ? []
-      : [
-          {
-            verb: 'patch',
-            group: resources.applicationInstances.group,
-            resource: 'applicationinstances',
-            namespace: scope,
-          },
-        ]),
-    ...(suspending
-      ? [
-          { verb: 'list', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope },
-          ...(args['dry-run'] === 'client'
-            ? []
-            : [{ verb: 'patch', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope }]),
-        ]
-      : []),
-  ]);
-  const plan = await planPause(client, {
-    selection,
-    suspendHelmReleases: args['suspend-helmreleases'],
-    allHelmReleases: args['all-helmreleases'],
-  });
-  return runStep(session, {
+export function runPause(args: PauseArgs): Promise<number> {
+  return runInstanceStep(args, {
     kind: 'PauseResult',
     verb: 'pause',
-    changes: plan.changes,
-    invalid: plan.invalid,
-    dryRun: args['dry-run'],
-    output: args.output,
-    concurrency,
-    wait: args.wait
-      ? {
-          keys: plan.waitFor,
-          namespace: scope,
-          timeoutMs,
-          describe: 'Suspended=True (ReconcilePaused)',
-          done: reportsPaused,
-        }
-      : undefined,
+    patches: [
+      resources.applicationInstances,
+      ...(args['suspend-helmreleases'] || args['all-helmreleases'] ? [resources.helmReleases] : []),
+    ],
+    plan: (client, selection) =>
+      planPause(client, {
+        selection,
+        suspendHelmReleases: args['suspend-helmreleases'],
+        allHelmReleases: args['all-helmreleases'],
+      }),
+    wait: { describe: 'Suspended=True (ReconcilePaused)', done: reportsPaused },
   });
 }

@@ -1,28 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
-import {
-  concurrencyOf,
-  type GlobalArgs,
-  type MutationArgs,
-  type WaitArgs,
-  waitTimeoutMs,
-  withGlobalFlags,
-  withMutationFlags,
-  withSelectionFlags,
-  withWaitFlags,
-} from '../../lib/cli/flags';
+import { withGlobalFlags, withMutationFlags, withSelectionFlags, withWaitFlags } from '../../lib/cli/flags';
+import { type InstanceStepArgs, runInstanceStep } from '../../lib/cli/instance-step';
 import { processIO } from '../../lib/cli/io';
 import { runAndExit } from '../../lib/cli/run';
-import { openSession } from '../../lib/cli/session';
-import { runStep } from '../../lib/cli/step-runner';
 import { resources } from '../../lib/operator/names';
-import { requireAccess, requireOperatorCrds } from '../../lib/preflight';
 import { planResume, reportsResumed } from '../../lib/steps/resume';
-import { type SelectionArgs, selectionFromArgs } from '../../lib/steps/selection';
 
-export type ResumeArgs = GlobalArgs &
-  MutationArgs &
-  WaitArgs &
-  SelectionArgs & { 'force-all': boolean; 'skip-helmreleases': boolean; concurrency: number };
+export type ResumeArgs = InstanceStepArgs & { 'force-all': boolean; 'skip-helmreleases': boolean };
 
 export const resumeCommand: CommandModule<object, ResumeArgs> = {
   command: 'resume [names..]',
@@ -47,57 +31,13 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
 };
 
 /** The whole command, callable in-process (kubectl vw uninstall runs the steps this way). */
-export async function runResume(args: ResumeArgs): Promise<number> {
-  const concurrency = concurrencyOf(args.concurrency);
-  const timeoutMs = waitTimeoutMs(args);
-  const session = openSession(args, { concurrency });
-  const selection = selectionFromArgs(args, session.target.namespace, session.target.namespaceExplicit);
-  const { client } = session;
-  await requireOperatorCrds(client);
-  const scope = selection.allNamespaces ? undefined : selection.namespace;
-  const writes = args['dry-run'] !== 'client';
-  await requireAccess(client, [
-    { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
-    ...(writes
-      ? [
-          {
-            verb: 'patch',
-            group: resources.applicationInstances.group,
-            resource: 'applicationinstances',
-            namespace: scope,
-          },
-        ]
-      : []),
-    ...(args['skip-helmreleases']
-      ? []
-      : [
-          { verb: 'list', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope },
-          ...(writes
-            ? [{ verb: 'patch', group: resources.helmReleases.group, resource: 'helmreleases', namespace: scope }]
-            : []),
-        ]),
-  ]);
-  const plan = await planResume(client, {
-    selection,
-    forceAll: args['force-all'],
-    skipHelmReleases: args['skip-helmreleases'],
-  });
-  return runStep(session, {
+export function runResume(args: ResumeArgs): Promise<number> {
+  return runInstanceStep(args, {
     kind: 'ResumeResult',
     verb: 'resume',
-    changes: plan.changes,
-    invalid: plan.invalid,
-    dryRun: args['dry-run'],
-    output: args.output,
-    concurrency,
-    wait: args.wait
-      ? {
-          keys: plan.waitFor,
-          namespace: scope,
-          timeoutMs,
-          describe: 'Suspended=False (ReconcileResumed)',
-          done: reportsResumed,
-        }
-      : undefined,
+    patches: [resources.applicationInstances, ...(args['skip-helmreleases'] ? [] : [resources.helmReleases])],
+    plan: (client, selection) =>
+      planResume(client, { selection, forceAll: args['force-all'], skipHelmReleases: args['skip-helmreleases'] }),
+    wait: { describe: 'Suspended=False (ReconcileResumed)', done: reportsResumed },
   });
 }
