@@ -124,7 +124,9 @@ describe('the procedure on a sandbox: purge and status', () => {
   });
 
   it('delete-apps, delete-crds and delete-namespace: CRs gone first, then the CRDs, namespace waited for', async () => {
-    const r = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes', '-o', 'json'], { kubeconfig });
+    const r = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes', '-o', 'json'], {
+      kubeconfig,
+    });
     expect(r.exitCode).toBe(0);
     const odoo = JSON.parse(r.stdout).persists.odoo;
     expect(odoo).toMatchObject({ credential: 'revoked', cluster: 'cluster-sandbox-1' });
