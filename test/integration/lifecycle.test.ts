@@ -137,6 +137,12 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(again.exitCode).toBe(0);
     expect(again.stderr).toMatch(/nothing left to purge/);
     expect((await status()).states).toEqual(['done', 'done', 'done', 'done', 'done']);
+    // With the CRDs gone, every step plugin says the operator is not installed here.
+    const pause = await vw(['pause', '--all'], { kubeconfig });
+    expect(pause.exitCode).toBe(3);
+    expect(pause.stderr).toMatch(
+      /vworkspace-operator CRDs not found in context vw-test-admin: is the operator installed\?/,
+    );
   });
 
   it('what persists at the end: backups, snapshots, Retain PVs; the Secret is gone', async () => {
