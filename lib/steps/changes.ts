@@ -22,6 +22,20 @@ export interface PlannedChange {
   patchFor?: (obj: KubeObject) => Record<string, unknown> | undefined;
 }
 
+/**
+ * What a plan keeps of an object: enough to compute its patch (annotations, spec.suspend) and to
+ * make the patch conditional (resourceVersion). A plan for thousands of objects then costs a few
+ * hundred bytes each, not each object's whole spec and status.
+ */
+export function slim(o: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion, annotations } = o.metadata;
+  const suspend = (o.spec as { suspend?: boolean } | undefined)?.suspend;
+  return {
+    metadata: { name, namespace, resourceVersion, annotations },
+    spec: suspend === undefined ? {} : { suspend },
+  };
+}
+
 export const planRow = (c: PlannedChange): ObjectResult => ({
   kind: c.resource.kind,
   namespace: c.namespace,

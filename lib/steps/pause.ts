@@ -3,7 +3,7 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, pauseValue, resources, suspendedByAnnotation } from '../operator/names';
 import { type ApplicationInstance, findCondition } from '../operator/schemas';
-import type { PlannedChange } from './changes';
+import { type PlannedChange, slim } from './changes';
 import { type Selection, selectInstances } from './selection';
 
 export interface PauseOptions {
@@ -35,7 +35,7 @@ export function pauseInstanceChange(ai: KubeObject, now: string): PlannedChange 
     resource: resources.applicationInstances,
     namespace: ai.metadata.namespace,
     name: ai.metadata.name,
-    seen: ai,
+    seen: slim(ai),
   };
   if (isPaused(ai)) {
     const byUs = annotations(ai)[pausedByAnnotation];
@@ -57,7 +57,12 @@ export function pauseInstanceChange(ai: KubeObject, now: string): PlannedChange 
 }
 
 export function suspendHelmReleaseChange(hr: KubeObject, now: string): PlannedChange {
-  const base = { resource: resources.helmReleases, namespace: hr.metadata.namespace, name: hr.metadata.name, seen: hr };
+  const base = {
+    resource: resources.helmReleases,
+    namespace: hr.metadata.namespace,
+    name: hr.metadata.name,
+    seen: slim(hr),
+  };
   const suspended = (o: KubeObject) => (o.spec as { suspend?: boolean } | undefined)?.suspend === true;
   if (suspended(hr)) {
     const byUs = annotations(hr)[suspendedByAnnotation];

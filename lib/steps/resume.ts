@@ -2,7 +2,7 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, resources, suspendedByAnnotation } from '../operator/names';
 import { findCondition, type ApplicationInstance } from '../operator/schemas';
-import type { PlannedChange } from './changes';
+import { type PlannedChange, slim } from './changes';
 import { helmReleaseNameOf, isPaused } from './pause';
 import { type Selection, selectInstances } from './selection';
 
@@ -29,7 +29,7 @@ export function resumeInstanceChange(ai: KubeObject, forceAll: boolean): Planned
     resource: resources.applicationInstances,
     namespace: ai.metadata.namespace,
     name: ai.metadata.name,
-    seen: ai,
+    seen: slim(ai),
   };
   if (!isPaused(ai)) return { ...base, action: 'none', note: 'not paused' };
   if (!annotations(ai)[pausedByAnnotation] && !forceAll) {
@@ -46,7 +46,12 @@ export function resumeInstanceChange(ai: KubeObject, forceAll: boolean): Planned
 }
 
 export function unsuspendHelmReleaseChange(hr: KubeObject, forceAll: boolean): PlannedChange {
-  const base = { resource: resources.helmReleases, namespace: hr.metadata.namespace, name: hr.metadata.name, seen: hr };
+  const base = {
+    resource: resources.helmReleases,
+    namespace: hr.metadata.namespace,
+    name: hr.metadata.name,
+    seen: slim(hr),
+  };
   const suspended = (o: KubeObject) => (o.spec as { suspend?: boolean } | undefined)?.suspend === true;
   const byUs = (o: KubeObject) => Boolean(annotations(o)[suspendedByAnnotation]);
   if (!suspended(hr)) {
