@@ -71,6 +71,15 @@ export function selectionFromArgs(args: SelectionArgs, defaultNamespace: string,
   return { names: [...new Set(names)], namespace: defaultNamespace, allNamespaces, selector: args.selector };
 }
 
+function slimInstance(ai: ApplicationInstance): ApplicationInstance {
+  const { name, namespace, resourceVersion, annotations, labels } = ai.metadata;
+  return {
+    metadata: { name, namespace, resourceVersion, annotations, labels },
+    spec: { backup: ai.spec.backup },
+    status: { helmReleaseRef: ai.status?.helmReleaseRef, conditions: ai.status?.conditions },
+  };
+}
+
 export interface SelectedInstances {
   instances: ApplicationInstance[];
   /** Objects that exist but do not fit the operator's schema: reported, never acted on. */
@@ -94,7 +103,8 @@ export async function selectInstances(client: KubeClient, sel: Selection): Promi
     })) {
       if (wanted.size && !wanted.has(raw.metadata.name)) continue;
       const parsed = parseObject(applicationInstanceSchema, raw);
-      if (parsed.ok) instances.push(parsed.value);
+      // Keep only what the steps read, so memory follows the page size, not every object's spec.
+      if (parsed.ok) instances.push(slimInstance(parsed.value));
       else invalid.push({ name: parsed.name, error: parsed.error });
     }
   } catch (err) {

@@ -62,6 +62,51 @@ describe('kubectl vw backup', () => {
     expect(await operations()).toHaveLength(0);
   });
 
+  it('a location that is not Available: a warning, or refused with --require-available-location', async () => {
+    await ensureStorageLocation(client, 'aws-dr', 'Unavailable');
+    const refused = await vw(
+      ['backup', '-n', ns, 'web', '--ttl', '720h', '--storage-location', 'aws-dr', '--require-available-location'],
+      {
+        kubeconfig,
+      },
+    );
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr).toMatch(/BackupStorageLocation velero\/aws-dr is Unavailable, not Available/);
+    expect(await operations()).toHaveLength(0);
+    const warned = await vw(
+      ['backup', '-n', ns, 'web', '--ttl', '720h', '--storage-location', 'aws-dr', '--dry-run=client'],
+      { kubeconfig },
+    );
+    expect(warned.exitCode).toBe(0);
+    expect(warned.stderr).toMatch(/warning: BackupStorageLocation velero\/aws-dr is Unavailable/);
+  });
+
+  it('--name-suffix and --no-snapshot-volumes reach the Operation', async () => {
+    const r = await vw(
+      [
+        'backup',
+        '-n',
+        ns,
+        'web',
+        '--ttl',
+        '720h',
+        '--name-suffix',
+        'last',
+        '--no-snapshot-volumes',
+        '--dry-run=client',
+        '-o',
+        'json',
+      ],
+      {
+        kubeconfig,
+      },
+    );
+    expect(r.exitCode).toBe(0);
+    const [op] = JSON.parse(r.stdout).items;
+    expect(op.metadata.name).toBe('web-last');
+    expect(op.spec.parameters).toMatchObject({ snapshotVolumes: false, storageLocation: 'aws-primary' });
+  });
+
   it('--dry-run=server validates the Operations against the CRD and creates none', async () => {
     const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '--dry-run=server', '-o', 'yaml'], {
       kubeconfig,

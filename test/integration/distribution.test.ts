@@ -125,7 +125,7 @@ describe('distribution', () => {
     const install = await kubectl('krew', 'install', 'vw/vw', 'vw/vw-pause');
     expect({ code: install.exitCode, out: install.exitCode ? install.all : '' }).toEqual({ code: 0, out: '' });
 
-    const paused = await kubectl('vw', 'pause', '-n', ns, 'app-2', '--no-wait');
+    const paused = await kubectl('vw', 'pause', '--all', '-n', ns, '--no-wait');
     expect(paused.exitCode).toBe(0);
     const single = await kubectl('vw-pause', '-n', ns, 'app-1', 'app-2', '--no-wait', '-o', 'json');
     expect(single.exitCode).toBe(0);

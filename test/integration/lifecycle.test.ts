@@ -56,6 +56,11 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(r.stderr).toMatch(/Cluster cluster-sandbox-1 still exists/);
     expect(r.stderr).toMatch(/kubectl vw decommission/);
     expect(await releaseSecrets()).toBeGreaterThan(0);
+    // Past the Cluster check, --delete-apps still needs a final backup of every application.
+    const apps = await vw(['purge', '--yes', '--delete-apps', '--force-preflight', '--helm', helm()], { kubeconfig });
+    expect(apps.exitCode).toBe(3);
+    expect(apps.stderr).toMatch(/refusing --delete-apps: 10 of 10 applications have no Succeeded final backup/);
+    expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
   });
 
   it('--report works at any time and matches what the sandbox seeded', async () => {

@@ -175,6 +175,34 @@ describe('kubectl vw pause / resume', () => {
     expect((await get(nsB, 'crm-2')).metadata.annotations?.[pauseAnnotation]).toBeUndefined();
   });
 
+  it('--all-helmreleases suspends every HelmRelease in scope, and resume un-suspends exactly those', async () => {
+    await client.create(
+      resources.helmReleases,
+      {
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'standalone', namespace: nsA },
+        spec: {
+          interval: '10m',
+          chart: { spec: { chart: 'redis', sourceRef: { kind: 'HelmRepository', name: 'bitnami' } } },
+        },
+      },
+      nsA,
+    );
+    const r = await vw(['pause', '-n', nsA, '--all', '--all-helmreleases', '--no-wait', '-o', 'json'], { kubeconfig });
+    expect(r.exitCode).toBe(0);
+    const standalone = await client.get(resources.helmReleases, 'standalone', nsA);
+    expect((standalone.spec as { suspend?: boolean }).suspend).toBe(true);
+    expect(standalone.metadata.annotations?.[suspendedByAnnotation]).toBeTruthy();
+    const resumed = await vw(['resume', '-n', nsA, '--all', '--no-wait'], { kubeconfig });
+    expect(resumed.exitCode).toBe(0);
+    expect(((await client.get(resources.helmReleases, 'standalone', nsA)).spec as { suspend?: boolean }).suspend).toBe(
+      false,
+    );
+    // Leave nsA paused again for the tests that follow.
+    expect((await vw(['pause', '-n', nsA, '--all', '--no-wait'], { kubeconfig })).exitCode).toBe(0);
+  });
+
   it('a restricted user without patch rights is refused before any change (exit 3)', async () => {
     const r = await vw(['pause', '-n', nsB, 'crm-1'], { kubeconfig: restrictedKubeconfig() });
     expect(r.exitCode).toBe(3);
