@@ -11,9 +11,14 @@ export interface IO {
   interactive: boolean;
   /** stdin is a terminal: prompts can be answered. */
   stdinInteractive: boolean;
+  /** Colour on stderr. */
   color: boolean;
+  /** Colour on stdout: only when stdout itself is a terminal, never into a pipe. */
+  outColor: boolean;
   verbose: boolean;
 }
+
+const colourAllowed = () => !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
 export function processIO(opts: { verbose?: boolean } = {}): IO {
   const interactive = Boolean(process.stderr.isTTY);
@@ -22,13 +27,17 @@ export function processIO(opts: { verbose?: boolean } = {}): IO {
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     interactive,
     stdinInteractive: Boolean(process.stdin.isTTY),
-    color: interactive && !process.env.NO_COLOR && process.env.TERM !== 'dumb',
+    color: interactive && colourAllowed(),
+    outColor: Boolean(process.stdout.isTTY) && colourAllowed(),
     verbose: Boolean(opts.verbose),
   };
 }
 
 type Style = 'red' | 'green' | 'yellow' | 'bold' | 'dim' | 'cyan';
 export const paint = (io: IO, style: Style, text: string) => (io.color ? styleText(style, text) : text);
+
+/** For what goes to stdout (tables, status): coloured only when stdout is a terminal. */
+export const paintOut = (io: IO, style: Style, text: string) => (io.outColor ? styleText(style, text) : text);
 
 export const warn = (io: IO, text: string) => io.err(`${paint(io, 'yellow', 'warning:')} ${text}`);
 export const info = (io: IO, text: string) => io.err(text);

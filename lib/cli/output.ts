@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import yaml from 'js-yaml';
 import type { OutputFormat } from './flags';
-import { type IO, paint } from './io';
+import { type IO, paintOut } from './io';
 
 /** One row per object a mutating command touched: what was decided and what happened. */
 export interface ObjectResult {
@@ -26,7 +26,7 @@ export function renderTable<T>(rows: T[], columns: Column<T>[], io: IO, wide: bo
   const cols = columns.filter((c) => wide || !c.wide);
   // kubectl-style: no borders, upper-case headers, two spaces between columns.
   const table = new Table({
-    head: cols.map((c) => paint(io, 'bold', c.header)),
+    head: cols.map((c) => paintOut(io, 'bold', c.header)),
     chars: {
       top: '',
       'top-mid': '',

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../../lib/errors';
 import { type GlobalArgs, withGlobalFlags } from '../../lib/cli/flags';
-import { type IO, paint, processIO } from '../../lib/cli/io';
+import { type IO, paintOut, processIO } from '../../lib/cli/io';
 import { printDocument } from '../../lib/cli/output';
 import { runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
@@ -23,7 +23,7 @@ export function printStatus(io: IO, status: ProcedureStatus, format: GlobalArgs[
   }
   io.out(`Uninstall procedure on context "${status.context}":`);
   for (const s of status.steps) {
-    io.out(`  ${s.step}. ${s.name.padEnd(32)} ${paint(io, stateStyle[s.state], s.state.toUpperCase())}`);
+    io.out(`  ${s.step}. ${s.name.padEnd(32)} ${paintOut(io, stateStyle[s.state], s.state.toUpperCase())}`);
     for (const e of s.evidence) io.out(`       ${e}`);
   }
   if (status.next) io.out(`\nNext: ${status.next}`);

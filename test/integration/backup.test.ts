@@ -1,7 +1,9 @@
 import type { KubeClient } from '../../lib/kube/client';
 import { resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl } from '../support/kube-env';
-import { adminClient, createApps, ensureStorageLocation, vw } from '../support/plugins';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { adminClient, createApps, distBin, ensureStorageLocation, vw } from '../support/plugins';
 import { SimOperator } from '../support/sim-operator';
 
 interface Record {
@@ -225,6 +227,50 @@ describe('kubectl vw backup', () => {
     } finally {
       await sim3.stop();
       await deleteNamespace(ns3, { wait: true });
+    }
+  });
+
+  it('on a terminal: a progress bar and colour on stderr; NO_COLOR turns colour off', async () => {
+    const ns5 = await createTestNamespace('backup-tty');
+    await createApps(client, ns5, [{ name: 't1' }, { name: 't2' }]);
+    const sim5 = new SimOperator({ kubeconfig, namespaces: [ns5], faults: { phaseDelayMs: 300 } });
+    await sim5.start();
+    // util-linux `script` gives the command a pseudo-terminal, as an interactive shell would.
+    const onTty = (extraEnv: string) =>
+      execa(
+        'script',
+        [
+          '-qec',
+          `${extraEnv} ${join(distBin, 'kubectl-vw')} backup -n ${ns5} t1 t2 --ttl 720h --timeout 60s`,
+          '/dev/null',
+        ],
+        {
+          env: { KUBECONFIG: kubeconfig, TERM: 'xterm' },
+          reject: false,
+        },
+      );
+    try {
+      const colour = await onTty('');
+      expect(colour.exitCode).toBe(0);
+      expect(colour.stdout).toMatch(/\[#+\.*\] \d\/2 {2}Pending \d {2}Running \d/); // the bar, redrawn in place
+      expect(colour.stdout).toContain('\x1b[2K');
+      expect(colour.stdout).toMatch(/\x1b\[1m/); // bold table headers
+      // stdout into a pipe (stderr still on the terminal): the data stays free of escape codes.
+      const piped = await execa(
+        'script',
+        ['-qec', `${join(distBin, 'kubectl-vw')} backup -n ${ns5} t1 t2 --ttl 720h | cat`, '/dev/null'],
+        {
+          env: { KUBECONFIG: kubeconfig, TERM: 'xterm' },
+          reject: false,
+        },
+      );
+      expect(piped.stdout).toMatch(/(^|\n|\x1b\[2K)NAMESPACE +APPLICATION/); // no bold header
+      const plain = await onTty('NO_COLOR=1');
+      expect(plain.exitCode).toBe(0);
+      expect(plain.stdout).not.toMatch(/\x1b\[1m/);
+    } finally {
+      await sim5.stop();
+      await deleteNamespace(ns5, { wait: true });
     }
   });
 
