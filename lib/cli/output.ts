@@ -60,6 +60,8 @@ const kindGroup: Record<string, string> = {
   Cluster: 'cluster.ops.vworkspace.io',
   HelmRelease: 'helmrelease.helm.toolkit.fluxcd.io',
   Backup: 'backup.velero.io',
+  CustomResourceDefinition: 'customresourcedefinition.apiextensions.k8s.io',
+  Deployment: 'deployment.apps',
 };
 
 /** `kubectl get -o name` form, which `-f -` reads back. */

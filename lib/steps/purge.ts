@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { mapLimit } from '../concurrency';
-import { PreflightError } from '../errors';
+import { ExitCode, PreflightError, TimeoutError, VwError } from '../errors';
 import { ApiError, isNotFound } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject, type ResourceType } from '../kube/resources';
@@ -148,6 +148,14 @@ export function findHelm(explicit?: string): string {
 
 export interface PhaseEvents {
   log: (line: string) => void;
+  /** One call per object deleted (or that failed to be), for the per-object report. */
+  deleted: (row: {
+    kind: string;
+    name: string;
+    namespace?: string;
+    result: 'deleted' | 'failed';
+    message?: string;
+  }) => void;
   /** helm's own output, passed through. */
   helmOutput: (chunk: string) => void;
 }
@@ -162,16 +170,29 @@ export async function deleteRemainingCrs(
     const { items } = await client.list(r);
     if (!items.length) continue;
     ev.log(`deleting ${items.length} ${r.kind}s`);
-    await mapLimit(items, opts.concurrency, (o: KubeObject) =>
-      client.delete(r, o.metadata.name, o.metadata.namespace, { dryRun: opts.dryRun }).catch((err) => {
-        if (!isNotFound(err)) throw err;
-        return undefined;
-      }),
-    );
+    let failed = 0;
+    await mapLimit(items, opts.concurrency, async (o: KubeObject) => {
+      const row = { kind: r.kind, name: o.metadata.name, namespace: o.metadata.namespace };
+      try {
+        await client.delete(r, o.metadata.name, o.metadata.namespace, { dryRun: opts.dryRun });
+        ev.deleted({ ...row, result: 'deleted' });
+      } catch (err) {
+        if (isNotFound(err)) return ev.deleted({ ...row, result: 'deleted', message: 'already gone' });
+        failed++;
+        ev.deleted({ ...row, result: 'failed', message: (err as Error).message });
+      }
+    });
+    // Nothing further (helm uninstall, CRDs) may run while custom resources are left behind.
+    if (failed)
+      throw new VwError(
+        `${failed} ${r.kind}s could not be deleted (listed above); nothing further was done`,
+        ExitCode.someFailed,
+        'fix the reported errors, then re-run kubectl vw purge',
+      );
     if (opts.dryRun) continue;
     const w = await waitForObjects(client, r, items.map(objectKey), (o) => !o, { timeoutMs: opts.timeoutMs });
     if (w.timedOut) {
-      throw new PreflightError(
+      throw new TimeoutError(
         `${w.pending.length} ${r.kind}s are still there after the timeout (${w.pending.slice(0, 5).join(', ')}): a finalizer is holding them`,
         'check their finalizers: kubectl get applicationinstances,operations -A -o custom-columns=NAME:.metadata.name,FINALIZERS:.metadata.finalizers',
       );
@@ -184,6 +205,7 @@ export async function helmUninstall(
   target: { kubeconfigPath?: string; context: string },
   opts: { dryRun: boolean; timeoutMs: number },
   ev: PhaseEvents,
+  release?: HelmReleaseInfo,
 ) {
   const args = [
     'uninstall',
@@ -205,11 +227,14 @@ export async function helmUninstall(
   if (r.exitCode !== 0) {
     const text = String(r.all ?? '');
     if (/release: not found/i.test(text)) return; // already uninstalled: re-runs are fine
-    throw new PreflightError(
+    throw new VwError(
       `helm uninstall failed (exit ${r.exitCode}): ${text.trim().split('\n').pop()}`,
+      ExitCode.someFailed,
       'fix what helm reports, then re-run kubectl vw purge',
     );
   }
+  for (const o of release?.objects ?? [])
+    ev.deleted({ ...o, result: 'deleted', message: opts.dryRun ? 'helm --dry-run' : 'by helm uninstall' });
 }
 
 /** Deletes the operator's CRDs, refusing while any object of their kinds remains. */
@@ -226,10 +251,10 @@ export async function deleteCrds(client: KubeClient, opts: { dryRun: boolean; ti
     );
   }
   for (const name of operatorCrds) {
-    ev.log(`deleting customresourcedefinition ${name}`);
     await client.delete(core.crds, name, undefined, { dryRun: opts.dryRun }).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
+    ev.deleted({ kind: 'CustomResourceDefinition', name, result: 'deleted' });
   }
   if (!opts.dryRun) await waitForObjects(client, core.crds, operatorCrds, (o) => !o, { timeoutMs: opts.timeoutMs });
 }
@@ -239,19 +264,19 @@ export async function deleteOperatorNamespace(
   opts: { dryRun: boolean; timeoutMs: number },
   ev: PhaseEvents,
 ) {
-  ev.log(`deleting namespace ${operatorNamespace}`);
   try {
     await client.delete(core.namespaces, operatorNamespace, undefined, { dryRun: opts.dryRun });
   } catch (err) {
     if (isNotFound(err)) return;
     throw err;
   }
+  ev.deleted({ kind: 'Namespace', name: operatorNamespace, result: 'deleted' });
   if (opts.dryRun) return;
   const w = await waitForObjects(client, core.namespaces, [operatorNamespace], (o) => !o, {
     timeoutMs: opts.timeoutMs,
   });
   if (w.timedOut) {
-    throw new PreflightError(
+    throw new TimeoutError(
       `namespace ${operatorNamespace} is still Terminating after the timeout`,
       `see what holds it: kubectl get namespace ${operatorNamespace} -o jsonpath='{.status.conditions}'`,
     );

@@ -4,7 +4,7 @@ import { ExitCode, PreflightError } from '../../lib/errors';
 import { confirm } from '../../lib/cli/confirm';
 import { type GlobalArgs, type MutationArgs, withGlobalFlags, withMutationFlags } from '../../lib/cli/flags';
 import { info, type IO, paint, processIO, warn } from '../../lib/cli/io';
-import { printDocument, renderTable } from '../../lib/cli/output';
+import { nameOf, printDocument, renderTable } from '../../lib/cli/output';
 import { runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
 import { acquireLock } from '../../lib/kube/lease';
@@ -232,7 +232,20 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
       typeToConfirm: target.cluster,
     });
   }
-  const ev: PhaseEvents = { log: (l) => info(io, `  ${l}`), helmOutput: (c) => process.stderr.write(c) };
+  const deleted: { kind: string; name: string; namespace?: string; result: string; message?: string }[] = [];
+  const ev: PhaseEvents = {
+    log: (l) => info(io, `  ${l}`),
+    helmOutput: (c) => process.stderr.write(c),
+    deleted: (row) => {
+      deleted.push(row);
+      // kubectl delete's line per object; data, so stdout (JSON and YAML carry them as items).
+      if (args.output === 'table' || args.output === 'wide' || args.output === 'name') {
+        io.out(
+          `${nameOf(row.kind, row.name)}${row.namespace ? ` -n ${row.namespace}` : ''} ${row.result}${serverDry ? ' (server dry run)' : ''}${row.message && row.result === 'failed' ? `: ${row.message}` : ''}`,
+        );
+      }
+    },
+  };
   const lock =
     serverDry || !plan.namespacePresent ? undefined : await acquireLock(client, operatorNamespace, 'PurgeResult');
   const done: string[] = [];
@@ -243,7 +256,13 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
         await deleteRemainingCrs(client, { dryRun: serverDry, timeoutMs, concurrency: args.concurrency }, ev);
       if (phase.id === 'step5-helm-uninstall' && helm) {
         const kubeconfigPath = args.kubeconfig;
-        await helmUninstall(helm, { kubeconfigPath, context: target.context }, { dryRun: serverDry, timeoutMs }, ev);
+        await helmUninstall(
+          helm,
+          { kubeconfigPath, context: target.context },
+          { dryRun: serverDry, timeoutMs },
+          ev,
+          plan.release,
+        );
       }
       if (phase.id === 'step5-delete-crds') await deleteCrds(client, { dryRun: serverDry, timeoutMs }, ev);
       if (phase.id === 'step5-delete-namespace') {
@@ -261,7 +280,7 @@ export async function runPurge(args: PurgeArgs): Promise<number> {
   printDocument(
     io,
     args.output === 'name' ? 'table' : args.output,
-    doc({ dryRun: args['dry-run'], plan, completed: done, persists: report }),
+    doc({ dryRun: args['dry-run'], plan, completed: done, items: deleted, persists: report }),
     [],
     [],
     () => '',

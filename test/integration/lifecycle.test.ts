@@ -121,6 +121,8 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(r.stderr).toMatch(/HelmReleases stay and will be orphaned/);
     expect(r.stderr).toMatch(/release "vworkspace-app-operator" uninstalled/); // helm's own output
     expect(r.stdout).toMatch(/What persists after uninstall/);
+    // One line per object helm removed, as kubectl delete prints them.
+    expect(r.stdout).toMatch(/^deployment\.apps\/vworkspace-operator -n vworkspace-system deleted$/m);
     const list = await execa(helm(), ['list', '-n', operatorNamespace, '-q', '--kubeconfig', kubeconfig]);
     expect(list.stdout.trim()).toBe('');
     for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeDefined();
@@ -133,7 +135,13 @@ describe('the procedure on a sandbox: purge and status', () => {
       kubeconfig,
     });
     expect(r.exitCode).toBe(0);
-    const odoo = JSON.parse(r.stdout).persists.odoo;
+    const doc = JSON.parse(r.stdout);
+    const deletedKinds: Record<string, number> = {};
+    for (const i of doc.items as { kind: string; result: string }[])
+      if (i.result === 'deleted') deletedKinds[i.kind] = (deletedKinds[i.kind] ?? 0) + 1;
+    expect(deletedKinds).toMatchObject({ ApplicationInstance: 10, CustomResourceDefinition: 3, Namespace: 1 });
+    expect(deletedKinds.Operation).toBeGreaterThanOrEqual(10);
+    const odoo = doc.persists.odoo;
     expect(odoo).toMatchObject({ credential: 'revoked', cluster: 'cluster-sandbox-1' });
     expect(odoo.clusterID).toMatch(/^[0-9a-f-]{36}$/);
     expect(await client.find(core.namespaces, operatorNamespace)).toBeUndefined();
