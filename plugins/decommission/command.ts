@@ -103,12 +103,18 @@ export async function runDecommission(args: DecommissionArgs): Promise<number> {
   await requireAccess(client, [
     { verb: 'list', group: resources.clusters.group, resource: 'clusters', namespace },
     { verb: 'watch', group: resources.clusters.group, resource: 'clusters', namespace },
-    ...(writes ? [{ verb: 'delete', group: resources.clusters.group, resource: 'clusters', namespace }] : []),
+    ...(writes
+      ? [
+          { verb: 'delete', group: resources.clusters.group, resource: 'clusters', namespace },
+          // The step 3 record, written before the Cluster is deleted.
+          { verb: 'create', group: '', resource: 'configmaps', namespace },
+          { verb: 'patch', group: '', resource: 'configmaps', namespace },
+        ]
+      : []),
     ...(args.force && writes
       ? [
           { verb: 'patch', group: resources.clusters.group, resource: 'clusters', namespace },
           { verb: 'create', group: '', resource: 'events', namespace },
-          { verb: 'create', group: '', resource: 'configmaps', namespace },
         ]
       : []),
   ]);

@@ -231,6 +231,7 @@ describe('kubectl vw backup', () => {
   });
 
   it('on a terminal: a progress bar and colour on stderr; NO_COLOR turns colour off', async () => {
+    const esc = String.fromCharCode(27);
     const ns5 = await createTestNamespace('backup-tty');
     await createApps(client, ns5, [{ name: 't1' }, { name: 't2' }]);
     const sim5 = new SimOperator({ kubeconfig, namespaces: [ns5], faults: { phaseDelayMs: 300 } });
@@ -253,8 +254,8 @@ describe('kubectl vw backup', () => {
       const colour = await onTty('');
       expect(colour.exitCode).toBe(0);
       expect(colour.stdout).toMatch(/\[#+\.*\] \d\/2 {2}Pending \d {2}Running \d/); // the bar, redrawn in place
-      expect(colour.stdout).toContain('\x1b[2K');
-      expect(colour.stdout).toMatch(/\x1b\[1m/); // bold table headers
+      expect(colour.stdout).toContain(`${esc}[2K`);
+      expect(colour.stdout).toContain(`${esc}[1m`); // bold table headers
       // stdout into a pipe (stderr still on the terminal): the data stays free of escape codes.
       const piped = await execa(
         'script',
@@ -264,10 +265,10 @@ describe('kubectl vw backup', () => {
           reject: false,
         },
       );
-      expect(piped.stdout).toMatch(/(^|\n|\x1b\[2K)NAMESPACE +APPLICATION/); // no bold header
+      expect(piped.stdout).toMatch(new RegExp(`(^|\\n|${esc}\\[2K)NAMESPACE +APPLICATION`)); // no bold header
       const plain = await onTty('NO_COLOR=1');
       expect(plain.exitCode).toBe(0);
-      expect(plain.stdout).not.toMatch(/\x1b\[1m/);
+      expect(plain.stdout).not.toContain(`${esc}[1m`);
     } finally {
       await sim5.stop();
       await deleteNamespace(ns5, { wait: true });
