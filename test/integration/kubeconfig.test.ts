@@ -122,6 +122,29 @@ describe('kubeconfig handling', () => {
     noStack(r.stderr);
   });
 
+  it('--cluster and --user override the context; an unknown one is refused', async () => {
+    const cfg = join(dir, 'overrides.yaml');
+    writeFileSync(
+      cfg,
+      yaml.dump({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [...admin.clusters, { name: 'gone', cluster: { server: 'https://127.0.0.1:1' } }],
+        users: [...admin.users, { name: 'nobody', user: {} }],
+        contexts: [{ name: 'wrong', context: { cluster: 'gone', user: 'nobody' } }],
+        'current-context': 'wrong',
+      }),
+    );
+    const ok = await vw(
+      ['status', '-o', 'json', '--cluster', admin.clusters[0]?.name ?? '', '--user', admin.users[0]?.name ?? ''],
+      { kubeconfig: cfg },
+    );
+    expect(ok.exitCode).toBe(0);
+    const unknown = await vw(['status', '--user', 'nope'], { kubeconfig: cfg });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/user "nope" not found in kubeconfig/);
+  });
+
   it('bad flag values: exit 2 before connecting', async () => {
     const timeout = await vw(['pause', '--all', '--request-timeout', 'soon'], { kubeconfig: adminKubeconfig() });
     expect(timeout.exitCode).toBe(2);
