@@ -2,7 +2,7 @@ import type { AccessCheck } from '../kube/access';
 import type { ResourceType } from '../kube/resources';
 import type { ApplicationInstance } from '../operator/schemas';
 import { requireAccess, requireOperatorCrds } from '../preflight';
-import type { PlannedChange } from '../steps/changes';
+import type { InstancePlan } from '../steps/changes';
 import { type Selection, type SelectionArgs, selectionFromArgs } from '../steps/selection';
 import type { KubeClient } from '../kube/client';
 import { concurrencyOf, type GlobalArgs, type MutationArgs, type WaitArgs, waitTimeoutMs } from './flags';
@@ -17,10 +17,7 @@ export interface InstanceStep {
   verb: string;
   /** Kinds the step lists, and patches unless it is a client-side dry run. */
   patches: ResourceType[];
-  plan(
-    client: KubeClient,
-    selection: Selection,
-  ): Promise<{ changes: PlannedChange[]; invalid: { name: string; error: string }[]; waitFor: string[] }>;
+  plan(client: KubeClient, selection: Selection): Promise<InstancePlan>;
   wait: { describe: string; done: (ai: ApplicationInstance) => boolean };
 }
 

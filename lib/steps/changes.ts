@@ -36,6 +36,16 @@ export function slim(o: KubeObject): KubeObject {
   };
 }
 
+/** What pause and resume plan: the changes, objects that did not parse, and what to wait for. */
+export interface InstancePlan {
+  changes: PlannedChange[];
+  invalid: { name: string; error: string }[];
+  /** Instances ("ns/name") the operator must then report on. */
+  waitFor: string[];
+}
+
+export const annotationsOf = (o: KubeObject) => o.metadata.annotations ?? {};
+
 export const planRow = (c: PlannedChange): ObjectResult => ({
   kind: c.resource.kind,
   namespace: c.namespace,

@@ -3,7 +3,7 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, pauseValue, resources, suspendedByAnnotation } from '../operator/names';
 import { type ApplicationInstance, findCondition } from '../operator/schemas';
-import { type PlannedChange, slim } from './changes';
+import { annotationsOf, type InstancePlan, type PlannedChange, slim } from './changes';
 import { type Selection, selectInstances } from './selection';
 
 export interface PauseOptions {
@@ -14,14 +14,10 @@ export interface PauseOptions {
   allHelmReleases: boolean;
 }
 
-export interface PausePlan {
-  changes: PlannedChange[];
-  invalid: { name: string; error: string }[];
-  /** Instances ("ns/name") that must end with Suspended=True/ReconcilePaused. */
-  waitFor: string[];
-}
+/** waitFor: instances that must end with Suspended=True/ReconcilePaused. */
+export type PausePlan = InstancePlan;
 
-const annotations = (o: KubeObject) => o.metadata.annotations ?? {};
+const annotations = annotationsOf;
 export const isPaused = (o: KubeObject) => annotations(o)[pauseAnnotation] === pauseValue;
 export const helmReleaseNameOf = (ai: ApplicationInstance) => ai.status?.helmReleaseRef?.name ?? ai.metadata.name;
 export const reportsPaused = (ai: ApplicationInstance) => {

@@ -2,7 +2,7 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, resources, suspendedByAnnotation } from '../operator/names';
 import { findCondition, type ApplicationInstance } from '../operator/schemas';
-import { type PlannedChange, slim } from './changes';
+import { annotationsOf, type InstancePlan, type PlannedChange, slim } from './changes';
 import { helmReleaseNameOf, isPaused } from './pause';
 import { type Selection, selectInstances } from './selection';
 
@@ -14,13 +14,10 @@ export interface ResumeOptions {
   skipHelmReleases: boolean;
 }
 
-export interface ResumePlan {
-  changes: PlannedChange[];
-  invalid: { name: string; error: string }[];
-  waitFor: string[];
-}
+/** waitFor: instances that must end with Suspended=False/ReconcileResumed. */
+export type ResumePlan = InstancePlan;
 
-const annotations = (o: KubeObject) => o.metadata.annotations ?? {};
+const annotations = annotationsOf;
 export const reportsResumed = (ai: ApplicationInstance) =>
   findCondition(ai.status?.conditions, 'Suspended')?.status !== 'True';
 
