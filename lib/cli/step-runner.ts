@@ -5,7 +5,7 @@ import { waitForObjects } from '../kube/watch';
 import type { KubeObject } from '../kube/resources';
 import { operatorNamespace, resources } from '../operator/names';
 import { type ApplicationInstance, applicationInstanceSchema } from '../operator/schemas';
-import { applyChanges, type PlannedChange, planRow } from '../steps/changes';
+import { applyChanges, type PlannedChange } from '../steps/changes';
 import type { DryRunMode, OutputFormat } from './flags';
 import { info, ProgressLine, warn } from './io';
 import { type ObjectResult, nameOf, printDocument, resultColumns, summarize } from './output';
@@ -137,5 +137,3 @@ export async function runStep(s: Session, run: StepRun): Promise<number> {
   if (waitOutcome?.timedOut) return ExitCode.timeout;
   return ExitCode.ok;
 }
-
-export { planRow };

@@ -9,10 +9,6 @@ export interface ResourceType {
 
 export const apiVersionOf = (r: ResourceType) => (r.group ? `${r.group}/${r.version}` : r.version);
 
-/** `kubectl get -o name` form: plural.group/name. */
-export const qualifiedName = (r: ResourceType, name: string) =>
-  `${r.group ? `${r.plural}.${r.group}` : r.plural}/${name}`;
-
 export function resourcePath(
   r: ResourceType,
   opts: { namespace?: string; name?: string; subresource?: string } = {},

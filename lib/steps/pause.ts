@@ -1,4 +1,3 @@
-import { isNotFound } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, pauseValue, resources, suspendedByAnnotation } from '../operator/names';
@@ -115,15 +114,4 @@ export async function planPause(
     for (const hr of hrs.values()) changes.push(suspendHelmReleaseChange(hr, now));
   }
   return { changes, invalid, waitFor: instances.map(key) };
-}
-
-/** Whether a HelmRelease exists; used by status to tell suspended from missing. */
-export async function helmReleaseExists(client: KubeClient, namespace: string, name: string) {
-  try {
-    await client.get(resources.helmReleases, name, namespace);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
 }
