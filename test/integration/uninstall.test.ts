@@ -42,6 +42,18 @@ describe('kubectl vw uninstall', () => {
     expect(await states()).toEqual(['not started', 'not started', 'not started', 'not started', 'not started']);
   });
 
+  it('interrupted at step 1 (the operator never confirms the pause): exit 4, then resumed past it', async () => {
+    await world.sim.stop();
+    try {
+      const r = await uninstall('--timeout', '3s');
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).toMatch(/stopped at step 1/);
+      expect(r.stdout).toMatch(/1\. pause reconciliation\s+DONE/); // annotated; the operator just never said so
+    } finally {
+      await world.sim.start();
+    }
+  });
+
   it('stops at a failing backup with the status view, before touching the Cluster', async () => {
     const failing = (await client.list(resources.applicationInstances)).items.find(
       (a) => (a.spec as { backup?: { capable?: boolean } }).backup?.capable !== false,
@@ -77,9 +89,17 @@ describe('kubectl vw uninstall', () => {
     expect(stuck.stderr).toMatch(/Decommissioning=False \(OdooUnreachable\)/);
     expect(stuck.stderr).toMatch(/stopped at step 3/);
     await world.odoo.setMode('up');
+    // Step 3 drains now; step 5 then fails for want of helm, and stops there.
+    const noHelm = await vw(
+      ['uninstall', '--ttl', '720h', '--yes', '--helm', '/nonexistent/helm', '--timeout', '60s'],
+      { kubeconfig },
+    );
+    expect(noHelm.exitCode).toBe(3);
+    expect(noHelm.stderr).toMatch(/stopped at step 5/);
+    expect(await states()).toEqual(['done', 'done', 'done', 'not started', 'not started']);
     const resumed = await uninstall('--timeout', '60s');
     expect(resumed.exitCode).toBe(0);
-    expect(resumed.stderr).not.toMatch(/== Step 1/);
+    expect(resumed.stderr).not.toMatch(/== Step [123]/);
     expect(await states()).toEqual(['done', 'done', 'done', 'skipped', 'done']);
     expect(
       (
