@@ -119,12 +119,10 @@ export async function runStep(s: Session, run: StepRun): Promise<number> {
     (r) => nameOf(r.kind, r.name),
   );
   const dry = run.dryRun === 'none' ? '' : ` (dry run: ${run.dryRun})`;
+  const toChange = counts.changed + counts.planned + counts.validated;
   info(
     io,
-    `${run.verb}${dry}: ${counts.changed + counts.planned + counts.validated} to change${run.dryRun === 'none' ? 'd' : ''}, ${counts.unchanged} unchanged, ${counts.failed} failed in ${formatDuration(Date.now() - started)}`.replace(
-      'to changed',
-      'changed',
-    ),
+    `${run.verb}${dry}: ${toChange} ${run.dryRun === 'none' ? 'changed' : 'to change'}, ${counts.unchanged} unchanged, ${counts.failed} failed in ${formatDuration(Date.now() - started)}`,
   );
   if (waitOutcome?.timedOut) {
     warn(

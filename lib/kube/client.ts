@@ -336,6 +336,19 @@ export class KubeClient {
     for await (const page of this.listPages<T>(r, opts)) yield* page.items;
   }
 
+  /** list, or no items when the kind is not served here (its CRD absent: 404). */
+  async listIfServed<T extends KubeObject = KubeObject>(
+    r: ResourceType,
+    opts: { namespace?: string } = {},
+  ): Promise<T[]> {
+    try {
+      return (await this.list<T>(r, opts)).items;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return [];
+      throw err;
+    }
+  }
+
   async list<T extends KubeObject = KubeObject>(
     r: ResourceType,
     opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number } = {},

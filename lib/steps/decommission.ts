@@ -62,13 +62,9 @@ export async function findCluster(client: KubeClient, namespace: string, name?: 
 }
 
 /** Steps 1 and 2 look done: every ApplicationInstance paused. */
-async function checkPaused(client: KubeClient): Promise<PreflightCheck> {
-  let total = 0;
-  const unpaused: string[] = [];
-  for await (const ai of client.listItems(resources.applicationInstances)) {
-    total++;
-    if (!isPaused(ai)) unpaused.push(`${ai.metadata.namespace}/${ai.metadata.name}`);
-  }
+function checkPaused(instances: KubeObject[]): PreflightCheck {
+  const total = instances.length;
+  const unpaused = instances.filter((ai) => !isPaused(ai)).map((ai) => `${ai.metadata.namespace}/${ai.metadata.name}`);
   return unpaused.length
     ? {
         name: 'instances paused',
@@ -80,9 +76,12 @@ async function checkPaused(client: KubeClient): Promise<PreflightCheck> {
 }
 
 /** Every application has a Succeeded final backup, or none is possible (BackupNotSupported). */
-export async function checkFinalBackups(client: KubeClient, suffix?: string): Promise<PreflightCheck> {
-  const instances: KubeObject[] = [];
-  for await (const ai of client.listItems(resources.applicationInstances)) instances.push(ai);
+export async function checkFinalBackups(
+  client: KubeClient,
+  suffix?: string,
+  listed?: KubeObject[],
+): Promise<PreflightCheck> {
+  const instances = listed ?? (await client.list(resources.applicationInstances)).items;
   const missing: string[] = [];
   await mapLimit(instances, 16, async (ai) => {
     const raw = await client.find(
@@ -157,11 +156,13 @@ export async function planDecommission(
 ): Promise<DecommissionPlan> {
   const cluster = await findCluster(client, opts.namespace, opts.name);
   if (!cluster) return { namespace: opts.namespace, alreadyGone: true, checks: [] };
+  // Both step checks read every ApplicationInstance: list them once.
+  const { items: instances } = await client.list(resources.applicationInstances);
   const checks = await Promise.all([
-    checkPaused(client),
+    checkPaused(instances),
     opts.skipBackupCheck
       ? Promise.resolve<PreflightCheck>({ name: 'final backups', ok: true, detail: 'skipped (--skip-backup-check)' })
-      : checkFinalBackups(client, opts.nameSuffix),
+      : checkFinalBackups(client, opts.nameSuffix, instances),
     checkOperatorRunning(client, opts.namespace),
   ]);
   checks.push(checkOdooReachable(cluster));

@@ -1,6 +1,5 @@
-import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
-import { core, type KubeObject, type ResourceType } from '../kube/resources';
+import { core, type KubeObject } from '../kube/resources';
 import { bootstrapCredentialSecret, operatorNamespace, resources, veleroNamespace } from '../operator/names';
 import { clusterSchema, parseObject } from '../operator/schemas';
 import { type DecommissionRecord, readDecommissionRecord } from './decommission';
@@ -33,26 +32,16 @@ export interface PersistsReport {
   };
 }
 
-/** Lists a kind that may not be installed (Velero, CSI snapshots): absent CRD means none. */
-async function listOptional(client: KubeClient, r: ResourceType, namespace?: string): Promise<KubeObject[]> {
-  try {
-    return (await client.list(r, { namespace })).items;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return [];
-    throw err;
-  }
-}
-
 export async function persistsReport(
   client: KubeClient,
   opts: { veleroNamespace?: string; decommission?: DecommissionRecord } = {},
 ): Promise<PersistsReport> {
   const [backups, contents, pvs, secret, clusters, stored] = await Promise.all([
-    listOptional(client, resources.veleroBackups, opts.veleroNamespace ?? veleroNamespace),
-    listOptional(client, resources.volumeSnapshotContents),
-    listOptional(client, core.persistentVolumes),
+    client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace ?? veleroNamespace }),
+    client.listIfServed(resources.volumeSnapshotContents),
+    client.listIfServed(core.persistentVolumes),
     client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
-    listOptional(client, resources.clusters, operatorNamespace),
+    client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
     readDecommissionRecord(client, operatorNamespace).catch(() => undefined),
   ]);
 

@@ -1,5 +1,4 @@
 import { mapLimit } from '../concurrency';
-import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
 import {
@@ -8,6 +7,7 @@ import {
   operatorCrds,
   operatorNamespace,
   resources,
+  pausedByAnnotation,
   suspendedByAnnotation,
 } from '../operator/names';
 import { readHelmRelease } from '../operator/helm-release';
@@ -53,19 +53,6 @@ export interface ProcedureStatus {
   };
 }
 
-async function listOrEmpty(
-  client: KubeClient,
-  r: Parameters<KubeClient['list']>[0],
-  namespace?: string,
-): Promise<KubeObject[]> {
-  try {
-    return (await client.list(r, { namespace })).items;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return [];
-    throw err;
-  }
-}
-
 /** Where the cluster stands in the five steps, read-only, with the evidence for each verdict. */
 export async function procedureStatus(client: KubeClient): Promise<ProcedureStatus> {
   const crds = (await Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : '')))).filter(
@@ -75,19 +62,19 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
   const namespace = Boolean(await client.find(core.namespaces, operatorNamespace));
   const [instances, operations, clustersRaw, helmReleases] = crdsInstalled
     ? await Promise.all([
-        listOrEmpty(client, resources.applicationInstances),
-        listOrEmpty(client, resources.operations),
-        namespace ? listOrEmpty(client, resources.clusters, operatorNamespace) : Promise.resolve([]),
-        listOrEmpty(client, resources.helmReleases),
+        client.listIfServed(resources.applicationInstances),
+        client.listIfServed(resources.operations),
+        namespace ? client.listIfServed(resources.clusters, { namespace: operatorNamespace }) : Promise.resolve([]),
+        client.listIfServed(resources.helmReleases),
       ])
-    : [[], [], [], await listOrEmpty(client, resources.helmReleases)];
+    : [[], [], [], await client.listIfServed(resources.helmReleases)];
   const release = namespace ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
   const record = namespace ? await readDecommissionRecord(client, operatorNamespace).catch(() => undefined) : undefined;
   const forced =
     record?.outcome === 'forced' ? { clusterID: record.clusterID, forcedAt: record.forcedAt ?? '' } : undefined;
 
   const paused = instances.filter(isPaused);
-  const pausedByTool = paused.filter((i) => i.metadata.annotations?.['kubectl-vw.vworkspace.io/paused-at']);
+  const pausedByTool = paused.filter((i) => i.metadata.annotations?.[pausedByAnnotation]);
   const suspended = helmReleases.filter((h) => (h.spec as { suspend?: boolean } | undefined)?.suspend === true);
 
   const opsByKey = new Map(operations.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
