@@ -34,10 +34,13 @@ export function processIO(opts: { verbose?: boolean } = {}): IO {
 }
 
 type Style = 'red' | 'green' | 'yellow' | 'bold' | 'dim' | 'cyan';
-export const paint = (io: IO, style: Style, text: string) => (io.color ? styleText(style, text) : text);
+// The IO has already decided whether colour is allowed, per stream; styleText would otherwise
+// check process.stdout even for text bound for stderr.
+const style = (s: Style, text: string) => styleText(s, text, { validateStream: false });
+export const paint = (io: IO, s: Style, text: string) => (io.color ? style(s, text) : text);
 
 /** For what goes to stdout (tables, status): coloured only when stdout is a terminal. */
-export const paintOut = (io: IO, style: Style, text: string) => (io.outColor ? styleText(style, text) : text);
+export const paintOut = (io: IO, s: Style, text: string) => (io.outColor ? style(s, text) : text);
 
 export const warn = (io: IO, text: string) => io.err(`${paint(io, 'yellow', 'warning:')} ${text}`);
 export const info = (io: IO, text: string) => io.err(text);

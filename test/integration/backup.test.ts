@@ -2,6 +2,7 @@ import type { KubeClient } from '../../lib/kube/client';
 import { resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl } from '../support/kube-env';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { adminClient, createApps, distBin, ensureStorageLocation, vw } from '../support/plugins';
 import { SimOperator } from '../support/sim-operator';
@@ -236,6 +237,8 @@ describe('kubectl vw backup', () => {
     await createApps(client, ns5, [{ name: 't1' }, { name: 't2' }]);
     const sim5 = new SimOperator({ kubeconfig, namespaces: [ns5], faults: { phaseDelayMs: 300 } });
     await sim5.start();
+    // Only what a terminal session would have: CI may export NO_COLOR, which must not leak in here.
+    const terminalEnv = { PATH: process.env.PATH ?? '', HOME: tmpdir(), KUBECONFIG: kubeconfig, TERM: 'xterm' };
     // util-linux `script` gives the command a pseudo-terminal, as an interactive shell would.
     const onTty = (extraEnv: string) =>
       execa(
@@ -245,10 +248,7 @@ describe('kubectl vw backup', () => {
           `${extraEnv} ${join(distBin, 'kubectl-vw')} backup -n ${ns5} t1 t2 --ttl 720h --timeout 60s`,
           '/dev/null',
         ],
-        {
-          env: { KUBECONFIG: kubeconfig, TERM: 'xterm' },
-          reject: false,
-        },
+        { env: terminalEnv, extendEnv: false, reject: false },
       );
     try {
       const colour = await onTty('');
@@ -260,12 +260,10 @@ describe('kubectl vw backup', () => {
       const piped = await execa(
         'script',
         ['-qec', `${join(distBin, 'kubectl-vw')} backup -n ${ns5} t1 t2 --ttl 720h | cat`, '/dev/null'],
-        {
-          env: { KUBECONFIG: kubeconfig, TERM: 'xterm' },
-          reject: false,
-        },
+        { env: terminalEnv, extendEnv: false, reject: false },
       );
       expect(piped.stdout).toMatch(new RegExp(`(^|\\n|${esc}\\[2K)NAMESPACE +APPLICATION`)); // no bold header
+      expect(piped.stdout).toContain(`${esc}[2m`); // while stderr, still a terminal, keeps its dim timer
       const plain = await onTty('NO_COLOR=1');
       expect(plain.exitCode).toBe(0);
       expect(plain.stdout).not.toContain(`${esc}[1m`);
