@@ -35,17 +35,34 @@ export function finalBackupOperation(namespace: string, app: string, p: FinalBac
   };
 }
 
+/** Where one application's final-backup Operation stands, by the Operation alone. */
+export type FinalBackupStanding = 'succeeded' | 'no-backup-capability' | 'failed' | 'running' | 'missing';
+
+export function finalBackupStanding(op: Operation | undefined): FinalBackupStanding {
+  if (!op) return 'missing';
+  const phase = op.status?.phase;
+  if (phase === 'Succeeded') return 'succeeded';
+  if (phase === 'Failed') return op.status?.reason === 'BackupNotSupported' ? 'no-backup-capability' : 'failed';
+  return 'running';
+}
+
+/**
+ * The procedure's step 2 is over for an application when its Operation Succeeded, or Failed
+ * because the application has no backup capability. Decommission, purge and status all ask this.
+ */
+export const finalBackupDone = (standing: FinalBackupStanding) =>
+  standing === 'succeeded' || standing === 'no-backup-capability';
+
 export type BackupOutcome = 'safe' | 'no-backup-capability' | 'failed' | 'in-progress' | 'missing';
 
 /**
- * A backup counts as safe only when the Operation Succeeded and its Velero Backup is Completed;
- * an Operation that Failed with BackupNotSupported is an application without backup capability.
+ * Stricter than step 2's own test: a backup counts as safe only when the Operation Succeeded and
+ * its Velero Backup is Completed.
  */
 export function backupOutcome(op: Operation | undefined, backup: VeleroBackup | undefined): BackupOutcome {
-  if (!op) return 'missing';
-  const phase = op.status?.phase;
-  if (phase === 'Failed') return op.status?.reason === 'BackupNotSupported' ? 'no-backup-capability' : 'failed';
-  if (phase !== 'Succeeded') return 'in-progress';
+  const standing = finalBackupStanding(op);
+  if (standing === 'running') return 'in-progress';
+  if (standing !== 'succeeded') return standing;
   return backup?.status?.phase === 'Completed' ? 'safe' : 'failed';
 }
 

@@ -1,4 +1,3 @@
-import { mapLimit } from '../concurrency';
 import { UsageError } from '../errors';
 import { isNotFound } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
@@ -10,6 +9,7 @@ import {
   operatorDeployment,
   resources,
 } from '../operator/names';
+import { finalBackupDone, finalBackupStanding } from '../operator/final-backup';
 import { type Cluster, clusterSchema, findCondition, operationSchema, parseObject } from '../operator/schemas';
 import { isPaused } from './pause';
 
@@ -81,19 +81,22 @@ export async function checkFinalBackups(
   suffix?: string,
   listed?: KubeObject[],
 ): Promise<PreflightCheck> {
-  const instances = listed ?? (await client.list(resources.applicationInstances)).items;
+  // Two paginated lists rather than one GET per application: thousands of instances stay cheap.
+  const [instances, operations] = await Promise.all([
+    listed ?? client.list(resources.applicationInstances).then((l) => l.items),
+    client.list(resources.operations).then((l) => l.items),
+  ]);
+  const byKey = new Map(operations.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
   const missing: string[] = [];
-  await mapLimit(instances, 16, async (ai) => {
-    const raw = await client.find(
-      resources.operations,
-      finalBackupName(ai.metadata.name, suffix),
-      ai.metadata.namespace,
-    );
+  for (const ai of instances) {
+    const raw = byKey.get(`${ai.metadata.namespace}/${finalBackupName(ai.metadata.name, suffix)}`);
     const op = raw ? parseObject(operationSchema, raw) : undefined;
-    const s = op?.ok ? op.value.status : undefined;
-    const fine = s?.phase === 'Succeeded' || (s?.phase === 'Failed' && s.reason === 'BackupNotSupported');
-    if (!fine) missing.push(`${ai.metadata.namespace}/${ai.metadata.name} (${s?.phase ?? 'no final backup'})`);
-  });
+    const standing = finalBackupStanding(op?.ok ? op.value : undefined);
+    if (!finalBackupDone(standing)) {
+      const why = raw && !op?.ok ? 'unreadable Operation' : (op?.ok && op.value.status?.phase) || 'no final backup';
+      missing.push(`${ai.metadata.namespace}/${ai.metadata.name} (${why})`);
+    }
+  }
   return missing.length
     ? {
         name: 'final backups',

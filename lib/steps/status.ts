@@ -1,4 +1,3 @@
-import { mapLimit } from '../concurrency';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
 import {
@@ -10,6 +9,7 @@ import {
   pausedByAnnotation,
   suspendedByAnnotation,
 } from '../operator/names';
+import { type FinalBackupStanding, finalBackupStanding } from '../operator/final-backup';
 import { readHelmRelease } from '../operator/helm-release';
 import { clusterSchema, findCondition, operationSchema, parseObject } from '../operator/schemas';
 import { hasFinalizer, readDecommissionRecord } from './decommission';
@@ -53,6 +53,15 @@ export interface ProcedureStatus {
   };
 }
 
+type BackupCounts = { succeeded: number; notSupported: number; failed: number; running: number; missing: number };
+const standingCounter: Record<FinalBackupStanding, keyof BackupCounts> = {
+  succeeded: 'succeeded',
+  'no-backup-capability': 'notSupported',
+  failed: 'failed',
+  running: 'running',
+  missing: 'missing',
+};
+
 /** Where the cluster stands in the five steps, read-only, with the evidence for each verdict. */
 export async function procedureStatus(client: KubeClient): Promise<ProcedureStatus> {
   const crds = (await Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : '')))).filter(
@@ -78,17 +87,14 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
   const suspended = helmReleases.filter((h) => (h.spec as { suspend?: boolean } | undefined)?.suspend === true);
 
   const opsByKey = new Map(operations.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
-  const fb = { succeeded: 0, notSupported: 0, failed: 0, running: 0, missing: 0 };
-  await mapLimit(instances, 16, async (ai) => {
+  const fb: BackupCounts = { succeeded: 0, notSupported: 0, failed: 0, running: 0, missing: 0 };
+  for (const ai of instances) {
     const raw = opsByKey.get(`${ai.metadata.namespace}/${finalBackupName(ai.metadata.name)}`);
     const op = raw ? parseObject(operationSchema, raw) : undefined;
-    const s = op?.ok ? op.value.status : undefined;
-    if (!raw) fb.missing++;
-    else if (s?.phase === 'Succeeded') fb.succeeded++;
-    else if (s?.phase === 'Failed' && s.reason === 'BackupNotSupported') fb.notSupported++;
-    else if (s?.phase === 'Failed') fb.failed++;
-    else fb.running++;
-  });
+    // An Operation that does not parse is counted as not finished, never guessed done.
+    const standing = raw && !op?.ok ? 'running' : finalBackupStanding(op?.ok ? op.value : undefined);
+    fb[standingCounter[standing]]++;
+  }
 
   const parsedCluster = clustersRaw.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   const cluster = parsedCluster?.ok ? parsedCluster.value : undefined;

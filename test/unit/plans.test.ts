@@ -1,5 +1,10 @@
 import type { KubeObject } from '../../lib/kube/resources';
-import { backupOutcome, finalBackupOperation } from '../../lib/operator/final-backup';
+import {
+  backupOutcome,
+  finalBackupDone,
+  finalBackupOperation,
+  finalBackupStanding,
+} from '../../lib/operator/final-backup';
 import { pauseAnnotation, pausedByAnnotation, suspendedByAnnotation } from '../../lib/operator/names';
 import type { Operation, VeleroBackup } from '../../lib/operator/schemas';
 import { pauseInstanceChange, suspendHelmReleaseChange } from '../../lib/steps/pause';
@@ -84,5 +89,15 @@ describe('final backups', () => {
     expect(backupOutcome(op('Failed', 'VeleroError'), undefined)).toBe('failed');
     expect(backupOutcome(op('Running'), undefined)).toBe('in-progress');
     expect(backupOutcome(undefined, undefined)).toBe('missing');
+  });
+  it('step 2 is over for an application on Succeeded, or Failed for want of backup capability, and nothing else', () => {
+    const done = (o: Operation | undefined) => finalBackupDone(finalBackupStanding(o));
+    expect(done(op('Succeeded'))).toBe(true);
+    expect(done(op('Failed', 'BackupNotSupported'))).toBe(true);
+    expect(done(op('Failed', 'VeleroError'))).toBe(false);
+    expect(done(op('Running'))).toBe(false);
+    expect(done(op('Pending'))).toBe(false);
+    expect(done({} as Operation)).toBe(false);
+    expect(done(undefined)).toBe(false);
   });
 });
