@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { KubeClient } from '../../lib/kube/client';
 import { resolveKubeTarget } from '../../lib/kube/config';
 import { core } from '../../lib/kube/resources';
@@ -8,141 +8,128 @@ import { resources } from '../../lib/operator/names';
 // calls this hidden command; the answer is one candidate per line and a cobra directive last.
 const noFileCompletion = 4;
 
-const steps: Record<string, string> = {
-  pause: 'Step 1: pause ApplicationInstances',
-  resume: 'Undo pause',
-  backup: 'Step 2: final backups',
-  decommission: 'Step 3: delete the Cluster CR',
-  purge: 'Steps 4 and 5: uninstall the operator',
-  status: 'Where the cluster stands',
-  uninstall: 'The whole procedure in order',
-  version: 'Print the version',
-};
+type Step = CommandModule<any, any>;
 
-const flagsByStep: Record<string, string[]> = {
-  pause: ['--all', '--suspend-helmreleases', '--all-helmreleases', '--wait', '--timeout', '--dry-run'],
-  resume: ['--all', '--force-all', '--skip-helmreleases', '--wait', '--timeout', '--dry-run'],
-  backup: [
-    '--all',
-    '--ttl',
-    '--storage-location',
-    '--snapshot-volumes',
-    '--csi-snapshot-class',
-    '--name-suffix',
-    '--retry-failed',
-    '--strict',
-    '--require-available-location',
-    '--timeout',
-    '--dry-run',
-    '-f',
-  ],
-  decommission: [
-    '--skip-backup-check',
-    '--force-preflight',
-    '--force',
-    '--fail-fast',
-    '--timeout',
-    '--dry-run',
-    '--yes',
-  ],
-  purge: [
-    '--delete-apps',
-    '--keep-apps',
-    '--skip-backup-check',
-    '--delete-crds',
-    '--delete-namespace',
-    '--force-preflight',
-    '--helm',
-    '--report',
-    '--dry-run',
-    '--yes',
-  ],
-  status: [],
-  uninstall: [
-    '--ttl',
-    '--skip-backup',
-    '--suspend-helmreleases',
-    '--delete-apps',
-    '--delete-crds',
-    '--delete-namespace',
-    '--dry-run',
-    '--yes',
-  ],
-};
-const globalFlags = [
-  '--namespace',
-  '--all-namespaces',
-  '--selector',
-  '--output',
-  '--context',
-  '--kubeconfig',
-  '--request-timeout',
-  '--help',
-];
+/** What yargs keeps about a command's options (yargs 17 returns it from getOptions(), untyped). */
+interface ParserOptions {
+  key: Record<string, boolean>;
+  alias: Record<string, string[]>;
+  boolean: string[];
+  choices: Record<string, readonly string[]>;
+  hiddenOptions: string[];
+}
 
+/** A step's flags, read from its own yargs builder so completion cannot drift from the parser. */
+export interface FlagTable {
+  flags: string[];
+  /** Every spelling (--output, -o) of a flag that takes a value, to its canonical key. */
+  valueFlags: Map<string, string>;
+  choices: Record<string, readonly string[]>;
+}
+
+const spell = (key: string) => (key.length === 1 ? `-${key}` : `--${key}`);
+const stepName = (step: Step) => String(step.command).split(' ')[0] as string;
+
+export function flagTable(step: Step): FlagTable {
+  const y = yargs([]);
+  const built = typeof step.builder === 'function' ? step.builder(y) : y.options(step.builder ?? {});
+  const o = (built as unknown as { getOptions(): ParserOptions }).getOptions();
+  const positionals = new Set([...String(step.command).matchAll(/[[<]([\w-]+)(?:\.\.)?[\]>]/g)].map((m) => m[1]));
+  const aliases = new Set(Object.values(o.alias).flat());
+  const hidden = new Set(o.hiddenOptions);
+  const flags: string[] = [];
+  const valueFlags = new Map<string, string>();
+  for (const key of Object.keys(o.key)) {
+    if (positionals.has(key) || aliases.has(key) || hidden.has(key)) continue;
+    const spellings = [key, ...(o.alias[key] ?? [])].map(spell);
+    flags.push(...spellings);
+    if (!o.boolean.includes(key)) for (const s of spellings) valueFlags.set(s, key);
+  }
+  return { flags, valueFlags, choices: o.choices };
+}
+
+/** The value given to a flag earlier on the line, as `--flag value` or `--flag=value`. */
 function flagValue(words: string[], ...names: string[]): string | undefined {
-  for (let i = 0; i < words.length - 1; i++) if (names.includes(words[i] as string)) return words[i + 1];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    if (names.includes(w) && i + 1 < words.length) return words[i + 1];
+    const eq = w.indexOf('=');
+    if (eq > 0 && names.includes(w.slice(0, eq))) return w.slice(eq + 1);
+  }
   return undefined;
 }
 
-export async function completions(words: string[]): Promise<string[]> {
+// Which objects a step's positional names are, for completing them from the cluster.
+const namesByStep: Record<string, 'instances' | 'clusters'> = {
+  pause: 'instances',
+  resume: 'instances',
+  backup: 'instances',
+  decommission: 'clusters',
+};
+
+export async function completions(words: string[], commands: Step[]): Promise<string[]> {
   const current = words.at(-1) ?? '';
   const before = words.slice(0, -1);
-  const step = before[0];
-  if (!step)
-    return Object.entries(steps)
-      .map(([k, v]) => `${k}\t${v}`)
+  const name = before[0];
+  if (!name)
+    return commands
+      .filter((c) => c.describe)
+      .map((c) => `${stepName(c)}\t${c.describe}`)
       .filter((c) => c.startsWith(current));
-  const previous = before.at(-1);
-  if (current.startsWith('-'))
-    return [...(flagsByStep[step] ?? []), ...globalFlags].filter((f) => f.startsWith(current));
-  if (previous === '-o' || previous === '--output')
-    return ['table', 'wide', 'json', 'yaml', 'name'].filter((f) => f.startsWith(current));
-  if (previous === '--dry-run') return ['none', 'client', 'server'].filter((f) => f.startsWith(current));
+  const step = commands.find((c) => stepName(c) === name);
+  if (!step) return [];
+  const table = flagTable(step);
+  const eq = current.indexOf('=');
+  if (current.startsWith('-') && eq > 0) {
+    // --output=js: complete the value, keeping the flag in the word as the shell expects.
+    const flag = current.slice(0, eq);
+    const key = table.valueFlags.get(flag);
+    return (key ? (table.choices[key] ?? []) : []).map((v) => `${flag}=${v}`).filter((c) => c.startsWith(current));
+  }
+  if (current.startsWith('-')) return table.flags.filter((f) => f.startsWith(current));
+  const previous = before.at(-1) ?? '';
+  const valueKey = table.valueFlags.get(previous);
+  if (valueKey && table.choices[valueKey]) return table.choices[valueKey].filter((v) => v.startsWith(current));
+  if (valueKey && !['namespace', 'context'].includes(valueKey)) return [];
   const target = (() => {
     try {
       return resolveKubeTarget({
         kubeconfig: flagValue(before, '--kubeconfig'),
-        context: flagValue(before, '--context'),
+        context: valueKey === 'context' ? undefined : flagValue(before, '--context'),
       });
     } catch {
       return undefined;
     }
   })();
   if (!target) return [];
+  if (valueKey === 'context')
+    return target.kubeConfig
+      .getContexts()
+      .map((c) => c.name)
+      .filter((n) => n.startsWith(current));
   const client = new KubeClient(target, { requestTimeoutMs: 5000, maxAttempts: 1 });
   try {
-    if (previous === '-n' || previous === '--namespace') {
+    if (valueKey === 'namespace') {
       const { items } = await client.list(core.namespaces);
       return items.map((n) => n.metadata.name).filter((n) => n.startsWith(current));
     }
-    if (['pause', 'resume', 'backup'].includes(step)) {
-      const ns = flagValue(before, '-n', '--namespace') ?? target.namespace;
-      const { items } = await client.list(resources.applicationInstances, { namespace: ns });
-      return items.map((i) => i.metadata.name).filter((n) => n.startsWith(current));
-    }
-    if (step === 'decommission') {
-      const { items } = await client.list(resources.clusters, {
-        namespace: flagValue(before, '-n', '--namespace') ?? 'vworkspace-system',
-      });
-      return items.map((i) => i.metadata.name).filter((n) => n.startsWith(current));
-    }
+    const kind = namesByStep[name];
+    if (!kind) return [];
+    const namespace =
+      flagValue(before, '-n', '--namespace') ?? (kind === 'clusters' ? 'vworkspace-system' : target.namespace);
+    const { items } = await client.list(kind === 'clusters' ? resources.clusters : resources.applicationInstances, {
+      namespace,
+    });
+    return items.map((i) => i.metadata.name).filter((n) => n.startsWith(current));
   } catch {
     return [];
   } finally {
     client.close();
   }
-  return [];
 }
 
-export const completeCommand: CommandModule<object, { words: string[] }> = {
-  command: '__complete [words..]',
-  describe: false,
-  builder: (y) => y.strict(false).positional('words', { type: 'string', array: true }) as never,
-  handler: async (args) => {
-    const words = (args.words ?? []).map(String);
-    const raw = process.argv.slice(process.argv.indexOf('__complete') + 1);
-    const list = await completions(raw.length ? raw : words).catch(() => []);
-    process.stdout.write(`${list.join('\n')}${list.length ? '\n' : ''}:${noFileCompletion}\n`);
-  },
-};
+/** kubectl_complete-vw: prints one candidate per line, then cobra's directive. */
+export async function printCompletions(words: string[], commands: Step[]) {
+  const list = await completions(words, commands).catch(() => []);
+  process.stdout.write(`${list.join('\n')}${list.length ? '\n' : ''}:${noFileCompletion}\n`);
+}

@@ -5,7 +5,7 @@ import { decommissionCommand } from '../decommission/command';
 import { pauseCommand } from '../pause/command';
 import { purgeCommand } from '../purge/command';
 import { resumeCommand } from '../resume/command';
-import { completeCommand } from './completion';
+import { printCompletions } from './completion';
 import { statusCommand } from './status';
 import { uninstallCommand } from './uninstall';
 
@@ -13,26 +13,27 @@ import { uninstallCommand } from './uninstall';
 // kubectl prefers kubectl-vw-<step> when one is on PATH; both run the same command modules.
 const invoked = stepFromInvocationName(process.argv0) ?? stepFromInvocationName(process.argv[1] ?? '');
 const argv = invoked ? [invoked, ...process.argv.slice(2)] : process.argv.slice(2);
+const commands = [
+  pauseCommand,
+  backupCommand,
+  decommissionCommand,
+  purgeCommand,
+  resumeCommand,
+  statusCommand,
+  uninstallCommand,
+  {
+    command: 'version',
+    describe: 'Print the version of kubectl vw',
+    handler: () => {
+      process.stdout.write(`kubectl-vw ${pluginVersion} (node ${process.versions.node})\n`);
+    },
+  },
+];
 if (argv[0] === '__complete') {
   // Completion must not go through strict parsing: partial words are not errors.
-  void completeCommand.handler({ words: argv.slice(1), _: [], $0: '' } as never);
+  void printCompletions(argv.slice(1), commands);
 } else {
-  void buildProgram(argv, [
-    pauseCommand,
-    backupCommand,
-    decommissionCommand,
-    purgeCommand,
-    resumeCommand,
-    statusCommand,
-    uninstallCommand,
-    {
-      command: 'version',
-      describe: 'Print the version of kubectl vw',
-      handler: () => {
-        process.stdout.write(`kubectl-vw ${pluginVersion} (node ${process.versions.node})\n`);
-      },
-    },
-  ])
+  void buildProgram(argv, commands)
     .usage(
       'kubectl vw <step> [flags]\n\nTake a cluster through the vworkspace-operator uninstall procedure, in order:\n' +
         '  1. kubectl vw pause         stop the operator (and Flux) reconciling\n' +

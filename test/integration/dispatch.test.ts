@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
@@ -79,5 +80,26 @@ describe('kubectl dispatch and completion', () => {
       'one',
       'other',
     ]);
+  });
+
+  it('completes every flag the parser knows, values from their choices, and contexts', async () => {
+    const path = pathWith('kubectl-vw', 'kubectl_complete-vw');
+    const candidates = async (...words: string[]) =>
+      (await kubectl(path, '__complete', 'vw', ...words)).stdout
+        .split('\n')
+        .filter((l) => l && !l.startsWith(':') && !l.startsWith('Completion'));
+    for (const step of ['pause', 'resume', 'backup', 'decommission', 'purge', 'status', 'uninstall']) {
+      const help = await kubectl(path, 'vw', step, '--help');
+      const documented = [...help.stdout.matchAll(/^ +(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
+      expect(documented.length).toBeGreaterThan(5);
+      expect(await candidates(step, '-')).toEqual(expect.arrayContaining(documented));
+    }
+    expect(await candidates('pause', '--conc')).toEqual(['--concurrency']);
+    expect(await candidates('pause', '-o', '')).toEqual(['table', 'wide', 'json', 'yaml', 'name']);
+    expect(await candidates('backup', '--dry-run=s')).toEqual(['--dry-run=server']);
+    expect(await candidates('backup', '--ttl', '')).toEqual([]); // a duration, not an object name
+    const contexts = new KubeConfig();
+    contexts.loadFromFile(kubeconfig);
+    expect(await candidates('purge', '--context', '')).toEqual(contexts.getContexts().map((c) => c.name));
   });
 });
