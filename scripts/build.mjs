@@ -26,7 +26,19 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
-  banner: { js: '#!/usr/bin/env node' },
+  // Before any bundled module loads (they need Node 22 APIs and would fail with a stack trace),
+  // refuse an older Node in one line. The standalone executables carry their own Node 22.
+  banner: {
+    js: [
+      '#!/usr/bin/env node',
+      '"use strict";',
+      'if (+process.versions.node.split(".")[0] < 22) {',
+      '  process.stderr.write("error: kubectl vw needs Node.js 22 or newer, this is " + process.versions.node +',
+      '    ": install the standalone build (kubectl krew install vw), or put Node 22 first on PATH\\n");',
+      '  process.exit(3);',
+      '}',
+    ].join('\n'),
+  },
   define: { __VW_VERSION__: JSON.stringify(version) },
 });
 // The repo is ESM ("type": "module"); the bundles are CommonJS, so dist/ says so.

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,23 @@ describe('distribution', () => {
     expect(real.stderr).toMatch(/1 changed/);
     expect(real.exitCode).toBe(0);
     expect(real.stdout.trim()).toBe('applicationinstance.apps.vworkspace.io/app-1');
+  });
+
+  it('a bundle run by a Node older than 22 refuses in one line, exit 3, before loading anything', async () => {
+    // A preload makes the running Node (22, from npm) report itself as Node 20, as /usr/bin/node here is.
+    const preload = join(work, 'node20.cjs');
+    writeFileSync(
+      preload,
+      "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '20.20.2' } });\n",
+    );
+    const old = await execa(process.execPath, ['-r', preload, join(repoRoot, 'dist', 'kubectl-vw.js'), 'status'], {
+      reject: false,
+    });
+    expect(old.exitCode).toBe(3);
+    expect(old.stderr.trim()).toBe(
+      'error: kubectl vw needs Node.js 22 or newer, this is 20.20.2: install the standalone build (kubectl krew install vw), or put Node 22 first on PATH',
+    );
+    expect(old.stdout).toBe('');
   });
 
   it('writes archives with LICENSE, sha256 sums and manifests that validate-krew-manifest accepts', async () => {
