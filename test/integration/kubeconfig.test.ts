@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
+import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectlOk } from '../support/kube-env';
 import { adminClient, createApps, vw } from '../support/plugins';
 
 interface Kubeconfig {
@@ -81,6 +81,55 @@ describe('kubeconfig handling', () => {
     const doc = JSON.parse(r.stdout);
     expect(doc.context).toBe('split');
     expect(doc.items[0]).toMatchObject({ namespace: ns, name: 'app', result: 'changed' });
+  });
+
+  it('authenticates with a bearer token, inline or from token-file; a rejected token is one line, exit 3', async () => {
+    const sa = 'vw-token';
+    await createApps(adminClient(adminKubeconfig()), ns, [{ name: 'tok' }]);
+    await kubectlOk(['create', 'serviceaccount', sa, '-n', ns]);
+    await kubectlOk([
+      'create',
+      'clusterrolebinding',
+      `${ns}-${sa}`,
+      '--clusterrole=cluster-admin',
+      `--serviceaccount=${ns}:${sa}`,
+    ]);
+    try {
+      const token = (await kubectlOk(['create', 'token', sa, '-n', ns, '--duration=10m'])).trim();
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, token);
+      const withUser = (name: string, user: Record<string, string>) => {
+        const cfg = join(dir, `${name}.yaml`);
+        writeFileSync(
+          cfg,
+          yaml.dump({
+            apiVersion: 'v1',
+            kind: 'Config',
+            clusters: admin.clusters,
+            users: [{ name, user }],
+            contexts: [{ name, context: { cluster: admin.clusters[0]?.name, user: name, namespace: ns } }],
+            'current-context': name,
+          }),
+        );
+        return cfg;
+      };
+      const inline = await vw(['pause', 'tok', '--no-wait', '-o', 'name'], {
+        kubeconfig: withUser('inline-token', { token }),
+      });
+      expect(inline.stderr).toMatch(/1 changed/);
+      expect(inline.exitCode).toBe(0);
+      const fromFile = await vw(['resume', 'tok', '--no-wait', '-o', 'name'], {
+        kubeconfig: withUser('file-token', { 'token-file': tokenFile }),
+      });
+      expect(fromFile.stderr).toMatch(/1 changed/);
+      expect(fromFile.exitCode).toBe(0);
+      const rejected = await vw(['status'], { kubeconfig: withUser('bad-token', { token: 'not-a-token' }) });
+      expect(rejected.exitCode).toBe(3);
+      expect(rejected.stderr).toMatch(/^error: the API server rejected the credentials/);
+      noStack(rejected.stderr);
+    } finally {
+      await kubectlOk(['delete', 'clusterrolebinding', `${ns}-${sa}`]);
+    }
   });
 
   it('a malformed kubeconfig: one line, exit 2', async () => {
