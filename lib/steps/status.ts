@@ -220,8 +220,20 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
         ? `${instances.length} ApplicationInstances, ${operations.length} Operations remain`
         : 'operator CRDs removed',
     ];
+    // Deleted but still there: a finalizer holds them (step 4 was started and did not finish).
+    const held = [...instances, ...operations].filter((o) => o.metadata.deletionTimestamp);
+    if (held.length) {
+      const finalizers = [...new Set(held.flatMap((o) => o.metadata.finalizers ?? []))];
+      evidence.push(
+        `${held.length} being deleted, held by finalizers ${finalizers.join(', ') || '(none left)'}: ${held
+          .slice(0, 3)
+          .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
+          .join(', ')}${held.length > 3 ? ', ...' : ''}`,
+      );
+    }
     let state: StepState;
     if (remaining === 0) state = 'done';
+    else if (held.length) state = 'in progress';
     else if (step5Done) state = 'skipped';
     else state = 'not started';
     steps.push({
@@ -230,7 +242,11 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
       state,
       evidence,
       next:
-        state === 'not started' ? 'kubectl vw purge --delete-apps   (or skip it to keep the apps running)' : undefined,
+        state === 'not started'
+          ? 'kubectl vw purge --delete-apps   (or skip it to keep the apps running)'
+          : state === 'in progress'
+            ? 'kubectl vw purge --delete-apps   (waits for them; see why they are held: kubectl get applicationinstances,operations -A -o custom-columns=NAME:.metadata.name,FINALIZERS:.metadata.finalizers)'
+            : undefined,
     });
   }
   // Step 5
@@ -244,8 +260,9 @@ export async function procedureStatus(client: KubeClient): Promise<ProcedureStat
     steps.push({ step: 5, name: 'helm uninstall', state, evidence, next: release ? 'kubectl vw purge' : undefined });
   }
   const next =
-    steps.find((s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4))?.next ??
-    steps.find((s) => s.next)?.next;
+    steps.find(
+      (s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4 && s.state === 'not started'),
+    )?.next ?? steps.find((s) => s.next)?.next;
   const reinstall: string[] = [];
   if (cluster) reinstall.push(`a Cluster CR remains (${cluster.metadata.name}): delete it before reinstalling`);
   if (paused.length)

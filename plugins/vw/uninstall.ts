@@ -198,7 +198,13 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
         timeout: args.timeout,
       }),
     );
-    if (code) return stop(code, 'step 5');
+    if (code) {
+      // Name the step that stopped: step 4 when its deletions are under way (a finalizer holds some).
+      const step4 = (await procedureStatus(client).catch(() => undefined))?.steps.find((x) => x.step === 4)?.state;
+      const where =
+        step4 === 'in progress' ? 'step 4' : args['delete-apps'] && step4 !== 'done' ? 'steps 4 and 5' : 'step 5';
+      return stop(code, where);
+    }
   }
   if (!dry) {
     info(io, '\n== Done');

@@ -7,7 +7,8 @@ import { adminClient, eventually, vw } from '../support/plugins';
 import { seedSandbox, startWorld, type World } from '../support/sandbox';
 
 // kubectl vw uninstall on a sandbox of its own: from scratch, refusing at a failing backup,
-// interrupted at a stuck finalizer, and resumed from where the cluster stands.
+// interrupted at a stuck Cluster finalizer and at an application a finalizer holds in step 4, and
+// resumed from where the cluster stands.
 describe('kubectl vw uninstall', () => {
   let world: World;
   let kubeconfig: string;
@@ -67,7 +68,7 @@ describe('kubectl vw uninstall', () => {
     expect((await client.list(resources.clusters, { namespace: operatorNamespace })).items).toHaveLength(1);
   });
 
-  it('refused at step 3 while Odoo is down; a stuck finalizer exits 4; resumed, it drains and uninstalls', async () => {
+  it('refused at step 3 while Odoo is down; stuck finalizers at steps 3 and 4 exit 4; resumed, it uninstalls', async () => {
     world.sim.setFaults({ failBackups: new Map() });
     await world.odoo.setMode('down');
     const refused = await uninstall('--timeout', '60s');
@@ -89,18 +90,37 @@ describe('kubectl vw uninstall', () => {
     expect(stuck.stderr).toMatch(/Decommissioning=False \(OdooUnreachable\)/);
     expect(stuck.stderr).toMatch(/stopped at step 3/);
     await world.odoo.setMode('up');
-    // Step 3 drains now; step 5 then fails for want of helm, and stops there.
+    // Step 3 drains now; step 4 then waits on an application a foreign finalizer holds.
+    const held = (await client.list(resources.applicationInstances)).items[0];
+    const hold = (finalizers: string[] | null) =>
+      client.mergePatch(resources.applicationInstances, held?.metadata.name ?? '', held?.metadata.namespace, {
+        metadata: { finalizers },
+      });
+    await hold(['example.com/hold']);
+    const stuck4 = await uninstall('--delete-apps', '--timeout', '5s');
+    expect(stuck4.exitCode).toBe(4);
+    expect(stuck4.stderr).toMatch(/a finalizer is holding them/);
+    expect(stuck4.stderr).toMatch(/stopped at step 4/);
+    expect(await states()).toEqual(['done', 'done', 'done', 'in progress', 'not started']);
+    const view = await vw(['status'], { kubeconfig });
+    expect(view.stdout).toContain('held by finalizers example.com/hold');
+    expect(view.stdout).toMatch(/Next: kubectl vw purge --delete-apps/);
+    await hold(null);
+    // Step 4 stopped before the Operations, so they remain; a run without helm is refused before
+    // step 4 deletes anything more.
     const noHelm = await vw(
-      ['uninstall', '--ttl', '720h', '--yes', '--helm', '/nonexistent/helm', '--timeout', '60s'],
+      ['uninstall', '--ttl', '720h', '--yes', '--delete-apps', '--helm', '/nonexistent/helm', '--timeout', '60s'],
       { kubeconfig },
     );
     expect(noHelm.exitCode).toBe(3);
-    expect(noHelm.stderr).toMatch(/stopped at step 5/);
+    expect(noHelm.stderr).toMatch(/stopped at steps 4 and 5/);
     expect(await states()).toEqual(['done', 'done', 'done', 'not started', 'not started']);
-    const resumed = await uninstall('--timeout', '60s');
+    expect((await client.list(resources.applicationInstances)).items).toHaveLength(0);
+    expect((await client.list(resources.operations)).items.length).toBeGreaterThan(0);
+    const resumed = await uninstall('--delete-apps', '--timeout', '60s');
     expect(resumed.exitCode).toBe(0);
     expect(resumed.stderr).not.toMatch(/== Step [123]/);
-    expect(await states()).toEqual(['done', 'done', 'done', 'skipped', 'done']);
+    expect(await states()).toEqual(['done', 'done', 'done', 'done', 'done']);
     expect(
       (
         await client.list(core.secrets, {
