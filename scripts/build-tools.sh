@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes binaries the tests run (etcd, kube-apiserver,
 # kube-controller-manager, helm, krew, validate-krew-manifest) from their Go
-# modules through the module proxy, once, into a cache outside the repository.
+# modules through the module proxy, and rcodesign (ad-hoc signing of the macOS
+# executables) from crates.io, once, into a cache outside the repository.
 # Nothing is downloaded from release pages: this machine cannot reach them.
 #
 #   scripts/build-tools.sh            build whatever is missing, print the bin dir
@@ -13,6 +14,7 @@ K8S_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 KREW_VERSION=v0.4.3
+APPLE_CODESIGN_VERSION=0.29.0
 # Upstream CRDs, copied from these modules (the proxy here serves only some versions of each).
 FLUX_HELM_CONTROLLER_VERSION=v1.4.0
 VELERO_VERSION=v1.18.3
@@ -81,6 +83,20 @@ build_krew() {
   stamp krew "$KREW_VERSION"; stamp validate-krew-manifest "$KREW_VERSION"
 }
 
+# rcodesign (crate apple-codesign) signs the darwin executables ad hoc after postject has
+# injected the application, since there is no Apple codesign off macOS. Without the default
+# "notarize" feature: it pulls in the AWS SDK and is not needed for an ad-hoc signature.
+build_rcodesign() {
+  stamp_ok rcodesign "$APPLE_CODESIGN_VERSION" && return
+  command -v cargo >/dev/null || { log "cargo not found: rcodesign is built from crates.io with cargo (rustup)"; return 1; }
+  log "building rcodesign $APPLE_CODESIGN_VERSION from crates.io (first time only; about 6 minutes on 2 cores)"
+  local d; d=$(mktemp -d "${TMPDIR:-/tmp}/vw-build-rcodesign.XXXXXX")
+  cargo install apple-codesign --version "$APPLE_CODESIGN_VERSION" --locked --no-default-features \
+    --root "$d" --quiet >&2
+  install -m 0755 "$d/bin/rcodesign" "$bin/rcodesign"
+  stamp rcodesign "$APPLE_CODESIGN_VERSION"; rm -rf "$d"
+}
+
 # Upstream CRDs the tests install (Flux HelmRelease, Velero Backup/BackupStorageLocation, CSI
 # snapshots), copied verbatim from the projects' own Go modules rather than written by hand.
 build_crds() {
@@ -107,7 +123,7 @@ build_crds() {
   echo "$want_stamp" >"$crds/.version"
 }
 
-want=${*:-etcd kube helm krew crds}
+want=${*:-etcd kube helm krew rcodesign crds}
 for t in $want; do "build_$t"; done
 log "tools ready in $bin"
 echo "$bin"

@@ -47,17 +47,14 @@ const platforms = opts.platforms
   .filter(Boolean);
 for (const p of platforms)
   if (!nodePackages[p]) throw new Error(`unknown platform ${p}; known: ${Object.keys(nodePackages).join(', ')}`);
+const toolsDir = process.env.VW_TOOLS_DIR ?? join(homedir(), '.cache', 'kubectl-vw', 'tools');
 const host = `${process.platform === 'win32' ? 'windows' : process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`;
 
 /** A platform's node binary, from the npm registry (packages node-<os>-<arch>), cached. */
 function nodeBinary(platform) {
   if (platform === host) return process.execPath;
   const name = nodePackages[platform];
-  const dir = join(
-    process.env.VW_TOOLS_DIR ?? join(homedir(), '.cache', 'kubectl-vw', 'tools'),
-    'node',
-    `${name}-${nodeVersion}`,
-  );
+  const dir = join(toolsDir, 'node', `${name}-${nodeVersion}`);
   const bin = join(dir, 'package', 'bin', platform.startsWith('windows') ? 'node.exe' : 'node');
   if (existsSync(bin)) return bin;
   mkdirSync(dir, { recursive: true });
@@ -102,7 +99,19 @@ function buildExecutable(platform, work) {
   if (platform.startsWith('darwin')) postject.push('--macho-segment-name', 'NODE_SEA');
   execFileSync(process.execPath, postject, { stdio: ['ignore', 'ignore', 'inherit'] });
   rmSync(blob);
+  // postject drops the Node binary's signature; macOS wants one, so sign it again, ad hoc.
+  if (platform.startsWith('darwin')) run(rcodesign(), ['sign', '--binary-identifier', 'kubectl-vw', exe]);
   return exe;
+}
+
+/** rcodesign, built from crates.io by scripts/build-tools.sh; Apple's codesign exists only on macOS. */
+function rcodesign() {
+  const candidates = [process.env.RCODESIGN, join(toolsDir, 'bin', 'rcodesign')].filter(Boolean);
+  const found = candidates.find((c) => existsSync(c));
+  if (found) return found;
+  throw new Error(
+    `rcodesign not found (looked at ${candidates.join(', ')}): run scripts/build-tools.sh rcodesign, or set RCODESIGN`,
+  );
 }
 
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');

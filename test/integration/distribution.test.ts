@@ -1,11 +1,21 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, toolsBinDir } from '../support/kube-env';
+import { machOSignature } from '../support/macho';
 import { adminClient, createApps, repoRoot } from '../support/plugins';
 
 // The release as users get it: standalone executables without Node, krew manifests that krew's
@@ -83,6 +93,22 @@ describe('distribution', () => {
     expect(real.exitCode).toBe(0);
     expect(real.stdout.trim()).toBe('applicationinstance.apps.vworkspace.io/app-1');
   });
+
+  it('the darwin/amd64 executable carries an ad-hoc signature that every page matches', async () => {
+    const r = await execa(
+      process.execPath,
+      ['scripts/release.mjs', '--version', '0.1.0', '--platforms', 'darwin/amd64', '--package-only'],
+      { cwd: repoRoot, reject: false, all: true, env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` } },
+    );
+    if (r.exitCode !== 0) throw new Error(`release failed: ${r.all}`);
+    const exe = readFileSync(join(repoRoot, 'dist', 'package', 'darwin-amd64', 'kubectl-vw'));
+    const signature = machOSignature(exe);
+    expect(signature.segments).toContain('NODE_SEA'); // the application, injected by postject
+    expect(signature).toMatchObject({ signed: true, adhoc: true, identifier: 'kubectl-vw', mismatchedPages: 0 });
+    // The check can fail: one changed byte in the code is one page that no longer matches.
+    exe[64 * 1024] = (exe[64 * 1024] ?? 0) ^ 0xff;
+    expect(machOSignature(exe).mismatchedPages).toBe(1);
+  }, 300_000);
 
   it('a bundle run by a Node older than 22 refuses in one line, exit 3, before loading anything', async () => {
     // A preload makes the running Node (22, from npm) report itself as Node 20, as /usr/bin/node here is.
