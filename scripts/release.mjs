@@ -88,6 +88,7 @@ function buildExecutable(platform, work) {
   run(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')]);
   copyFileSync(nodeBinary(platform), exe);
   chmodSync(exe, 0o755);
+  if (platform.startsWith('windows')) removeAuthenticode(exe);
   const postject = [
     'node_modules/postject/dist/cli.js',
     exe,
@@ -102,6 +103,27 @@ function buildExecutable(platform, work) {
   // postject drops the Node binary's signature; macOS wants one, so sign it again, ad hoc.
   if (platform.startsWith('darwin')) run(rcodesign(), ['sign', '--binary-identifier', 'kubectl-vw', exe]);
   return exe;
+}
+
+/**
+ * Drops node.exe's Authenticode signature, as `signtool remove /s` would (Node's SEA docs): the
+ * injection would otherwise leave a signature that no longer matches. The certificate table is
+ * the last thing in the file; its data directory entry is zeroed and the file cut before it.
+ */
+function removeAuthenticode(file) {
+  const buf = readFileSync(file);
+  const pe = buf.readUInt32LE(0x3c);
+  if (buf.readUInt32LE(pe) !== 0x4550) throw new Error(`${file} is not a PE file`);
+  const pe32plus = buf.readUInt16LE(pe + 24) === 0x20b;
+  const security = pe + 24 + (pe32plus ? 112 : 96) + 4 * 8; // data directory 4
+  const offset = buf.readUInt32LE(security);
+  const size = buf.readUInt32LE(security + 4);
+  if (size === 0) return;
+  if (offset + size > buf.length || buf.length - (offset + size) > 7)
+    throw new Error(`${file}: the certificate table is not at the end of the file`);
+  buf.writeUInt32LE(0, security);
+  buf.writeUInt32LE(0, security + 4);
+  writeFileSync(file, buf.subarray(0, offset));
 }
 
 /** rcodesign, built from crates.io by scripts/build-tools.sh; Apple's codesign exists only on macOS. */

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, toolsBinDir } from '../support/kube-env';
-import { machOSignature } from '../support/macho';
+import { machOSignature, peFacts } from '../support/executables';
 import { adminClient, createApps, repoRoot } from '../support/plugins';
 
 // The release as users get it: standalone executables without Node, krew manifests that krew's
@@ -108,6 +108,21 @@ describe('distribution', () => {
     // The check can fail: one changed byte in the code is one page that no longer matches.
     exe[64 * 1024] = (exe[64 * 1024] ?? 0) ^ 0xff;
     expect(machOSignature(exe).mismatchedPages).toBe(1);
+  }, 300_000);
+
+  it('the windows/amd64 executable drops the Authenticode signature the injection would break', async () => {
+    const r = await execa(
+      process.execPath,
+      ['scripts/release.mjs', '--version', '0.1.0', '--platforms', 'windows/amd64', '--package-only'],
+      { cwd: repoRoot, reject: false, all: true, env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` } },
+    );
+    if (r.exitCode !== 0) throw new Error(`release failed: ${r.all}`);
+    const exe = readFileSync(join(repoRoot, 'dist', 'package', 'windows-amd64', 'kubectl-vw.exe'));
+    const facts = peFacts(exe);
+    expect(facts.pe32plus).toBe(true);
+    expect(facts.certificateTable).toBeUndefined();
+    expect(facts.hasResourceNamed('NODE_SEA_BLOB')).toBe(true);
+    expect(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1')).toBe(true); // the fuse is flipped
   }, 300_000);
 
   it('a bundle run by a Node older than 22 refuses in one line, exit 3, before loading anything', async () => {

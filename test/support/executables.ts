@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 
-// Checks a 64-bit Mach-O executable's embedded code signature the way macOS does before running
-// it: every page of the file up to codeLimit must hash to the digest the CodeDirectory holds.
-// There is no macOS here, and rcodesign's own `verify` is documented as unreliable.
+// What the release makes of Node's binaries for the platforms these tests cannot run: macOS and
+// Windows. There is no macOS here, and rcodesign's own `verify` is documented as unreliable.
 
 const MH_MAGIC_64 = 0xfeedfacf;
 const LC_SEGMENT_64 = 0x19;
@@ -21,6 +20,10 @@ export interface MachOSignature {
   mismatchedPages?: number;
 }
 
+/**
+ * A 64-bit Mach-O executable's embedded code signature, checked as macOS checks it before running
+ * it: every page of the file up to codeLimit must hash to the digest the CodeDirectory holds.
+ */
 export function machOSignature(file: Buffer): MachOSignature {
   if (file.readUInt32LE(0) !== MH_MAGIC_64) throw new Error('not a 64-bit little-endian Mach-O file');
   const ncmds = file.readUInt32LE(16);
@@ -74,5 +77,28 @@ export function machOSignature(file: Buffer): MachOSignature {
     adhoc: (flags & CS_ADHOC) !== 0,
     pages: nCodeSlots,
     mismatchedPages,
+  };
+}
+
+export interface PeFacts {
+  pe32plus: boolean;
+  /** The Authenticode certificate table (data directory 4), if any. */
+  certificateTable?: { offset: number; size: number };
+  /** A resource with this name (postject stores NODE_SEA_BLOB as one) appears in the file. */
+  hasResourceNamed: (name: string) => boolean;
+}
+
+export function peFacts(file: Buffer): PeFacts {
+  const pe = file.readUInt32LE(0x3c);
+  if (file.readUInt32LE(pe) !== 0x4550) throw new Error('not a PE file');
+  const pe32plus = file.readUInt16LE(pe + 24) === 0x20b;
+  const security = pe + 24 + (pe32plus ? 112 : 96) + 4 * 8;
+  const offset = file.readUInt32LE(security);
+  const size = file.readUInt32LE(security + 4);
+  return {
+    pe32plus,
+    certificateTable: size ? { offset, size } : undefined,
+    // Resource directory names are length-prefixed UTF-16LE strings.
+    hasResourceNamed: (name) => file.includes(Buffer.from(name, 'utf16le')),
   };
 }
