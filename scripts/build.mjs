@@ -48,7 +48,7 @@ for (const name of Object.keys(entries)) chmodSync(`${outdir}/${name}.js`, 0o755
 console.error(`built ${Object.keys(entries).length} bundles into ${outdir}/`);
 
 // dist/bin: what a user puts on PATH to get `kubectl vw ...` from the bundles (tests do the same).
-// kubectl_complete-vw is kubectl's plugin completion hook (kubectl 1.26+).
+// kubectl_complete-vw (and -vw-<step>) are kubectl's plugin completion hooks (kubectl 1.26+).
 mkdirSync(`${outdir}/bin`, { recursive: true });
 const wrapper = (bundle, extra = '') =>
   `#!/bin/sh\nexec node "$(dirname "$(readlink -f "$0")")/../${bundle}.js" ${extra}"$@"\n`;
@@ -56,5 +56,10 @@ for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw')
   writeFileSync(`${outdir}/bin/${name}`, wrapper(name));
   chmodSync(`${outdir}/bin/${name}`, 0o755);
 }
-writeFileSync(`${outdir}/bin/kubectl_complete-vw`, wrapper('kubectl-vw', '__complete '));
-chmodSync(`${outdir}/bin/kubectl_complete-vw`, 0o755);
+// kubectl looks for kubectl_complete-vw-pause when kubectl-vw-pause is what runs `kubectl vw pause`.
+for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw'))) {
+  const step = name.slice('kubectl-vw-'.length);
+  const helper = `${outdir}/bin/kubectl_complete-${name.slice('kubectl-'.length)}`;
+  writeFileSync(helper, wrapper('kubectl-vw', step ? `__complete ${step} ` : '__complete '));
+  chmodSync(helper, 0o755);
+}

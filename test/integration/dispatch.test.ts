@@ -82,6 +82,14 @@ describe('kubectl dispatch and completion', () => {
     ]);
   });
 
+  it('completes through kubectl_complete-vw-pause when kubectl-vw-pause is the binary kubectl runs', async () => {
+    const path = pathWith('kubectl-vw-pause', 'kubectl_complete-vw-pause');
+    const r = await kubectl(path, '__complete', 'vw', 'pause', '--conc');
+    expect(r.stdout.split('\n')[0]).toBe('--concurrency');
+    const names = await kubectl(path, '__complete', 'vw', 'pause', '-n', ns, 'tw');
+    expect(names.stdout.split('\n')[0]).toBe('two');
+  });
+
   it('completes every flag the parser knows, values from their choices, and contexts', async () => {
     const path = pathWith('kubectl-vw', 'kubectl_complete-vw');
     const candidates = async (...words: string[]) =>

@@ -147,7 +147,16 @@ describe('distribution', () => {
     const sums = await execa('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir, reject: false });
     expect(sums.exitCode).toBe(0);
     const listing = await execa('tar', ['-tzf', join(dir, 'kubectl-vw_v0.1.0_linux_amd64.tar.gz')]);
-    expect(listing.stdout.split('\n').sort()).toEqual(['LICENSE', 'kubectl-vw', 'kubectl_complete-vw']);
+    expect(listing.stdout.split('\n').sort()).toEqual([
+      'LICENSE',
+      'kubectl-vw',
+      'kubectl_complete-vw',
+      'kubectl_complete-vw_backup',
+      'kubectl_complete-vw_decommission',
+      'kubectl_complete-vw_pause',
+      'kubectl_complete-vw_purge',
+      'kubectl_complete-vw_resume',
+    ]);
     for (const name of ['vw', 'vw-pause', 'vw-resume', 'vw-backup', 'vw-decommission', 'vw-purge']) {
       // Without -skip-install the validator installs the plugin from its uri (our loopback server).
       const v = await execa(
@@ -182,6 +191,17 @@ describe('distribution', () => {
     expect((await kubectl('krew', 'index', 'add', 'vw', join(work, 'release', 'index'))).exitCode).toBe(0);
     const install = await kubectl('krew', 'install', 'vw/vw', 'vw/vw-pause');
     expect({ code: install.exitCode, out: install.exitCode ? install.all : '' }).toEqual({ code: 0, out: '' });
+
+    // Completion, set up as the caveats krew printed say (krew itself links only the plugins).
+    const caveats = [...install.all.matchAll(/^[\s|]*(cp "\$\{KREW_ROOT:-\$HOME\/\.krew\}\/store\/.*)$/gm)].map(
+      (m) => m[1],
+    );
+    expect(caveats).toHaveLength(2);
+    for (const cp of caveats)
+      expect((await execa('sh', ['-c', cp ?? 'false'], { env, reject: false })).exitCode).toBe(0);
+    const complete = async (...words: string[]) => (await kubectl('__complete', ...words)).stdout.split('\n')[0];
+    expect(await complete('vw', 'backup', '--retry')).toBe('--retry-failed');
+    expect(await complete('vw-pause', '--conc')).toBe('--concurrency');
 
     const paused = await kubectl('vw', 'pause', '--all', '-n', ns, '--no-wait');
     expect(paused.exitCode).toBe(0);

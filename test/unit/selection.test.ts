@@ -36,7 +36,7 @@ describe('selection flags', () => {
   });
 });
 
-import { stepFromInvocationName } from '../../lib/cli/invocation';
+import { invocationArgs, stepFromInvocationName } from '../../lib/cli/invocation';
 
 describe('multi-call executable', () => {
   it.each([
@@ -48,6 +48,21 @@ describe('multi-call executable', () => {
     ['/usr/local/bin/kubectl-vw-bogus', undefined],
   ])('%s runs %p', (path, step) => {
     expect(stepFromInvocationName(path)).toBe(step);
+  });
+  it.each([
+    [
+      ['node', '/x/dist/kubectl-vw.js'],
+      ['pause', '--all'],
+      ['pause', '--all'],
+    ],
+    [['kubectl-vw_pause'], ['--all'], ['pause', '--all']],
+    [['kubectl_complete-vw'], ['pause', '--c'], ['__complete', 'pause', '--c']],
+    [['/home/u/bin/kubectl_complete-vw-pause'], ['--c'], ['__complete', 'pause', '--c']],
+    [['kubectl_complete-vw_backup'], [''], ['__complete', 'backup', '']],
+    [['kubectl-vw_pause'], ['__complete', '--c'], ['__complete', 'pause', '--c']],
+    [['kubectl_complete-vw-bogus'], ['x'], ['x']],
+  ])('invoked as %p with %p runs %p', (names, args, expected) => {
+    expect(invocationArgs(names, args)).toEqual(expected);
   });
 });
 
