@@ -55,9 +55,7 @@ const wrapper = (bundle, extra = '') =>
 for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw'))) {
   writeFileSync(`${outdir}/bin/${name}`, wrapper(name));
   chmodSync(`${outdir}/bin/${name}`, 0o755);
-}
-// kubectl looks for kubectl_complete-vw-pause when kubectl-vw-pause is what runs `kubectl vw pause`.
-for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw'))) {
+  // kubectl looks for kubectl_complete-vw-pause when kubectl-vw-pause is what runs `kubectl vw pause`.
   const step = name.slice('kubectl-vw-'.length);
   const helper = `${outdir}/bin/kubectl_complete-${name.slice('kubectl-'.length)}`;
   writeFileSync(helper, wrapper('kubectl-vw', step ? `__complete ${step} ` : '__complete '));

@@ -237,11 +237,7 @@ for (const p of meta.plugins) {
   writeFileSync(join(indexDir, 'plugins', `${p.name}.yaml`), text);
 }
 // krew's own validator, when it is built (scripts/build-tools.sh krew).
-const validator = join(
-  process.env.VW_TOOLS_DIR ?? join(homedir(), '.cache', 'kubectl-vw', 'tools'),
-  'bin',
-  'validate-krew-manifest',
-);
+const validator = join(toolsDir, 'bin', 'validate-krew-manifest');
 if (existsSync(validator)) {
   for (const p of meta.plugins)
     execFileSync(validator, ['-manifest', join(manifestsDir, `${p.name}.yaml`), '-skip-install'], { stdio: 'ignore' });

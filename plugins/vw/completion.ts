@@ -5,7 +5,8 @@ import { core } from '../../lib/kube/resources';
 import { resources } from '../../lib/operator/names';
 
 // kubectl (1.26+) completes plugin arguments by running `kubectl_complete-vw ARGS... ''`, which
-// calls this hidden command; the answer is one candidate per line and a cobra directive last.
+// comes here as `kubectl-vw __complete ARGS...` (lib/cli/invocation.ts); the answer is one
+// candidate per line and a cobra directive last.
 const noFileCompletion = 4;
 
 type Step = CommandModule<any, any>;
@@ -20,7 +21,7 @@ interface ParserOptions {
 }
 
 /** A step's flags, read from its own yargs builder so completion cannot drift from the parser. */
-export interface FlagTable {
+interface FlagTable {
   flags: string[];
   /** Every spelling (--output, -o) of a flag that takes a value, to its canonical key. */
   valueFlags: Map<string, string>;
@@ -30,7 +31,7 @@ export interface FlagTable {
 const spell = (key: string) => (key.length === 1 ? `-${key}` : `--${key}`);
 const stepName = (step: Step) => String(step.command).split(' ')[0] as string;
 
-export function flagTable(step: Step): FlagTable {
+function flagTable(step: Step): FlagTable {
   const y = yargs([]);
   const built = typeof step.builder === 'function' ? step.builder(y) : y.options(step.builder ?? {});
   const o = (built as unknown as { getOptions(): ParserOptions }).getOptions();

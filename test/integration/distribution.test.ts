@@ -77,6 +77,15 @@ describe('distribution', () => {
   });
 
   const exe = () => join(repoRoot, 'dist', 'package', 'linux-amd64', 'kubectl-vw');
+  /** The standalone executable for another platform, in dist/package/<os>-<arch>/. */
+  const packageOnly = async (platform: string) => {
+    const r = await execa(
+      process.execPath,
+      ['scripts/release.mjs', '--version', '0.1.0', '--platforms', platform, '--package-only'],
+      { cwd: repoRoot, reject: false, all: true, env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` } },
+    );
+    if (r.exitCode !== 0) throw new Error(`release failed: ${r.all}`);
+  };
 
   it('the linux/amd64 executable runs with no Node and an empty environment', async () => {
     const help = await execa('env', ['-i', exe(), 'pause', '--help'], { reject: false });
@@ -95,12 +104,7 @@ describe('distribution', () => {
   });
 
   it('the darwin/amd64 executable carries an ad-hoc signature that every page matches', async () => {
-    const r = await execa(
-      process.execPath,
-      ['scripts/release.mjs', '--version', '0.1.0', '--platforms', 'darwin/amd64', '--package-only'],
-      { cwd: repoRoot, reject: false, all: true, env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` } },
-    );
-    if (r.exitCode !== 0) throw new Error(`release failed: ${r.all}`);
+    await packageOnly('darwin/amd64');
     const exe = readFileSync(join(repoRoot, 'dist', 'package', 'darwin-amd64', 'kubectl-vw'));
     const signature = machOSignature(exe);
     expect(signature.segments).toContain('NODE_SEA'); // the application, injected by postject
@@ -111,12 +115,7 @@ describe('distribution', () => {
   }, 300_000);
 
   it('the windows/amd64 executable drops the Authenticode signature the injection would break', async () => {
-    const r = await execa(
-      process.execPath,
-      ['scripts/release.mjs', '--version', '0.1.0', '--platforms', 'windows/amd64', '--package-only'],
-      { cwd: repoRoot, reject: false, all: true, env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` } },
-    );
-    if (r.exitCode !== 0) throw new Error(`release failed: ${r.all}`);
+    await packageOnly('windows/amd64');
     const exe = readFileSync(join(repoRoot, 'dist', 'package', 'windows-amd64', 'kubectl-vw.exe'));
     const facts = peFacts(exe);
     expect(facts.pe32plus).toBe(true);
