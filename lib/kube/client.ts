@@ -148,9 +148,11 @@ export class KubeClient {
           continue;
         }
         if (!isRetryable(err) || attempt >= this.maxAttempts || signal?.aborted) throw err;
-        const retryAfter = err instanceof ApiError ? err.retryAfterSeconds : undefined;
-        const backoff = Math.min(200 * 2 ** (attempt - 1), 5_000);
-        await sleep(retryAfter !== undefined ? retryAfter * 1000 : backoff * (0.5 + Math.random() / 2), signal);
+        // Never sooner than the server asks (Retry-After), but never in lockstep either: a
+        // Retry-After of 0 obeyed literally re-sends every throttled request at once, in the same order.
+        const retryAfterMs = (err instanceof ApiError ? (err.retryAfterSeconds ?? 0) : 0) * 1000;
+        const backoff = Math.min(200 * 2 ** (attempt - 1), 5_000) * (0.5 + Math.random() / 2);
+        await sleep(Math.max(retryAfterMs, backoff), signal);
       }
     }
   }

@@ -296,14 +296,15 @@ describe('kubectl vw pause / resume', () => {
       expect(JSON.parse(r.stdout).summary.changed + JSON.parse(r.stdout).summary.unchanged).toBe(30);
       expect(proxy.throttled()).toBeGreaterThan(0);
       expect(r.stderr).toMatch(/-> 429/);
+      const { items } = await client.list(resources.applicationInstances, { namespace: ns });
+      expect(items.every((i) => i.metadata.annotations?.[pauseAnnotation] === 'disabled')).toBe(true);
     } finally {
       writing = false;
       await writer;
       await proxy.stop();
+      // Even on failure: an unpaused instance left behind would fail later suites' cluster-wide checks.
+      await deleteNamespace(ns, { wait: true });
     }
-    const { items } = await client.list(resources.applicationInstances, { namespace: ns });
-    expect(items.every((i) => i.metadata.annotations?.[pauseAnnotation] === 'disabled')).toBe(true);
-    await deleteNamespace(ns, { wait: true });
   });
 
   it('finishes the job when re-run after being killed half-way', async () => {
@@ -314,37 +315,40 @@ describe('kubectl vw pause / resume', () => {
       ns,
       names.map((name) => ({ name, labels: { e2e: 'crash' } })),
     );
-    const target = resolveKubeTarget({ kubeconfig });
-    const counter = new KubeClient(target);
-    const { execa } = await import('execa');
-    const { distBin } = await import('../support/plugins');
-    const proc = execa(
-      `${distBin}/kubectl-vw`,
-      ['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '--concurrency', '2'],
-      {
-        reject: false,
-        env: { KUBECONFIG: kubeconfig },
-      },
-    );
-    await eventually(
-      async () => {
-        const { items } = await counter.list(resources.applicationInstances, { namespace: ns });
-        return items.filter((i) => i.metadata.annotations?.[pauseAnnotation]).length >= 20;
-      },
-      60_000,
-      'some instances paused',
-    );
-    proc.kill('SIGKILL');
-    await proc;
-    const { items } = await counter.list(resources.applicationInstances, { namespace: ns });
-    const pausedBefore = items.filter((i) => i.metadata.annotations?.[pauseAnnotation]).length;
-    expect(pausedBefore).toBeLessThan(300);
-    // The killed run's lock is taken over: its holder process is gone.
-    const again = await vw(['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '-o', 'json'], { kubeconfig });
-    expect(again.exitCode).toBe(0);
-    const doc = JSON.parse(again.stdout);
-    expect(doc.summary.changed).toBe(300 - pausedBefore);
-    expect(doc.summary.unchanged).toBe(pausedBefore);
-    await deleteNamespace(ns, { wait: true });
+    try {
+      const target = resolveKubeTarget({ kubeconfig });
+      const counter = new KubeClient(target);
+      const { execa } = await import('execa');
+      const { distBin } = await import('../support/plugins');
+      const proc = execa(
+        `${distBin}/kubectl-vw`,
+        ['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '--concurrency', '2'],
+        {
+          reject: false,
+          env: { KUBECONFIG: kubeconfig },
+        },
+      );
+      await eventually(
+        async () => {
+          const { items } = await counter.list(resources.applicationInstances, { namespace: ns });
+          return items.filter((i) => i.metadata.annotations?.[pauseAnnotation]).length >= 20;
+        },
+        60_000,
+        'some instances paused',
+      );
+      proc.kill('SIGKILL');
+      await proc;
+      const { items } = await counter.list(resources.applicationInstances, { namespace: ns });
+      const pausedBefore = items.filter((i) => i.metadata.annotations?.[pauseAnnotation]).length;
+      expect(pausedBefore).toBeLessThan(300);
+      // The killed run's lock is taken over: its holder process is gone.
+      const again = await vw(['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '-o', 'json'], { kubeconfig });
+      expect(again.exitCode).toBe(0);
+      const doc = JSON.parse(again.stdout);
+      expect(doc.summary.changed).toBe(300 - pausedBefore);
+      expect(doc.summary.unchanged).toBe(pausedBefore);
+    } finally {
+      await deleteNamespace(ns, { wait: true });
+    }
   });
 });

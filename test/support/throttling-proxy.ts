@@ -8,8 +8,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 /**
  * A plain-HTTP front for the real API server that answers every Nth mutating request with
- * 429 Too Many Requests (Retry-After: 0), as API Priority and Fairness does under load. Everything
- * else is forwarded with the admin's credentials.
+ * 429 Too Many Requests (Retry-After: 0), as API Priority and Fairness does under load, but never
+ * the same request twice. Everything else is forwarded with the admin's credentials.
  */
 export async function startThrottlingProxy(adminKubeconfig: string, opts: { throttleEvery: number }) {
   const kc = new KubeConfig();
@@ -20,8 +20,18 @@ export async function startThrottlingProxy(adminKubeconfig: string, opts: { thro
   const agent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
   let mutating = 0;
   let throttled = 0;
+  const throttledOnce = new Set<string>();
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' && req.method !== 'POST' && ++mutating % opts.throttleEvery === 0) {
+    // Each request is throttled at most once, so whether a run can exhaust its retries does not
+    // depend on how the concurrent requests happen to interleave.
+    const key = `${req.method} ${req.url}`;
+    if (
+      req.method !== 'GET' &&
+      req.method !== 'POST' &&
+      ++mutating % opts.throttleEvery === 0 &&
+      !throttledOnce.has(key)
+    ) {
+      throttledOnce.add(key);
       throttled++;
       req.resume();
       res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '0' });
