@@ -139,8 +139,7 @@ function rcodesign() {
 const meta = yaml.load(readFileSync('krew-manifests/plugins.yaml', 'utf8'));
 const completionHelperOf = (p) => (p.step ? `kubectl_complete-vw_${p.step}` : 'kubectl_complete-vw');
 /** [helper, the kubectl-<plugin> it calls] for every krew plugin. */
-const completionHelpers = () =>
-  meta.plugins.map((p) => [completionHelperOf(p), `kubectl-${p.name.replaceAll('-', '_')}`]);
+const completionHelpers = meta.plugins.map((p) => [completionHelperOf(p), `kubectl-${p.name.replaceAll('-', '_')}`]);
 
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -160,7 +159,7 @@ for (const platform of platforms) {
   if (os !== 'windows') {
     // kubectl's completion hooks: kubectl_complete-vw for `kubectl vw ...`, kubectl_complete-vw_<step>
     // for krew's vw-<step> plugins. They call the plugin krew links, so a copy outlives upgrades.
-    for (const [helper, plugin] of completionHelpers()) {
+    for (const [helper, plugin] of completionHelpers) {
       writeFileSync(join(work, helper), `#!/bin/sh\nexec ${plugin} __complete "$@"\n`);
       chmodSync(join(work, helper), 0o755);
       files.push(helper);

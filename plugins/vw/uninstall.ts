@@ -6,7 +6,7 @@ import { info, paint, processIO } from '../../lib/cli/io';
 import { reportError, runAndExit } from '../../lib/cli/run';
 import { openSession } from '../../lib/cli/session';
 import { validateTtl } from '../../lib/steps/backup';
-import { procedureStatus } from '../../lib/steps/status';
+import { type ProcedureStatus, procedureStatus } from '../../lib/steps/status';
 import { runBackup } from '../backup/command';
 import { runDecommission } from '../decommission/command';
 import { runPause } from '../pause/command';
@@ -122,9 +122,9 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
       return reportError(io, err);
     }
   };
-  const stop = async (code: number, step: string) => {
+  const stop = async (code: number, step: string, now?: ProcedureStatus) => {
     io.err(paint(io, 'red', `\nstopped at ${step} (exit ${code}); the cluster now stands here:`));
-    printStatus(io, await procedureStatus(client), 'table');
+    printStatus(io, now ?? (await procedureStatus(client)), 'table');
     info(io, 'fix what is reported above, then run kubectl vw uninstall again: it resumes from here');
     return code;
   };
@@ -200,10 +200,11 @@ export async function runUninstall(args: UninstallArgs): Promise<number> {
     );
     if (code) {
       // Name the step that stopped: step 4 when its deletions are under way (a finalizer holds some).
-      const step4 = (await procedureStatus(client).catch(() => undefined))?.steps.find((x) => x.step === 4)?.state;
+      const now = await procedureStatus(client);
+      const step4 = now.steps.find((x) => x.step === 4)?.state;
       const where =
         step4 === 'in progress' ? 'step 4' : args['delete-apps'] && step4 !== 'done' ? 'steps 4 and 5' : 'step 5';
-      return stop(code, where);
+      return stop(code, where, now);
     }
   }
   if (!dry) {

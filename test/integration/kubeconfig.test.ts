@@ -30,6 +30,13 @@ describe('kubeconfig handling', () => {
     await deleteNamespace(ns, { wait: true });
   });
 
+  /** A kubeconfig file in the test's directory: apiVersion and kind, plus what the test varies. */
+  const writeKubeconfig = (file: string, config: Record<string, unknown>) => {
+    const path = join(dir, file);
+    writeFileSync(path, yaml.dump({ apiVersion: 'v1', kind: 'Config', ...config }));
+    return path;
+  };
+
   const noStack = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at /);
 
   it('merges several files in KUBECONFIG and authenticates through an exec credential plugin', async () => {
@@ -48,33 +55,21 @@ describe('kubeconfig handling', () => {
     writeFileSync(join(dir, 'credential.json'), JSON.stringify(credential));
     writeFileSync(plugin, `#!/bin/sh\ncat '${join(dir, 'credential.json')}'\n`);
     chmodSync(plugin, 0o755);
-    const clusters = join(dir, 'clusters.yaml');
-    const users = join(dir, 'users.yaml');
-    writeFileSync(
-      clusters,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [cluster],
-        contexts: [{ name: 'split', context: { cluster: cluster?.name, user: 'exec-user', namespace: ns } }],
-        'current-context': 'split',
-      }),
-    );
-    writeFileSync(
-      users,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Config',
-        users: [
-          {
-            name: 'exec-user',
-            user: {
-              exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' },
-            },
+    const clusters = writeKubeconfig('clusters.yaml', {
+      clusters: [cluster],
+      contexts: [{ name: 'split', context: { cluster: cluster?.name, user: 'exec-user', namespace: ns } }],
+      'current-context': 'split',
+    });
+    const users = writeKubeconfig('users.yaml', {
+      users: [
+        {
+          name: 'exec-user',
+          user: {
+            exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' },
           },
-        ],
-      }),
-    );
+        },
+      ],
+    });
     const r = await vw(['pause', 'app', '--no-wait', '-o', 'json'], { kubeconfig: `${clusters}:${users}` });
     expect(r.stderr).toMatch(/1 changed/);
     expect(r.exitCode).toBe(0);
@@ -98,21 +93,13 @@ describe('kubeconfig handling', () => {
       const token = (await kubectlOk(['create', 'token', sa, '-n', ns, '--duration=10m'])).trim();
       const tokenFile = join(dir, 'token');
       writeFileSync(tokenFile, token);
-      const withUser = (name: string, user: Record<string, string>) => {
-        const cfg = join(dir, `${name}.yaml`);
-        writeFileSync(
-          cfg,
-          yaml.dump({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: admin.clusters,
-            users: [{ name, user }],
-            contexts: [{ name, context: { cluster: admin.clusters[0]?.name, user: name, namespace: ns } }],
-            'current-context': name,
-          }),
-        );
-        return cfg;
-      };
+      const withUser = (name: string, user: Record<string, string>) =>
+        writeKubeconfig(`${name}.yaml`, {
+          clusters: admin.clusters,
+          users: [{ name, user }],
+          contexts: [{ name, context: { cluster: admin.clusters[0]?.name, user: name, namespace: ns } }],
+          'current-context': name,
+        });
       const inline = await vw(['pause', 'tok', '--no-wait', '-o', 'name'], {
         kubeconfig: withUser('inline-token', { token }),
       });
@@ -145,26 +132,20 @@ describe('kubeconfig handling', () => {
   });
 
   it('an unreachable API server: one line naming it, exit 3', async () => {
-    const cfg = join(dir, 'unreachable.yaml');
-    writeFileSync(
-      cfg,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'gone',
-            cluster: {
-              server: 'https://127.0.0.1:1',
-              'certificate-authority-data': admin.clusters[0]?.cluster['certificate-authority-data'],
-            },
+    const cfg = writeKubeconfig('unreachable.yaml', {
+      clusters: [
+        {
+          name: 'gone',
+          cluster: {
+            server: 'https://127.0.0.1:1',
+            'certificate-authority-data': admin.clusters[0]?.cluster['certificate-authority-data'],
           },
-        ],
-        users: admin.users,
-        contexts: [{ name: 'gone', context: { cluster: 'gone', user: admin.users[0]?.name } }],
-        'current-context': 'gone',
-      }),
-    );
+        },
+      ],
+      users: admin.users,
+      contexts: [{ name: 'gone', context: { cluster: 'gone', user: admin.users[0]?.name } }],
+      'current-context': 'gone',
+    });
     const r = await vw(['pause', '--all', '--request-timeout', '2s'], { kubeconfig: cfg });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/cannot reach the API server at https:\/\/127\.0\.0\.1:1/);
@@ -172,18 +153,12 @@ describe('kubeconfig handling', () => {
   });
 
   it('--cluster and --user override the context; an unknown one is refused', async () => {
-    const cfg = join(dir, 'overrides.yaml');
-    writeFileSync(
-      cfg,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [...admin.clusters, { name: 'gone', cluster: { server: 'https://127.0.0.1:1' } }],
-        users: [...admin.users, { name: 'nobody', user: {} }],
-        contexts: [{ name: 'wrong', context: { cluster: 'gone', user: 'nobody' } }],
-        'current-context': 'wrong',
-      }),
-    );
+    const cfg = writeKubeconfig('overrides.yaml', {
+      clusters: [...admin.clusters, { name: 'gone', cluster: { server: 'https://127.0.0.1:1' } }],
+      users: [...admin.users, { name: 'nobody', user: {} }],
+      contexts: [{ name: 'wrong', context: { cluster: 'gone', user: 'nobody' } }],
+      'current-context': 'wrong',
+    });
     const ok = await vw(
       ['status', '-o', 'json', '--cluster', admin.clusters[0]?.name ?? '', '--user', admin.users[0]?.name ?? ''],
       { kubeconfig: cfg },
