@@ -1,15 +1,20 @@
-/** Runs fn over items with at most `limit` in flight; results keep the input order. */
+/**
+ * Runs fn over items with at most `limit` in flight; results keep the input order. Once `stop`
+ * says so, no further item is started (those in flight finish): work stops between objects.
+ */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
+  opts: { stop?: () => boolean; skipped?: (item: T, index: number) => R } = {},
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await fn(items[i] as T, i);
+      if (opts.stop?.() && opts.skipped) results[i] = opts.skipped(items[i] as T, i);
+      else results[i] = await fn(items[i] as T, i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -18,9 +23,12 @@ export async function mapLimit<T, R>(
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
       clearTimeout(t);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });

@@ -5,6 +5,7 @@ export const ExitCode = {
   usage: 2,
   preflight: 3,
   timeout: 4,
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -36,4 +37,18 @@ export class TimeoutError extends VwError {
   constructor(message: string, hint?: string) {
     super(message, ExitCode.timeout, hint);
   }
+}
+
+/** Ctrl-C, SIGTERM, or stdout closed before the work was done: stopped between objects. */
+export class InterruptedError extends VwError {
+  constructor(message = 'interrupted', hint?: string) {
+    super(message, ExitCode.interrupted, hint);
+  }
+}
+
+/** Throws when the run has been interrupted, so loops stop between objects, never inside one. */
+export function throwIfInterrupted(signal: AbortSignal) {
+  if (!signal.aborted) return;
+  if (signal.reason instanceof VwError) throw signal.reason;
+  throw new InterruptedError();
 }

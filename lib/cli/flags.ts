@@ -1,55 +1,129 @@
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import { parseRequestTimeout, requirePositiveDuration } from '../duration';
 import { UsageError } from '../errors';
-import type { KubeFlags } from '../kube/config';
+import type { ConnectionFlags } from '../kube/config';
+import { type DryRunMode, dryRunModes } from '../steps/results';
+import type { SelectionInput } from '../steps/selection';
+import { defaults } from './defaults';
 
 export const outputFormats = ['table', 'wide', 'json', 'yaml', 'name'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
-export const dryRunModes = ['none', 'client', 'server'] as const;
-export type DryRunMode = (typeof dryRunModes)[number];
 
-/** The flags every plugin shares, as kubectl spells them. */
-export interface GlobalArgs extends KubeFlags {
-  'all-namespaces'?: boolean;
-  selector?: string;
-  output: OutputFormat;
+// Each flag is declared once, here; commands pick the groups they take.
+
+const cluster = 'Cluster flags (as kubectl):';
+
+/** kubectl's genericclioptions.ConfigFlags, every one of them. */
+const connectionOptions: Record<string, Options> = {
+  kubeconfig: { type: 'string', describe: 'Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)' },
+  context: { type: 'string', describe: 'The kubeconfig context to use' },
+  cluster: { type: 'string', describe: 'The kubeconfig cluster to use' },
+  user: { type: 'string', describe: 'The kubeconfig user to use' },
+  namespace: { alias: 'n', type: 'string', describe: "Namespace (default: the context's, else default)" },
+  server: { alias: 's', type: 'string', describe: 'The address and port of the Kubernetes API server' },
+  token: { type: 'string', describe: 'Bearer token for authentication to the API server' },
+  'certificate-authority': { type: 'string', describe: 'Path to a cert file for the certificate authority' },
+  'client-certificate': { type: 'string', describe: 'Path to a client certificate file for TLS' },
+  'client-key': { type: 'string', describe: 'Path to a client key file for TLS' },
+  'insecure-skip-tls-verify': {
+    type: 'boolean',
+    describe: "Do not check the server's certificate (insecure)",
+  },
+  'tls-server-name': { type: 'string', describe: 'Server name to use for server certificate validation' },
+  as: { type: 'string', describe: 'Username to impersonate for the operation' },
+  'as-group': { type: 'string', array: true, describe: 'Group to impersonate (repeat for several)' },
+  'as-uid': { type: 'string', describe: 'UID to impersonate for the operation' },
+  'request-timeout': {
+    type: 'string',
+    default: defaults.requestTimeout,
+    describe: 'Time to wait for one API request (0: no limit), e.g. 30s',
+  },
+};
+
+export interface GlobalArgs {
+  kubeconfig?: string;
+  context?: string;
+  cluster?: string;
+  user?: string;
+  namespace?: string;
+  server?: string;
+  token?: string;
+  'certificate-authority'?: string;
+  'client-certificate'?: string;
+  'client-key'?: string;
+  'insecure-skip-tls-verify'?: boolean;
+  'tls-server-name'?: string;
+  as?: string;
+  'as-group'?: string[];
+  'as-uid'?: string;
   'request-timeout': string;
+  output: OutputFormat;
   verbose: boolean;
 }
 
 export function withGlobalFlags<T>(y: Argv<T>) {
-  return y
-    .option('kubeconfig', {
-      type: 'string',
-      describe: 'Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)',
-      group: 'Cluster:',
-    })
-    .option('context', { type: 'string', describe: 'The kubeconfig context to use', group: 'Cluster:' })
-    .option('cluster', { type: 'string', describe: 'The kubeconfig cluster to use', group: 'Cluster:' })
-    .option('user', { type: 'string', describe: 'The kubeconfig user to use', group: 'Cluster:' })
-    .option('namespace', {
-      alias: 'n',
-      type: 'string',
-      describe: "Namespace (default: the context's)",
-      group: 'Cluster:',
-    })
-    .option('request-timeout', {
-      type: 'string',
-      default: '0',
-      describe: 'Time to wait for one API request (0: no limit), e.g. 30s',
-      group: 'Cluster:',
-    })
+  let out = y as Argv<unknown>;
+  for (const [key, opt] of Object.entries(connectionOptions)) out = out.option(key, { ...opt, group: cluster });
+  return out
     .option('output', {
       alias: 'o',
       choices: outputFormats,
-      default: 'table' as OutputFormat,
+      default: defaults.output as OutputFormat,
       describe: 'Output format',
     })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Show stack traces and API retries' });
 }
 
+/** The connection flags as the kube layer takes them. */
+export function toConnection(args: GlobalArgs): ConnectionFlags {
+  return {
+    kubeconfig: args.kubeconfig,
+    context: args.context,
+    cluster: args.cluster,
+    user: args.user,
+    namespace: args.namespace,
+    server: args.server,
+    token: args.token,
+    certificateAuthority: args['certificate-authority'],
+    clientCertificate: args['client-certificate'],
+    clientKey: args['client-key'],
+    insecureSkipTlsVerify: args['insecure-skip-tls-verify'],
+    tlsServerName: args['tls-server-name'],
+    as: args.as,
+    asGroups: args['as-group'],
+    asUid: args['as-uid'],
+    requestTimeoutMs: parseRequestTimeout(args['request-timeout']),
+  };
+}
+
+/** What every command's options carry. */
+export interface CommonOptions {
+  connection: ConnectionFlags;
+  output: OutputFormat;
+  verbose: boolean;
+}
+
+export const toCommon = (args: GlobalArgs): CommonOptions => ({
+  connection: toConnection(args),
+  output: args.output,
+  verbose: args.verbose,
+});
+
+export interface SelectionArgs {
+  names?: string[];
+  all?: boolean;
+  'all-namespaces'?: boolean;
+  selector?: string;
+  filename?: string;
+}
+
 export function withSelectionFlags<T>(y: Argv<T>) {
   return y
+    .positional('names', {
+      type: 'string',
+      array: true,
+      describe: 'ApplicationInstance names: NAME (in -n NAMESPACE) or NAMESPACE/NAME',
+    })
     .option('all', {
       type: 'boolean',
       default: false,
@@ -60,9 +134,19 @@ export function withSelectionFlags<T>(y: Argv<T>) {
     .option('filename', {
       alias: 'f',
       type: 'string',
-      describe: 'Read names from a file ("-" for stdin), as `kubectl get -o name` prints them',
+      describe:
+        'Read names from a file ("-" for stdin), one per line: NAME, NAMESPACE/NAME, or KIND/NAME as `kubectl get -o name` prints them',
     });
 }
+
+export const toSelection = (args: SelectionArgs, emptyMeansAll = false): SelectionInput => ({
+  names: args.names ?? [],
+  all: Boolean(args.all),
+  allNamespaces: Boolean(args['all-namespaces']),
+  selector: args.selector,
+  filename: args.filename,
+  emptyMeansAll,
+});
 
 export interface MutationArgs {
   'dry-run': DryRunMode;
@@ -74,7 +158,7 @@ export function withMutationFlags<T>(y: Argv<T>) {
     .option('dry-run', {
       type: 'string',
       choices: dryRunModes,
-      default: 'none' as DryRunMode,
+      default: defaults.dryRun as DryRunMode,
       describe: 'client: print the plan only; server: also have the API server validate every change (dryRun=All)',
       // kubectl accepts a bare --dry-run as client.
       coerce: (v: string | boolean) => (v === true || v === '' ? 'client' : v === false ? 'none' : v),
@@ -92,7 +176,7 @@ export interface WaitArgs {
   timeout: string;
 }
 
-export function withWaitFlags<T>(y: Argv<T>, defaultTimeout = '5m') {
+export function withWaitFlags<T>(y: Argv<T>, defaultTimeout: string) {
   return y
     .option('wait', {
       type: 'boolean',
@@ -106,8 +190,19 @@ export function withWaitFlags<T>(y: Argv<T>, defaultTimeout = '5m') {
     });
 }
 
-export const requestTimeoutMs = (args: { 'request-timeout': string }) => parseRequestTimeout(args['request-timeout']);
-export const waitTimeoutMs = (args: WaitArgs) => requirePositiveDuration('--timeout', args.timeout);
+export function withTimeoutFlag<T>(y: Argv<T>, defaultTimeout: string, describe: string) {
+  return y.option('timeout', { type: 'string', default: defaultTimeout, describe });
+}
+
+export function withConcurrencyFlag<T>(y: Argv<T>) {
+  return y.option('concurrency', {
+    type: 'number',
+    default: defaults.concurrency,
+    describe: 'Requests in flight at once (1-256)',
+  });
+}
+
+export const timeoutMs = (text: string) => requirePositiveDuration('--timeout', text);
 
 export function concurrencyOf(value: unknown): number {
   const n = Number(value);

@@ -1,19 +1,10 @@
-import Table from 'cli-table3';
 import yaml from 'js-yaml';
+import type { DryRunMode, ObjectResult, ResultCounts } from '../steps/results';
 import type { OutputFormat } from './flags';
 import { type IO, paintOut } from './io';
 
-/** One row per object a mutating command touched: what was decided and what happened. */
-export interface ObjectResult {
-  kind: string;
-  namespace?: string;
-  name: string;
-  /** What the plan wanted: e.g. pause, suspend, none. */
-  action: string;
-  /** changed | unchanged | failed | planned (client dry-run) | validated (server dry-run). */
-  result: 'changed' | 'unchanged' | 'failed' | 'planned' | 'validated';
-  message?: string;
-}
+/** Every -o json|yaml document carries this apiVersion and a kind: scripts can rely on both. */
+export const documentApiVersion = 'kubectl-vw/v1';
 
 export interface Column<T> {
   header: string;
@@ -22,36 +13,40 @@ export interface Column<T> {
   wide?: boolean;
 }
 
-export function renderTable<T>(rows: T[], columns: Column<T>[], io: IO, wide: boolean): string {
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are what is being stripped
+const ansi = /\x1b\[[0-9;]*m/g;
+export const visibleLength = (s: string) => s.replace(ansi, '').length;
+const pad = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - visibleLength(s)));
+
+/**
+ * kubectl-style columns: no borders, upper-case headers, two spaces between columns. Cells may
+ * hold several lines. Linear in the number of rows and lines: widths are measured once, then
+ * each line is padded (cli-table3's layout took minutes on a few hundred multi-line rows).
+ */
+export function renderTable<T>(rows: readonly T[], columns: Column<T>[], io: IO, wide: boolean): string {
   const cols = columns.filter((c) => wide || !c.wide);
-  // kubectl-style: no borders, upper-case headers, two spaces between columns.
-  const table = new Table({
-    head: cols.map((c) => paintOut(io, 'bold', c.header)),
-    chars: {
-      top: '',
-      'top-mid': '',
-      'top-left': '',
-      'top-right': '',
-      bottom: '',
-      'bottom-mid': '',
-      'bottom-left': '',
-      'bottom-right': '',
-      left: '',
-      'left-mid': '',
-      mid: '',
-      'mid-mid': '',
-      right: '',
-      'right-mid': '',
-      middle: '  ',
-    },
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
-  });
-  for (const row of rows) table.push(cols.map((c) => c.value(row)));
-  return table
-    .toString()
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .join('\n');
+  const cells = rows.map((r) => cols.map((c) => c.value(r).split('\n')));
+  const widths = cols.map((c, i) =>
+    Math.max(c.header.length, ...cells.map((row) => Math.max(...(row[i] ?? ['']).map(visibleLength)))),
+  );
+  const lines = [
+    cols
+      .map((c, i) => pad(paintOut(io, 'bold', c.header), widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  ];
+  for (const row of cells) {
+    const height = Math.max(...row.map((cell) => cell.length));
+    for (let l = 0; l < height; l++) {
+      lines.push(
+        row
+          .map((cell, i) => pad(cell[l] ?? '', widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      );
+    }
+  }
+  return lines.join('\n');
 }
 
 const kindGroup: Record<string, string> = {
@@ -62,31 +57,62 @@ const kindGroup: Record<string, string> = {
   Backup: 'backup.velero.io',
   CustomResourceDefinition: 'customresourcedefinition.apiextensions.k8s.io',
   Deployment: 'deployment.apps',
+  Namespace: 'namespace',
+  Secret: 'secret',
+  ServiceAccount: 'serviceaccount',
+  ConfigMap: 'configmap',
 };
 
 /** `kubectl get -o name` form, which `-f -` reads back. */
 export const nameOf = (kind: string, name: string) => `${kindGroup[kind] ?? kind.toLowerCase()}/${name}`;
 
-export function resultColumns(): Column<ObjectResult>[] {
+/** kubectl marks what a dry run prints: "(dry run)" or "(server dry run)". */
+export const dryRunMark = (mode: DryRunMode) =>
+  mode === 'client' ? ' (dry run)' : mode === 'server' ? ' (server dry run)' : '';
+
+const pastTense: Record<string, string> = {
+  pause: 'paused',
+  suspend: 'suspended',
+  resume: 'resumed',
+  unsuspend: 'unsuspended',
+  forget: 'marker cleared',
+  delete: 'deleted',
+  create: 'created',
+};
+
+/** What happened, in words: a change says what it did ("deleted"); JSON keeps the plain state. */
+export const resultText = (r: ObjectResult, dryRun: DryRunMode) =>
+  r.result === 'changed'
+    ? (pastTense[r.action] ?? 'changed')
+    : `${r.result}${r.result === 'unchanged' ? '' : dryRunMark(dryRun)}`;
+
+export function resultColumns(dryRun: DryRunMode): Column<ObjectResult>[] {
   return [
     { header: 'NAMESPACE', value: (r) => r.namespace ?? '' },
     { header: 'KIND', value: (r) => r.kind },
     { header: 'NAME', value: (r) => r.name },
     { header: 'ACTION', value: (r) => r.action },
-    { header: 'RESULT', value: (r) => r.result },
+    { header: 'RESULT', value: (r) => resultText(r, dryRun) },
     { header: 'MESSAGE', value: (r) => r.message ?? '' },
   ];
 }
 
+/** The envelope of every document: apiVersion, kind, then the fields the caller passes, in order. */
+export const document = (kind: string, fields: Record<string, unknown>) => ({
+  apiVersion: documentApiVersion,
+  kind,
+  ...fields,
+});
+
 /**
  * Prints a document for -o json|yaml, rows for table|wide, names for -o name. The JSON shape is
- * a contract for scripts: `kind`, then the fields the caller passes, never reordered by format.
+ * a contract for scripts, never reordered by format.
  */
 export function printDocument<T>(
   io: IO,
   format: OutputFormat,
   doc: Record<string, unknown>,
-  rows: T[],
+  rows: readonly T[],
   columns: Column<T>[],
   nameOfRow: (row: T) => string,
 ) {
@@ -105,8 +131,20 @@ export function printDocument<T>(
   }
 }
 
-export function summarize(results: ObjectResult[]) {
-  const counts = { changed: 0, unchanged: 0, failed: 0, planned: 0, validated: 0 };
-  for (const r of results) counts[r.result]++;
-  return counts;
+/** One row per object touched, in every format; the summary and dry-run mode ride in the document. */
+export function printResults(
+  io: IO,
+  format: OutputFormat,
+  kind: string,
+  fields: { context: string; dryRun: DryRunMode; summary: ResultCounts } & Record<string, unknown>,
+  results: readonly ObjectResult[],
+) {
+  printDocument(
+    io,
+    format,
+    document(kind, { ...fields, items: results }),
+    results,
+    resultColumns(fields.dryRun),
+    (r) => `${nameOf(r.kind, r.name)}`,
+  );
 }

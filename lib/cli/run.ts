@@ -1,6 +1,13 @@
+import type { Deps, IO } from '../deps';
 import { ExitCode, VwError } from '../errors';
 import { ApiError, ConnectionError } from '../kube/api-error';
-import { type IO, paint } from './io';
+import type { VwCommand } from './command';
+import { printCompletions } from './completion';
+import { paint } from './io';
+import { exitAfterDrain, processDeps } from './process-deps';
+import { attachDashValues, buildProgram, findCommand, flagTable } from './program';
+
+// The entry point: the only place that maps errors to exit codes and exits.
 
 /** Turns any error into one line on stderr (and a hint), plus the documented exit code. */
 export function reportError(io: IO, err: unknown): number {
@@ -18,38 +25,73 @@ export function reportError(io: IO, err: unknown): number {
     if (io.verbose) io.err(String(err.cause?.stack ?? ''));
     return ExitCode.preflight;
   }
-  if (err instanceof ApiError) {
-    if (err.status === 401) {
-      line(`the API server rejected the credentials: ${err.message}`, 'refresh your kubeconfig credentials');
-      return ExitCode.preflight;
-    }
-    if (err.status === 403) {
-      line(
-        `forbidden: ${err.message}`,
-        'ask a cluster admin for the RBAC permissions the README lists for this command',
-      );
-      return ExitCode.preflight;
-    }
-    line(`API server answered ${err.status} ${err.reason}: ${err.message}`);
-    return ExitCode.someFailed;
-  }
+  if (err instanceof ApiError) return reportApiError(io, err, line);
   const e = err as Error;
   line(e?.message ?? String(err), io.verbose ? undefined : 'run again with -v for details');
   if (io.verbose && e?.stack) io.err(e.stack);
   return ExitCode.someFailed;
 }
 
-/** Runs a command body and exits with its code; never lets a stack trace reach the user unasked. */
-export async function runAndExit(io: IO, body: () => Promise<number>): Promise<never> {
-  let code: number;
-  try {
-    code = await body();
-  } catch (err) {
-    code = reportError(io, err);
+function reportApiError(io: IO, err: ApiError, line: (msg: string, hint?: string) => void): number {
+  if (io.verbose && err.stack) io.err(err.stack);
+  if (err.status === 401) {
+    line(`the API server rejected the credentials: ${err.message}`, 'refresh your kubeconfig credentials');
+    return ExitCode.preflight;
   }
-  // Let stdout drain before exiting so piped output is never cut short.
-  await new Promise<void>((resolve) =>
-    process.stdout.writableLength ? process.stdout.once('drain', resolve) : resolve(),
-  );
-  process.exit(code);
+  if (err.status === 403) {
+    line(`forbidden: ${err.message}`, 'ask a cluster admin for the RBAC permissions the README lists for this command');
+    return ExitCode.preflight;
+  }
+  line(`API server answered ${err.status} ${err.reason}: ${err.message}`);
+  return ExitCode.someFailed;
+}
+
+/**
+ * Parses argv and runs the command it names with these deps; returns the exit code. In-process
+ * tests call this with buffers for streams; the binaries call main().
+ */
+export async function runProgram(
+  argv: readonly string[],
+  commands: VwCommand[],
+  deps: Deps,
+  opts: { usage?: string; single?: boolean } = {},
+): Promise<number> {
+  let code: number = ExitCode.ok;
+  const named = findCommand(commands, argv[0]);
+  const fixed = named ? [argv[0] as string, ...attachDashValues(argv.slice(1), flagTable(named))] : [...argv];
+  try {
+    const program = buildProgram(
+      commands,
+      deps,
+      (c) => {
+        code = c;
+      },
+      opts.usage,
+    );
+    if (opts.single) program.demandCommand(1);
+    else program.demandCommand(1, 'name a step; see the list above');
+    let output = '';
+    await program.parseAsync(fixed, {}, (_err, _args, text) => {
+      output = text;
+    });
+    if (output) deps.io.out(output);
+  } catch (err) {
+    code = reportError(deps.io, err);
+  }
+  return code;
+}
+
+/** The binaries' entry point: run, then exit with the code once stdout has drained. */
+export async function main(
+  commands: VwCommand[],
+  argv: readonly string[],
+  opts: { usage?: string; single?: boolean } = {},
+) {
+  const deps = processDeps(argv);
+  // Completion must not go through strict parsing: partial words are not errors.
+  const code =
+    argv[0] === '__complete'
+      ? await printCompletions(argv.slice(1), commands, deps)
+      : await runProgram(argv, commands, deps, opts);
+  await exitAfterDrain(code);
 }

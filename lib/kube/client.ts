@@ -1,20 +1,20 @@
-import https from 'node:https';
 import http from 'node:http';
+import https from 'node:https';
+import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { SocksProxyAgent } from 'socks-proxy-agent';
 import { sleep } from '../concurrency';
-import { ApiError, ConnectionError, isConflict, isRetryable } from './api-error';
+import { ApiError, ConnectionError, isConflict, isNotFound, isRetryable } from './api-error';
 import type { KubeTarget } from './config';
 import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from './resources';
 
-export type DryRun = 'none' | 'client' | 'server';
-
 export interface ClientOptions {
-  /** Per-request timeout in ms; 0 means none (kubectl's --request-timeout). */
-  requestTimeoutMs?: number;
   /** Sockets kept open to the API server; bounds how many requests are in flight. */
   maxConnections?: number;
   /** Attempts for retryable failures (429, 5xx, connection errors). */
   maxAttempts?: number;
   userAgent?: string;
+  /** Every request is cancelled when this aborts (Ctrl-C, a wait's deadline). */
+  signal?: AbortSignal;
 }
 
 export interface RequestOptions {
@@ -30,77 +30,164 @@ export interface PatchOptions {
   subresource?: string;
 }
 
+/** Deletes only the object that was planned: the API server refuses (409) if uid or version moved. */
+export interface DeleteOptions {
+  dryRun?: boolean;
+  propagationPolicy?: string;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
 export type RequestListener = (event: { method: string; path: string; status: number; attempt: number }) => void;
 
+/** Server-requested waits (Retry-After) are honoured, up to this. */
+export const maxRetryAfterMs = 10_000;
+
+/** Shared by a client and the views withSignal makes of it: one agent, one credential cache. */
+interface Transport {
+  server: string;
+  agent: http.Agent;
+  authCache?: { at: number; opts: https.RequestOptions };
+  listeners: RequestListener[];
+}
+
+function makeAgent(target: KubeTarget, maxSockets: number): http.Agent {
+  const base = { keepAlive: true, maxSockets };
+  const proxy = target.kubeConfig.getCurrentCluster()?.proxyUrl;
+  const secure = target.server.startsWith('https:');
+  if (proxy?.startsWith('socks')) return new SocksProxyAgent(proxy, base);
+  if (proxy) return secure ? new HttpsProxyAgent({ ...base, proxy }) : new HttpProxyAgent({ ...base, proxy });
+  return secure ? new https.Agent(base) : new http.Agent(base);
+}
+
+const withQuery = (base: string, query: RequestOptions['query']) => {
+  const url = new URL(base);
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+  }
+  return url;
+};
+
+/** A non-2xx answer as an ApiError carrying the Status object's reason and message. */
+function apiErrorOf(status: number, statusMessage: string | undefined, text: string, retryAfter?: string) {
+  let reason = statusMessage ?? '';
+  let message = text.trim() || `HTTP ${status}`;
+  try {
+    const s = JSON.parse(text) as { reason?: string; message?: string };
+    reason = s.reason ?? reason;
+    message = s.message ?? message;
+  } catch {
+    // not a Status object; keep the raw text
+  }
+  const seconds = Number(retryAfter);
+  return new ApiError(
+    status,
+    reason,
+    message,
+    retryAfter !== undefined && Number.isFinite(seconds) ? seconds : undefined,
+  );
+}
+
 /**
- * The one way every plugin talks to the API server: raw REST over a keep-alive agent, with
- * kubeconfig auth from @kubernetes/client-node (certificates, tokens, exec plugins), retries with
- * backoff on 429/5xx, paginated lists and server-side dry-run. One path for every kind keeps
- * retries, dry-run and paging uniform across CRDs and core objects.
+ * The one way every plugin talks to the API server: raw REST over a keep-alive agent (through the
+ * kubeconfig's proxy-url when it has one), with kubeconfig auth from @kubernetes/client-node
+ * (certificates, tokens, exec plugins), impersonation, retries with backoff on 429/5xx,
+ * paginated lists and server-side dry-run. One path for every kind keeps retries, dry-run and
+ * paging uniform across CRDs and core objects.
  */
 export class KubeClient {
   readonly server: string;
-  private readonly agent: https.Agent | http.Agent;
-  private readonly timeoutMs: number;
+  private readonly transport: Transport;
   private readonly maxAttempts: number;
   private readonly userAgent: string;
-  private authCache?: { at: number; opts: https.RequestOptions };
-  onRequest?: RequestListener;
+  private readonly signal?: AbortSignal;
 
   constructor(
     readonly target: KubeTarget,
     opts: ClientOptions = {},
+    transport?: Transport,
   ) {
     this.server = target.server.replace(/\/+$/, '');
-    const maxSockets = opts.maxConnections ?? 16;
-    this.agent = this.server.startsWith('http:')
-      ? new http.Agent({ keepAlive: true, maxSockets })
-      : new https.Agent({ keepAlive: true, maxSockets });
-    this.timeoutMs = opts.requestTimeoutMs ?? 0;
+    this.transport = transport ?? {
+      server: this.server,
+      agent: makeAgent(target, opts.maxConnections ?? 16),
+      listeners: [],
+    };
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.userAgent = opts.userAgent ?? 'kubectl-vw';
+    this.signal = opts.signal;
+  }
+
+  /** The same client whose every request is also cancelled by `signal` (a wait's deadline). */
+  withSignal(signal: AbortSignal): KubeClient {
+    const combined = this.signal ? AbortSignal.any([this.signal, signal]) : signal;
+    return new KubeClient(
+      this.target,
+      { maxAttempts: this.maxAttempts, userAgent: this.userAgent, signal: combined },
+      this.transport,
+    );
+  }
+
+  /** Every request's outcome, for -v and for counting requests per object. */
+  onRequest(listener: RequestListener) {
+    this.transport.listeners.push(listener);
   }
 
   close() {
-    this.agent.destroy();
+    this.transport.agent.destroy();
   }
 
   // Credentials from exec plugins expire; refreshing every 30 s is well inside any token's life.
   private async authOptions(force = false): Promise<https.RequestOptions> {
+    const cache = this.transport.authCache;
     const now = Date.now();
-    if (!force && this.authCache && now - this.authCache.at < 30_000) return this.authCache.opts;
+    if (!force && cache && now - cache.at < 30_000) return cache.opts;
     const opts: https.RequestOptions = { headers: {} };
     try {
       await this.target.kubeConfig.applyToHTTPSOptions(opts);
     } catch (err) {
       throw new ConnectionError(this.server, new Error(`authentication failed: ${(err as Error).message}`));
     }
-    this.authCache = { at: now, opts };
+    // client-node makes an agent of its own; ours (keep-alive, bounded, proxied) is used instead.
+    delete opts.agent;
+    const headers = opts.headers as Record<string, string | string[]>;
+    const { groups, uid } = this.target.impersonate;
+    if (groups.length) headers['Impersonate-Group'] = groups;
+    if (uid) headers['Impersonate-Uid'] = uid;
+    this.transport.authCache = { at: now, opts };
     return opts;
   }
 
-  private async once<T>(method: string, path: string, req: RequestOptions, signal?: AbortSignal): Promise<T> {
-    const auth = await this.authOptions();
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(req.query ?? {})) {
-      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    }
-    if (req.dryRun) url.searchParams.set('dryRun', 'All');
-    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const headers: Record<string, string> = {
-      ...(auth.headers as Record<string, string>),
+  private headers(auth: https.RequestOptions, body?: string, contentType?: string) {
+    const headers: Record<string, string | string[]> = {
+      ...(auth.headers as Record<string, string | string[]>),
       Accept: 'application/json',
       'User-Agent': this.userAgent,
     };
     if (body !== undefined) {
-      headers['Content-Type'] = req.contentType ?? 'application/json';
+      headers['Content-Type'] = contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
+    return headers;
+  }
+
+  private async once<T>(method: string, path: string, req: RequestOptions): Promise<T> {
+    const auth = await this.authOptions();
+    const url = withQuery(this.server + path, req.query);
+    if (req.dryRun) url.searchParams.set('dryRun', 'All');
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
+    const timeoutMs = this.target.requestTimeoutMs;
     return await new Promise<T>((resolve, reject) => {
       const r = transport.request(
         url,
-        { ...auth, method, headers, agent: this.agent, timeout: this.timeoutMs || undefined, signal },
+        {
+          ...auth,
+          method,
+          headers: this.headers(auth, body, req.contentType),
+          agent: this.transport.agent,
+          timeout: timeoutMs || undefined,
+          signal: this.signal,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -108,93 +195,72 @@ export class KubeClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              resolve((text ? JSON.parse(text) : undefined) as T);
-              return;
-            }
-            let reason = res.statusMessage ?? '';
-            let message = text.trim() || `HTTP ${status}`;
-            try {
-              const s = JSON.parse(text) as { reason?: string; message?: string };
-              reason = s.reason ?? reason;
-              message = s.message ?? message;
-            } catch {
-              // not a Status object; keep the raw text
-            }
-            const retryAfter = Number(res.headers['retry-after']);
-            reject(new ApiError(status, reason, message, Number.isFinite(retryAfter) ? retryAfter : undefined));
+            if (status >= 200 && status < 300) resolve((text ? JSON.parse(text) : undefined) as T);
+            else reject(apiErrorOf(status, res.statusMessage, text, res.headers['retry-after'] as string | undefined));
           });
         },
       );
-      r.on('timeout', () => r.destroy(new Error(`request timed out after ${this.timeoutMs} ms`)));
+      r.on('timeout', () => r.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
       r.on('error', (e) => reject(e instanceof ApiError ? e : new ConnectionError(this.server, e)));
       if (body !== undefined) r.write(body);
       r.end();
     });
   }
 
-  /** One request with retries on 429 (honouring Retry-After), 5xx and connection failures. */
-  async request<T>(method: string, path: string, req: RequestOptions = {}, signal?: AbortSignal): Promise<T> {
+  private emit(method: string, path: string, status: number, attempt: number) {
+    for (const l of this.transport.listeners) l({ method, path, status, attempt });
+  }
+
+  /** One request with retries on 429 (honouring Retry-After, capped), 5xx and connection failures. */
+  async request<T>(method: string, path: string, req: RequestOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.once<T>(method, path, req, signal);
-        this.onRequest?.({ method, path, status: 200, attempt });
+        const result = await this.once<T>(method, path, req);
+        this.emit(method, path, 200, attempt);
         return result;
       } catch (err) {
-        const status = err instanceof ApiError ? err.status : 0;
-        this.onRequest?.({ method, path, status, attempt });
+        this.emit(method, path, err instanceof ApiError ? err.status : 0, attempt);
         if (err instanceof ApiError && err.status === 401 && attempt === 1) {
           await this.authOptions(true);
           continue;
         }
-        if (!isRetryable(err) || attempt >= this.maxAttempts || signal?.aborted) throw err;
-        // Never sooner than the server asks (Retry-After), but never in lockstep either: a
-        // Retry-After of 0 obeyed literally re-sends every throttled request at once, in the same order.
-        const retryAfterMs = (err instanceof ApiError ? (err.retryAfterSeconds ?? 0) : 0) * 1000;
+        if (!isRetryable(err) || attempt >= this.maxAttempts || this.signal?.aborted) throw err;
+        // Never sooner than the server asks (Retry-After, within reason), but never in lockstep
+        // either: a Retry-After of 0 obeyed literally re-sends every throttled request at once.
+        const retryAfterMs = Math.min(
+          (err instanceof ApiError ? (err.retryAfterSeconds ?? 0) : 0) * 1000,
+          maxRetryAfterMs,
+        );
         const backoff = Math.min(200 * 2 ** (attempt - 1), 5_000) * (0.5 + Math.random() / 2);
-        await sleep(Math.max(retryAfterMs, backoff), signal);
+        await sleep(Math.max(retryAfterMs, backoff), this.signal);
       }
     }
   }
 
   /** A long-lived GET (watch=1) whose body is newline-delimited JSON events. */
-  async stream(path: string, query: RequestOptions['query'], signal: AbortSignal): Promise<http.IncomingMessage> {
+  async stream(path: string, query: RequestOptions['query']): Promise<http.IncomingMessage> {
     const auth = await this.authOptions();
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(query ?? {})) {
-      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    }
+    const url = withQuery(this.server + path, query);
     const transport = url.protocol === 'http:' ? http : https;
+    const cluster = this.target.kubeConfig.getCurrentCluster();
     return await new Promise((resolve, reject) => {
       const r = transport.request(
         url,
         {
           ...auth,
           method: 'GET',
-          headers: {
-            ...(auth.headers as Record<string, string>),
-            Accept: 'application/json',
-            'User-Agent': this.userAgent,
-          },
-          // Watches get their own connection so they never queue behind bounded request sockets.
-          agent: false,
-          signal,
+          headers: this.headers(auth),
+          // Watches get their own connection so they never queue behind bounded request sockets;
+          // through the proxy when there is one.
+          agent: cluster?.proxyUrl ? makeAgent(this.target, 1) : false,
+          signal: this.signal,
         },
         (res) => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) return resolve(res);
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let message = Buffer.concat(chunks).toString('utf8');
-            let reason = '';
-            try {
-              ({ message, reason } = JSON.parse(message) as { message: string; reason: string });
-            } catch {
-              // keep raw text
-            }
-            reject(new ApiError(status, reason, message));
-          });
+          res.on('end', () => reject(apiErrorOf(status, res.statusMessage, Buffer.concat(chunks).toString('utf8'))));
         },
       );
       r.on('error', (e) => reject(new ConnectionError(this.server, e)));
@@ -211,7 +277,7 @@ export class KubeClient {
     try {
       return await this.get<T>(r, name, namespace);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -257,11 +323,7 @@ export class KubeClient {
     return this.patch<T>('application/json-patch+json', r, name, namespace, ops, opts);
   }
 
-  replace<T extends KubeObject = KubeObject>(
-    r: ResourceType,
-    obj: KubeObject,
-    opts: { dryRun?: boolean; subresource?: string } = {},
-  ) {
+  replace<T extends KubeObject = KubeObject>(r: ResourceType, obj: KubeObject, opts: PatchOptions = {}) {
     return this.request<T>(
       'PUT',
       resourcePath(r, { namespace: obj.metadata.namespace, name: obj.metadata.name, subresource: opts.subresource }),
@@ -269,12 +331,7 @@ export class KubeClient {
     );
   }
 
-  delete(
-    r: ResourceType,
-    name: string,
-    namespace?: string,
-    opts: { dryRun?: boolean; propagationPolicy?: string } = {},
-  ) {
+  delete(r: ResourceType, name: string, namespace?: string, opts: DeleteOptions = {}) {
     return this.request<KubeObject>('DELETE', resourcePath(r, { namespace, name }), {
       // The API server reads DeleteOptions from the body when there is one, ignoring the query's
       // dryRun: it must be in the body too, or a dry run deletes for real.
@@ -282,6 +339,7 @@ export class KubeClient {
         kind: 'DeleteOptions',
         apiVersion: 'v1',
         propagationPolicy: opts.propagationPolicy ?? 'Background',
+        ...(opts.preconditions ? { preconditions: opts.preconditions } : {}),
         ...(opts.dryRun ? { dryRun: ['All'] } : {}),
       },
       dryRun: opts.dryRun,
@@ -297,7 +355,7 @@ export class KubeClient {
     name: string,
     namespace: string | undefined,
     mutate: (current: T) => T | undefined,
-    opts: { dryRun?: boolean; subresource?: string } = {},
+    opts: PatchOptions = {},
   ): Promise<{ object: T; changed: boolean }> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get<T>(r, name, namespace);
@@ -314,7 +372,7 @@ export class KubeClient {
   /** Every object of a type, one page (limit/continue) at a time, so memory follows page size. */
   async *listPages<T extends KubeObject = KubeObject>(
     r: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number } = {},
+    opts: ListOptions = {},
   ): AsyncGenerator<ObjectList<T>> {
     let cont: string | undefined;
     do {
@@ -331,29 +389,13 @@ export class KubeClient {
     } while (cont);
   }
 
-  async *listItems<T extends KubeObject = KubeObject>(
-    r: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number } = {},
-  ): AsyncGenerator<T> {
+  async *listItems<T extends KubeObject = KubeObject>(r: ResourceType, opts: ListOptions = {}): AsyncGenerator<T> {
     for await (const page of this.listPages<T>(r, opts)) yield* page.items;
-  }
-
-  /** list, or no items when the kind is not served here (its CRD absent: 404). */
-  async listIfServed<T extends KubeObject = KubeObject>(
-    r: ResourceType,
-    opts: { namespace?: string } = {},
-  ): Promise<T[]> {
-    try {
-      return (await this.list<T>(r, opts)).items;
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return [];
-      throw err;
-    }
   }
 
   async list<T extends KubeObject = KubeObject>(
     r: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number } = {},
+    opts: ListOptions = {},
   ): Promise<{ items: T[]; resourceVersion?: string }> {
     const items: T[] = [];
     let resourceVersion: string | undefined;
@@ -364,4 +406,21 @@ export class KubeClient {
     }
     return { items, resourceVersion };
   }
+
+  /** list, or no items when the kind is not served here (its CRD absent: 404). */
+  async listIfServed<T extends KubeObject = KubeObject>(r: ResourceType, opts: ListOptions = {}): Promise<T[]> {
+    try {
+      return (await this.list<T>(r, opts)).items;
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
 }

@@ -1,33 +1,83 @@
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { delimiter, join } from 'node:path';
+import { type Cluster, type Context, KubeConfig, type User } from '@kubernetes/client-node';
 import { UsageError } from '../errors';
 
-/** The kubectl flags that choose a cluster, as every plugin accepts them. */
-export interface KubeFlags {
+/**
+ * The flags that choose a cluster and who talks to it, as kubectl's genericclioptions.ConfigFlags
+ * has them. Every plugin accepts all of them.
+ */
+export interface ConnectionFlags {
   kubeconfig?: string;
   context?: string;
   cluster?: string;
   user?: string;
   namespace?: string;
+  server?: string;
+  token?: string;
+  certificateAuthority?: string;
+  clientCertificate?: string;
+  clientKey?: string;
+  insecureSkipTlsVerify?: boolean;
+  tlsServerName?: string;
+  as?: string;
+  asGroups?: string[];
+  asUid?: string;
+  /** Per request; 0 means none (kubectl's --request-timeout). */
+  requestTimeoutMs?: number;
+}
+
+/** Who the requests act as, when someone else is impersonated (--as, --as-group, --as-uid). */
+export interface Impersonation {
+  user?: string;
+  groups: string[];
+  uid?: string;
 }
 
 /** Where a command will act: the resolved kubeconfig, context, cluster and namespace. */
 export interface KubeTarget {
+  /** A kubeconfig of exactly one context, with every override applied: what the client and helm use. */
   kubeConfig: KubeConfig;
   context: string;
   cluster: string;
+  user: string;
   server: string;
   namespace: string;
   /** True when -n was given (kubectl's "explicit namespace"). */
   namespaceExplicit: boolean;
+  impersonate: Impersonation;
+  requestTimeoutMs: number;
 }
 
-function kubeconfigSource(flags: KubeFlags): string {
+/** A DNS-1123 label, as namespace names must be: nothing else can name (or widen) a scope. */
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function requireNamespaceName(name: string): string {
+  if (name.length > 63 || !dns1123Label.test(name)) {
+    throw new UsageError(
+      `invalid namespace "${name}": a namespace is a DNS-1123 label (lower-case letters, digits and '-', at most 63)`,
+      'check -n; list them with: kubectl get namespaces',
+    );
+  }
+  return name;
+}
+
+function kubeconfigSource(flags: ConnectionFlags, env: Readonly<Record<string, string | undefined>>): string {
   if (flags.kubeconfig) return flags.kubeconfig;
-  return process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : '~/.kube/config';
+  return env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config';
 }
 
-function loadKubeConfig(flags: KubeFlags): KubeConfig {
+/** kubectl's merge of several files: the first file to define a name (and a current context) wins. */
+function mergeFirstWins(into: KubeConfig, from: KubeConfig) {
+  const names = <T extends { name: string }>(xs: T[]) => new Set(xs.map((x) => x.name));
+  const [clusters, users, contexts] = [names(into.clusters), names(into.users), names(into.contexts)];
+  into.clusters = [...into.clusters, ...from.clusters.filter((c) => !clusters.has(c.name))];
+  into.users = [...into.users, ...from.users.filter((u) => !users.has(u.name))];
+  into.contexts = [...into.contexts, ...from.contexts.filter((c) => !contexts.has(c.name))];
+  if (!into.currentContext) into.currentContext = from.currentContext;
+}
+
+function loadKubeConfig(flags: ConnectionFlags, env: Readonly<Record<string, string | undefined>>): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (flags.kubeconfig) {
@@ -35,57 +85,121 @@ function loadKubeConfig(flags: KubeFlags): KubeConfig {
         throw new UsageError(`kubeconfig ${flags.kubeconfig} does not exist`, 'pass an existing file to --kubeconfig');
       }
       kc.loadFromFile(flags.kubeconfig);
-    } else {
-      // Merges every file in KUBECONFIG (path-list separated), like kubectl.
-      kc.loadFromDefault({}, true);
+      return kc;
+    }
+    // Every file in KUBECONFIG, as kubectl merges them; files that do not exist are skipped.
+    const files = env.KUBECONFIG
+      ? env.KUBECONFIG.split(delimiter).filter(Boolean)
+      : env.HOME
+        ? [join(env.HOME, '.kube', 'config')]
+        : [];
+    for (const file of files.filter((f) => existsSync(f))) {
+      const one = new KubeConfig();
+      one.loadFromFile(file);
+      mergeFirstWins(kc, one);
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const reason = (err as Error).message.split('\n')[0];
     throw new UsageError(
-      `cannot load kubeconfig (${kubeconfigSource(flags)}): ${reason}`,
+      `cannot load kubeconfig (${kubeconfigSource(flags, env)}): ${reason}`,
       'check the file with: kubectl config view',
     );
   }
   return kc;
 }
 
-export function resolveKubeTarget(flags: KubeFlags): KubeTarget {
-  const kc = loadKubeConfig(flags);
-  const contextName = flags.context ?? kc.getCurrentContext();
-  const context = contextName ? kc.getContextObject(contextName) : null;
-  if (flags.context && !context) {
+function chooseContext(kc: KubeConfig, flags: ConnectionFlags, source: string): Context {
+  const name = flags.context || kc.getCurrentContext();
+  const context = name ? kc.getContextObject(name) : null;
+  if (context) return context;
+  if (flags.context) {
     const known = kc.getContexts().map((c) => c.name);
     throw new UsageError(
-      `context "${flags.context}" not found in kubeconfig (${kubeconfigSource(flags)})`,
+      `context "${flags.context}" not found in kubeconfig (${source})`,
       known.length ? `known contexts: ${known.join(', ')}` : 'the kubeconfig has no contexts',
     );
   }
-  if (!context) {
-    throw new UsageError(
-      `no current context in kubeconfig (${kubeconfigSource(flags)})`,
-      'pass --context, or run: kubectl config use-context NAME',
-    );
+  // No context at all is fine when --server says where to go (kubectl does the same).
+  if (flags.server) return { name: 'vw-flags', cluster: 'vw-flags', user: 'vw-flags' };
+  throw new UsageError(
+    `no current context in kubeconfig (${source})`,
+    'pass --context, or run: kubectl config use-context NAME',
+  );
+}
+
+/** The context's cluster with --cluster, --server and the TLS flags applied. */
+function effectiveCluster(kc: KubeConfig, flags: ConnectionFlags, context: Context): Cluster {
+  const name = flags.cluster || context.cluster;
+  const found = kc.getCluster(name);
+  if (!found && !flags.server) {
+    throw new UsageError(`cluster "${name}" not found in kubeconfig`, 'check --cluster or the context');
   }
-  const clusterName = flags.cluster ?? context.cluster;
-  const userName = flags.user ?? context.user;
-  const cluster = kc.getCluster(clusterName);
-  if (!cluster) {
-    throw new UsageError(`cluster "${clusterName}" not found in kubeconfig`, 'check --cluster or the context');
-  }
-  if (flags.user && !kc.getUser(flags.user)) {
-    throw new UsageError(`user "${flags.user}" not found in kubeconfig`, 'check --user');
-  }
-  // Make the chosen context current (with any --cluster/--user override) so auth follows it.
-  const effective = `${context.name}`;
-  kc.contexts = kc.contexts.map((c) => (c.name === effective ? { ...c, cluster: clusterName, user: userName } : c));
-  kc.setCurrentContext(effective);
+  const base: Cluster = found ?? { name, server: '', skipTLSVerify: false };
+  const insecure = flags.insecureSkipTlsVerify ?? base.skipTLSVerify;
   return {
-    kubeConfig: kc,
-    context: effective,
-    cluster: clusterName,
+    ...base,
+    server: flags.server || base.server,
+    tlsServerName: flags.tlsServerName || base.tlsServerName,
+    skipTLSVerify: insecure,
+    // As client-go: a root CA and --insecure-skip-tls-verify do not go together.
+    caData: insecure || flags.certificateAuthority ? undefined : base.caData,
+    caFile: insecure ? undefined : flags.certificateAuthority || base.caFile,
+  };
+}
+
+/** The context's user with --user, --token and the client certificate flags applied. */
+function effectiveUser(kc: KubeConfig, flags: ConnectionFlags, context: Context): User {
+  const name = flags.user || context.user;
+  const found = kc.getUser(name);
+  if (flags.user && !found) throw new UsageError(`user "${flags.user}" not found in kubeconfig`, 'check --user');
+  const base: User = found ?? { name };
+  const certGiven = Boolean(flags.clientCertificate || flags.clientKey);
+  return {
+    ...base,
+    token: flags.token || base.token,
+    certFile: flags.clientCertificate || (certGiven ? undefined : base.certFile),
+    certData: certGiven ? undefined : base.certData,
+    keyFile: flags.clientKey || (certGiven ? undefined : base.keyFile),
+    keyData: certGiven ? undefined : base.keyData,
+    impersonateUser: flags.as || base.impersonateUser,
+  };
+}
+
+/**
+ * Resolves the flags against the kubeconfig into one context, one cluster and one user, exactly
+ * as kubectl would: everything the client does, and anything run on its behalf (helm), uses this.
+ */
+export function resolveKubeTarget(
+  flags: ConnectionFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): KubeTarget {
+  const kc = loadKubeConfig(flags, env);
+  const source = kubeconfigSource(flags, env);
+  const context = chooseContext(kc, flags, source);
+  const cluster = effectiveCluster(kc, flags, context);
+  const user = effectiveUser(kc, flags, context);
+  if (!cluster.server) throw new UsageError(`cluster "${cluster.name}" has no server`, 'pass --server');
+  // -n "" (an empty shell variable) means what it means to kubectl: the context's namespace.
+  const namespace = flags.namespace || context.namespace || 'default';
+  if (flags.namespace) requireNamespaceName(flags.namespace);
+  const resolved = new KubeConfig();
+  resolved.loadFromOptions({
+    clusters: [cluster],
+    users: [user],
+    contexts: [{ ...context, cluster: cluster.name, user: user.name }],
+    currentContext: context.name,
+  });
+  return {
+    kubeConfig: resolved,
+    context: context.name,
+    cluster: cluster.name,
+    user: user.name,
     server: cluster.server,
-    namespace: flags.namespace ?? context.namespace ?? 'default',
+    namespace,
+    // Given, even empty: `--all -n "$NS"` with NS unset stays in one namespace, as with kubectl.
     namespaceExplicit: flags.namespace !== undefined,
+    impersonate: { user: user.impersonateUser || undefined, groups: flags.asGroups ?? [], uid: flags.asUid },
+    requestTimeoutMs: flags.requestTimeoutMs ?? 0,
   };
 }

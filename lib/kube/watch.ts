@@ -18,6 +18,9 @@ export interface ObserveOptions {
   signal: AbortSignal;
 }
 
+/** Reconnects back off exponentially with full jitter, so a failing watch never spins. */
+export const reconnectDelayMs = (failures: number) => Math.random() * Math.min(250 * 2 ** failures, 10_000);
+
 /**
  * List, then watch from the list's resourceVersion; on disconnect resume from the last seen
  * resourceVersion, and relist when the server says it is too old (410 Gone). This is the
@@ -25,54 +28,50 @@ export interface ObserveOptions {
  */
 export async function observe(client: KubeClient, r: ResourceType, opts: ObserveOptions): Promise<void> {
   const { signal } = opts;
+  const scoped = client.withSignal(signal);
   let resourceVersion: string | undefined;
   let failures = 0;
+  const selectors = { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
   while (!signal.aborted) {
     try {
       if (resourceVersion === undefined) {
-        const listed = await client.list(r, {
-          namespace: opts.namespace,
-          labelSelector: opts.labelSelector,
-          fieldSelector: opts.fieldSelector,
-        });
+        const listed = await scoped.list(r, { namespace: opts.namespace, ...selectors });
         resourceVersion = listed.resourceVersion;
         opts.onList?.(listed.items);
       }
-      const res = await client.stream(
-        resourcePath(r, { namespace: opts.namespace }),
-        {
-          watch: 1,
-          resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: 300,
-          labelSelector: opts.labelSelector,
-          fieldSelector: opts.fieldSelector,
-        },
-        signal,
-      );
-      failures = 0;
+      const res = await scoped.stream(resourcePath(r, { namespace: opts.namespace }), {
+        watch: 1,
+        resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: 300,
+        ...selectors,
+      });
+      let events = 0;
       const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
       for await (const line of lines) {
         if (!line.trim()) continue;
-        const ev = JSON.parse(line) as { type: string; object: KubeObject & { code?: number } };
+        const ev = JSON.parse(line) as { type: string; object: KubeObject & { code?: number; message?: string } };
         if (ev.type === 'ERROR') {
+          // An in-band error ends this watch; 410 means our resourceVersion is too old: relist.
           if (ev.object.code === 410) resourceVersion = undefined;
-          break;
+          throw new ApiError(ev.object.code ?? 500, 'WatchError', ev.object.message ?? 'watch error');
         }
+        events++;
         resourceVersion = ev.object.metadata?.resourceVersion ?? resourceVersion;
         if (ev.type === 'BOOKMARK') continue;
         opts.onEvent(ev.type as WatchEventType, ev.object);
       }
+      // A watch that ended cleanly after delivering events reconnects at once; an empty one waits.
+      failures = events ? 0 : failures + 1;
+      if (!events) await sleep(reconnectDelayMs(failures), signal);
     } catch (err) {
       if (signal.aborted) return;
-      if (err instanceof ApiError && err.status === 410) {
-        resourceVersion = undefined;
-        continue;
-      }
-      if (err instanceof ApiError && err.status !== 429 && err.status < 500) throw err;
+      if (err instanceof ApiError && err.status === 410) resourceVersion = undefined;
+      else if (err instanceof ApiError && err.status !== 429 && err.status < 500 && err.reason !== 'WatchError')
+        throw err;
       opts.onError?.(err);
       failures++;
-      await sleep(Math.min(250 * 2 ** failures, 5000), signal);
+      await sleep(reconnectDelayMs(failures), signal);
     }
   }
 }
@@ -86,6 +85,16 @@ export interface WaitOutcome {
   timedOut: boolean;
 }
 
+export interface WaitOptions {
+  /** A hard bound: every request of the wait carries it. */
+  timeoutMs: number;
+  /** Stops the wait early (Ctrl-C); the outcome then says what was pending. */
+  signal?: AbortSignal;
+  namespace?: string;
+  labelSelector?: string;
+  onChange?: (key: string, obj: KubeObject | undefined, satisfied: boolean) => void;
+}
+
 /**
  * Waits through a watch until `done` holds for every key in `keys` ("ns/name"); a deleted
  * object is passed as undefined. Returns which keys never got there when the time is up.
@@ -95,21 +104,16 @@ export async function waitForObjects(
   r: ResourceType,
   keys: Iterable<string>,
   done: (obj: KubeObject | undefined) => boolean,
-  opts: {
-    timeoutMs: number;
-    namespace?: string;
-    labelSelector?: string;
-    onChange?: (key: string, obj: KubeObject | undefined, satisfied: boolean) => void;
-  },
+  opts: WaitOptions,
 ): Promise<WaitOutcome> {
   const wanted = new Set(keys);
   const satisfied = new Set<string>();
   if (wanted.size === 0) return { satisfied: [], pending: [], timedOut: false };
   const controller = new AbortController();
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
+  const stop = () => controller.abort();
+  const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs)));
+  deadline.addEventListener('abort', stop, { once: true });
+  opts.signal?.addEventListener('abort', stop, { once: true });
   const consider = (key: string, obj: KubeObject | undefined) => {
     if (!wanted.has(key)) return;
     const ok = done(obj);
@@ -117,11 +121,10 @@ export async function waitForObjects(
     if (ok) satisfied.add(key);
     else satisfied.delete(key);
     if (ok !== was || !ok) opts.onChange?.(key, obj, ok);
-    if (satisfied.size === wanted.size) finish();
+    if (satisfied.size === wanted.size) stop();
   };
-  const timer = setTimeout(finish, opts.timeoutMs);
   let failure: unknown;
-  const watching = observe(client, r, {
+  await observe(client, r, {
     namespace: opts.namespace,
     labelSelector: opts.labelSelector,
     signal: controller.signal,
@@ -132,13 +135,9 @@ export async function waitForObjects(
     onEvent: (type, obj) => consider(objectKey(obj), type === 'DELETED' ? undefined : obj),
   }).catch((err) => {
     failure = err;
-    finish();
   });
-  await finished;
-  clearTimeout(timer);
-  controller.abort();
-  await watching;
+  opts.signal?.removeEventListener('abort', stop);
   if (failure) throw failure;
   const pending = [...wanted].filter((k) => !satisfied.has(k));
-  return { satisfied: [...satisfied], pending, timedOut: pending.length > 0 };
+  return { satisfied: [...satisfied], pending, timedOut: pending.length > 0 && !opts.signal?.aborted };
 }

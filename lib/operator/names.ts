@@ -75,6 +75,14 @@ export const operatorCrds = [
 
 /** The operator's Deployment, rendered by the chart; without it the Cluster finalizer never drains. */
 export const operatorDeployment = 'vworkspace-operator';
+
+/**
+ * Where kubectl vw keeps what must outlive the operator's namespace: the lock Lease and the step 3
+ * record. kube-system always exists and cannot be deleted (the API server's NamespaceLifecycle
+ * admission refuses), so neither a Terminating nor a deleted vworkspace-system can take them away.
+ */
+export const toolNamespace = 'kube-system';
+export const lockLeaseName = 'kubectl-vw';
 /**
  * Where kubectl vw records step 3 (the Cluster's ID, and whether Odoo revoked the credential or the
  * finalizer was removed by force), so status and the what-persists report still know it once the

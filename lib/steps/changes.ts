@@ -1,9 +1,8 @@
-import { mapLimit } from '../concurrency';
-import type { ObjectResult } from '../cli/output';
-import type { DryRunMode } from '../cli/flags';
+import { mapLimit, sleep } from '../concurrency';
+import type { StepDeps } from '../deps';
 import { ApiError, isConflict, isNotFound } from '../kube/api-error';
-import type { KubeClient } from '../kube/client';
 import type { KubeObject, ResourceType } from '../kube/resources';
+import { type DryRunMode, dryResult, type ObjectResult, skippedResult } from './results';
 
 /**
  * One planned change to one object: a merge patch computed from the object as last seen. The
@@ -36,14 +35,6 @@ export function slim(o: KubeObject): KubeObject {
   };
 }
 
-/** What pause and resume plan: the changes, objects that did not parse, and what to wait for. */
-export interface InstancePlan {
-  changes: PlannedChange[];
-  invalid: { name: string; error: string }[];
-  /** Instances ("ns/name") the operator must then report on. */
-  waitFor: string[];
-}
-
 export const annotationsOf = (o: KubeObject) => o.metadata.annotations ?? {};
 
 export const planRow = (c: PlannedChange): ObjectResult => ({
@@ -60,12 +51,19 @@ function withResourceVersion(patch: Record<string, unknown>, obj: KubeObject) {
   return { ...patch, metadata: { ...metadata, resourceVersion: obj.metadata.resourceVersion } };
 }
 
-async function applyOne(client: KubeClient, change: PlannedChange, dryRun: DryRunMode): Promise<ObjectResult> {
+const failed = (row: ObjectResult, err: unknown): ObjectResult => ({
+  ...row,
+  result: 'failed',
+  message: err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : (err as Error).message,
+});
+
+async function applyOne(deps: StepDeps, change: PlannedChange, dryRun: DryRunMode): Promise<ObjectResult> {
   const row = planRow(change);
   if (!change.patchFor || change.action === 'none') return row;
+  if (dryRun === 'client') return { ...row, result: 'planned' };
+  const { client } = deps;
   let obj = change.seen ?? (await client.get(change.resource, change.name, change.namespace));
-  if (dryRun === 'client') return { ...row, result: 'planned', message: change.note };
-  for (let attempt = 1; attempt <= 8; attempt++) {
+  for (let attempt = 1; attempt <= 16; attempt++) {
     const patch = change.patchFor(obj);
     if (!patch)
       return { ...row, result: 'unchanged', message: attempt > 1 ? 'already done by another writer' : change.note };
@@ -73,34 +71,37 @@ async function applyOne(client: KubeClient, change: PlannedChange, dryRun: DryRu
       await client.mergePatch(change.resource, change.name, change.namespace, withResourceVersion(patch, obj), {
         dryRun: dryRun === 'server',
       });
-      return { ...row, result: dryRun === 'server' ? 'validated' : 'changed', message: change.note };
+      return { ...row, result: dryResult(dryRun) };
     } catch (err) {
       if (isNotFound(err)) return { ...row, result: 'failed', message: 'deleted while the command ran' };
-      if (!isConflict(err)) {
-        return {
-          ...row,
-          result: 'failed',
-          message: err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : String(err),
-        };
-      }
+      if (!isConflict(err)) return failed(row, err);
+      // A busy writer: back off a little (with jitter) before re-reading, so we are not starved.
+      await sleep(Math.random() * Math.min(10 * 2 ** attempt, 1_000));
       obj = await client.get(change.resource, change.name, change.namespace);
     }
   }
   return { ...row, result: 'failed', message: 'kept conflicting with another writer' };
 }
 
-/** Applies changes with bounded concurrency; every object gets a result row, failures included. */
+/**
+ * Applies changes with bounded concurrency; every object gets a result row, failures included.
+ * Once the run is interrupted (or loses its lock), no further object is started: those are
+ * reported as skipped.
+ */
 export async function applyChanges(
-  client: KubeClient,
+  deps: StepDeps,
   changes: PlannedChange[],
   opts: { dryRun: DryRunMode; concurrency: number; onResult?: (r: ObjectResult, done: number) => void },
 ): Promise<ObjectResult[]> {
   let done = 0;
-  return mapLimit(changes, opts.concurrency, async (c) => {
-    const r = await applyOne(client, c, opts.dryRun).catch(
-      (err): ObjectResult => ({ ...planRow(c), result: 'failed', message: (err as Error).message }),
-    );
-    opts.onResult?.(r, ++done);
-    return r;
-  });
+  return mapLimit(
+    changes,
+    opts.concurrency,
+    async (c) => {
+      const r = await applyOne(deps, c, opts.dryRun).catch((err): ObjectResult => failed(planRow(c), err));
+      opts.onResult?.(r, ++done);
+      return r;
+    },
+    { stop: () => deps.signal.aborted, skipped: (c) => skippedResult(planRow(c)) },
+  );
 }

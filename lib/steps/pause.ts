@@ -2,7 +2,8 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, pauseValue, resources, suspendedByAnnotation } from '../operator/names';
 import { type ApplicationInstance, findCondition } from '../operator/schemas';
-import { annotationsOf, type InstancePlan, type PlannedChange, slim } from './changes';
+import { annotationsOf, type PlannedChange, slim } from './changes';
+import type { InstancePlan, OperatorReport } from './instance-step';
 import { type Selection, selectInstances } from './selection';
 
 export interface PauseOptions {
@@ -23,6 +24,8 @@ export const reportsPaused = (ai: ApplicationInstance) => {
   const c = findCondition(ai.status?.conditions, 'Suspended');
   return c?.status === 'True' && c.reason === 'ReconcilePaused';
 };
+/** What the operator reports once an instance is paused (operator-api.md, ApplicationInstance). */
+export const pausedReport: OperatorReport = { describe: 'Suspended=True (ReconcilePaused)', done: reportsPaused };
 const key = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
 export function pauseInstanceChange(ai: KubeObject, now: string): PlannedChange {

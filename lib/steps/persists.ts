@@ -2,7 +2,7 @@ import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
 import { bootstrapCredentialSecret, operatorNamespace, resources, veleroNamespace } from '../operator/names';
 import { clusterSchema, parseObject } from '../operator/schemas';
-import { type DecommissionRecord, readDecommissionRecord } from './decommission';
+import { type DecommissionRecord, readDecommissionRecord } from './decommission/record';
 
 /** One row of the procedure's "What persists after uninstall" table, with this cluster's facts. */
 export interface PersistsRow {
@@ -32,10 +32,21 @@ export interface PersistsReport {
   };
 }
 
-export async function persistsReport(
+/** What the what-persists report is made from, as read from the cluster. */
+export interface PersistsInput {
+  backups: KubeObject[];
+  contents: KubeObject[];
+  pvs: KubeObject[];
+  secret?: KubeObject;
+  clusters: KubeObject[];
+  /** The step 3 record, as stored, or as a caller read it before the namespace went. */
+  record?: DecommissionRecord;
+}
+
+export async function readPersistsInput(
   client: KubeClient,
   opts: { veleroNamespace?: string; decommission?: DecommissionRecord } = {},
-): Promise<PersistsReport> {
+): Promise<PersistsInput> {
   const [backups, contents, pvs, secret, clusters, stored] = await Promise.all([
     client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace ?? veleroNamespace }),
     client.listIfServed(resources.volumeSnapshotContents),
@@ -44,13 +55,24 @@ export async function persistsReport(
     client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
     readDecommissionRecord(client, operatorNamespace).catch(() => undefined),
   ]);
+  // The namespace (and the record in it) may be gone by now: the caller may pass what it read before.
+  return { backups, contents, pvs, secret, clusters, record: stored ?? opts.decommission };
+}
 
+export async function persistsReport(
+  client: KubeClient,
+  opts: { veleroNamespace?: string; decommission?: DecommissionRecord } = {},
+): Promise<PersistsReport> {
+  return persistsFrom(await readPersistsInput(client, opts));
+}
+
+function backupsByLocation(backups: KubeObject[]): PersistsReport['backups'] {
   const byLocation = new Map<string, KubeObject[]>();
   for (const b of backups) {
     const loc = (b.spec as { storageLocation?: string } | undefined)?.storageLocation ?? 'default';
     byLocation.set(loc, [...(byLocation.get(loc) ?? []), b]);
   }
-  const backupRows = [...byLocation].map(([storageLocation, list]) => {
+  return [...byLocation].map(([storageLocation, list]) => {
     const created = list.map((b) => b.metadata.creationTimestamp ?? '').sort();
     const expiries = list
       .map((b) => (b.status as { expiration?: string } | undefined)?.expiration)
@@ -64,63 +86,67 @@ export async function persistsReport(
       latestExpiry: expiries.at(-1),
     };
   });
-  const snapshotContents = contents.map((c) => {
-    const spec = c.spec as { deletionPolicy?: string; driver?: string } | undefined;
-    return { name: c.metadata.name, deletionPolicy: spec?.deletionPolicy ?? 'unknown', driver: spec?.driver };
-  });
-  const retainedVolumes = pvs
-    .filter((pv) => (pv.spec as { persistentVolumeReclaimPolicy?: string })?.persistentVolumeReclaimPolicy === 'Retain')
-    .map((pv) => {
-      const spec = pv.spec as {
-        capacity?: { storage?: string };
-        claimRef?: { namespace?: string; name?: string };
-        storageClassName?: string;
-      };
-      return {
-        name: pv.metadata.name,
-        size: spec.capacity?.storage,
-        claim: spec.claimRef ? `${spec.claimRef.namespace}/${spec.claimRef.name}` : undefined,
-        storageClass: spec.storageClassName,
-      };
-    });
+}
 
-  // The namespace (and the record in it) may be gone by now: the caller may pass what it read before.
-  const record = stored ?? opts.decommission;
+function retainedVolumesOf(pvs: KubeObject[]): PersistsReport['retainedVolumes'] {
+  const retained = pvs.filter(
+    (pv) => (pv.spec as { persistentVolumeReclaimPolicy?: string })?.persistentVolumeReclaimPolicy === 'Retain',
+  );
+  return retained.map((pv) => {
+    const spec = pv.spec as {
+      capacity?: { storage?: string };
+      claimRef?: { namespace?: string; name?: string };
+      storageClassName?: string;
+    };
+    return {
+      name: pv.metadata.name,
+      size: spec.capacity?.storage,
+      claim: spec.claimRef ? `${spec.claimRef.namespace}/${spec.claimRef.name}` : undefined,
+      storageClass: spec.storageClassName,
+    };
+  });
+}
+
+/** What became of the cluster's credential in Odoo, from the Cluster CR or the step 3 record. */
+function odooStanding(clusters: KubeObject[], record?: DecommissionRecord): PersistsReport['odoo'] {
   const cluster = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
-  let odoo: PersistsReport['odoo'];
   if (cluster?.ok) {
-    odoo = {
+    return {
       cluster: cluster.value.metadata.name,
       clusterID: cluster.value.status?.clusterID,
       credential: 'valid',
       note: 'the Cluster CR still exists: step 3 has not run, the credential is still valid',
     };
-  } else if (record?.outcome === 'forced') {
-    odoo = {
+  }
+  if (record?.outcome === 'forced') {
+    return {
       cluster: record.cluster,
       clusterID: record.clusterID,
       credential: 'not-revoked',
       note: `finalizer removed by force at ${record.forcedAt}: the credential was NOT revoked server-side`,
     };
-  } else if (record?.outcome === 'decommissioned') {
-    odoo = {
+  }
+  if (record?.outcome === 'decommissioned') {
+    return {
       cluster: record.cluster,
       clusterID: record.clusterID,
       credential: 'revoked',
       note: `Odoo acknowledged the decommission at ${record.finishedAt ?? '?'}: credential and keypair revoked`,
     };
-  } else {
-    odoo = { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
   }
+  return { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
+}
 
+function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
   const policyCounts: Record<string, number> = {};
-  for (const c of snapshotContents) policyCounts[c.deletionPolicy] = (policyCounts[c.deletionPolicy] ?? 0) + 1;
-  const rows: PersistsRow[] = [
+  for (const c of r.snapshotContents) policyCounts[c.deletionPolicy] = (policyCounts[c.deletionPolicy] ?? 0) + 1;
+  const snapshots = r.snapshotContents.length;
+  return [
     {
       resource: 'Velero backups in BackupStorageLocation (object storage)',
       persists: 'Yes',
-      facts: backupRows.length
-        ? backupRows.map(
+      facts: r.backups.length
+        ? r.backups.map(
             (b) =>
               `${b.storageLocation}: ${b.count} backups, newest ${b.newest ?? '?'}, expire ${b.earliestExpiry ?? '?'} .. ${b.latestExpiry ?? '?'}`,
           )
@@ -129,12 +155,12 @@ export async function persistsReport(
     },
     {
       resource: "CSI snapshots in the storage driver's snapshot store",
-      persists: snapshotContents.length
+      persists: snapshots
         ? `Yes for Retain (${policyCounts.Retain ?? 0}), removed with their VolumeSnapshot for Delete (${policyCounts.Delete ?? 0})`
         : 'None found',
-      facts: snapshotContents.length
+      facts: snapshots
         ? [
-            `${snapshotContents.length} VolumeSnapshotContents: ${Object.entries(policyCounts)
+            `${snapshots} VolumeSnapshotContents: ${Object.entries(policyCounts)
               .map(([p, n]) => `${n} ${p}`)
               .join(', ')}`,
           ]
@@ -143,16 +169,22 @@ export async function persistsReport(
     },
     {
       resource: 'PersistentVolumes from applications',
-      persists: retainedVolumes.length
-        ? `Yes: ${retainedVolumes.length} with reclaimPolicy Retain`
+      persists: r.retainedVolumes.length
+        ? `Yes: ${r.retainedVolumes.length} with reclaimPolicy Retain`
         : 'No Retain volumes found',
-      facts: retainedVolumes.map((v) => `${v.name} ${v.size ?? ''} claim ${v.claim ?? '(none)'}`),
+      facts: r.retainedVolumes.map((v) => `${v.name} ${v.size ?? ''} claim ${v.claim ?? '(none)'}`),
       purge:
         'Retain PVs must be deleted manually (kubectl delete pv NAME); backend storage is untouched until the driver-specific delete runs.',
     },
+  ];
+}
+
+function operatorRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
+  const { odoo } = r;
+  return [
     {
       resource: "The operator's bootstrap credential Secret",
-      persists: secret ? `Yes: ${operatorNamespace}/${bootstrapCredentialSecret}` : 'No (gone)',
+      persists: r.bootstrapSecret ? `Yes: ${operatorNamespace}/${bootstrapCredentialSecret}` : 'No (gone)',
       facts: [],
       purge: `Deleting the namespace removes it (kubectl vw purge --delete-namespace).`,
     },
@@ -176,5 +208,19 @@ export async function persistsReport(
       purge: 'Standard Odoo data retention applies; the operator does not push deletes for past audit events.',
     },
   ];
-  return { rows, backups: backupRows, snapshotContents, retainedVolumes, bootstrapSecret: Boolean(secret), odoo };
+}
+
+/** The procedure's what-persists table, filled in with this cluster's facts. */
+export function persistsFrom(input: PersistsInput): PersistsReport {
+  const facts: Omit<PersistsReport, 'rows'> = {
+    backups: backupsByLocation(input.backups),
+    snapshotContents: input.contents.map((c) => {
+      const spec = c.spec as { deletionPolicy?: string; driver?: string } | undefined;
+      return { name: c.metadata.name, deletionPolicy: spec?.deletionPolicy ?? 'unknown', driver: spec?.driver };
+    }),
+    retainedVolumes: retainedVolumesOf(input.pvs),
+    bootstrapSecret: Boolean(input.secret),
+    odoo: odooStanding(input.clusters, input.record),
+  };
+  return { rows: [...storageRows(facts), ...operatorRows(facts)], ...facts };
 }

@@ -2,7 +2,8 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, resources, suspendedByAnnotation } from '../operator/names';
 import { findCondition, type ApplicationInstance } from '../operator/schemas';
-import { annotationsOf, type InstancePlan, type PlannedChange, slim } from './changes';
+import { annotationsOf, type PlannedChange, slim } from './changes';
+import type { InstancePlan, OperatorReport } from './instance-step';
 import { helmReleaseNameOf, isPaused } from './pause';
 import { type Selection, selectInstances } from './selection';
 
@@ -20,6 +21,7 @@ export type ResumePlan = InstancePlan;
 const annotations = annotationsOf;
 export const reportsResumed = (ai: ApplicationInstance) =>
   findCondition(ai.status?.conditions, 'Suspended')?.status !== 'True';
+export const resumedReport: OperatorReport = { describe: 'Suspended=False (ReconcileResumed)', done: reportsResumed };
 
 export function resumeInstanceChange(ai: KubeObject, forceAll: boolean): PlannedChange {
   const base = {

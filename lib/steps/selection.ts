@@ -1,51 +1,70 @@
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors';
 import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
-import { requireNamespace } from '../preflight';
+import { requireNamespaceName } from '../kube/config';
+import { requireNamespace } from './preflight';
 import { resources } from '../operator/names';
 import { type ApplicationInstance, applicationInstanceSchema, parseObject } from '../operator/schemas';
 
+/** One named target: a name, with the namespace when the line gave one. */
+export interface TargetName {
+  namespace?: string;
+  name: string;
+}
+
 /** Which ApplicationInstances a command acts on, as the user asked for them. */
 export interface Selection {
-  names: string[];
+  names: TargetName[];
   namespace: string;
   /** Every namespace (-A, or --all). */
   allNamespaces: boolean;
   selector?: string;
 }
 
-export interface SelectionArgs {
-  names?: string[];
-  all?: boolean;
-  'all-namespaces'?: boolean;
+/** The selection flags as given, before the kubeconfig says what the default namespace is. */
+export interface SelectionInput {
+  names: string[];
+  all: boolean;
+  allNamespaces: boolean;
   selector?: string;
+  /** Read names from this file, or "-" for stdin. */
   filename?: string;
+  /** With no names, selector, -A or --all: every instance in every namespace (backup), or refuse. */
+  emptyMeansAll?: boolean;
 }
 
-/** Accepts `name`, `applicationinstance/name`, `applicationinstance.apps.vworkspace.io/name`, `ai/name`. */
-export function parseTargetName(text: string): string {
-  const slash = text.lastIndexOf('/');
-  if (slash < 0) return text;
-  const kind = text.slice(0, slash).toLowerCase();
-  const known = [
-    'applicationinstance',
-    'applicationinstances',
-    'ai',
-    'applicationinstance.apps.vworkspace.io',
-    'applicationinstances.apps.vworkspace.io',
-  ];
-  if (!known.includes(kind)) {
-    throw new UsageError(
-      `"${text}" is not an ApplicationInstance`,
-      'names look like NAME or applicationinstance.apps.vworkspace.io/NAME',
+const instanceKinds = new Set([
+  'applicationinstance',
+  'applicationinstances',
+  'ai',
+  'applicationinstance.apps.vworkspace.io',
+  'applicationinstances.apps.vworkspace.io',
+]);
+
+/**
+ * Accepts `name`, `KIND/name` (`kubectl get -o name` prints applicationinstance.apps.vworkspace.io/name),
+ * `namespace/name` and `namespace/KIND/name`, so names can be chained across namespaces.
+ */
+export function parseTargetName(text: string): TargetName {
+  const parts = text.split('/');
+  const bad = () =>
+    new UsageError(
+      `"${text}" is not an ApplicationInstance name`,
+      'names look like NAME, NAMESPACE/NAME or applicationinstance.apps.vworkspace.io/NAME',
     );
+  if (parts.some((p) => !p) || parts.length > 3) throw bad();
+  const [a, b, c] = parts as [string, string?, string?];
+  if (parts.length === 1) return { name: a };
+  if (parts.length === 3) {
+    if (!instanceKinds.has((b as string).toLowerCase())) throw bad();
+    return { namespace: requireNamespaceName(a), name: c as string };
   }
-  return text.slice(slash + 1);
+  if (instanceKinds.has(a.toLowerCase())) return { name: b as string };
+  if (a.includes('.')) throw bad(); // some other kind.group/name
+  return { namespace: requireNamespaceName(a), name: b as string };
 }
 
-export function readNamesFile(filename: string, stdin: () => string = () => readFileSync(0, 'utf8')): string[] {
-  const text = filename === '-' ? stdin() : readFileSync(filename, 'utf8');
+export function parseNamesText(text: string): TargetName[] {
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -53,28 +72,39 @@ export function readNamesFile(filename: string, stdin: () => string = () => read
     .map(parseTargetName);
 }
 
+export const targetKey = (t: TargetName) => (t.namespace ? `${t.namespace}/${t.name}` : t.name);
+
 /**
  * --all alone means every instance in every namespace (the procedure's loops use -A); with an
  * explicit -n it keeps kubectl's meaning, every instance in that namespace.
  */
-export function selectionFromArgs(args: SelectionArgs, defaultNamespace: string, namespaceExplicit = false): Selection {
-  const names = [...(args.names ?? []).map(parseTargetName)];
-  if (args.filename) names.push(...readNamesFile(args.filename));
-  const allNamespaces = Boolean(args['all-namespaces'] || (args.all && !namespaceExplicit));
-  const everyInNamespace = Boolean(args.all && namespaceExplicit);
-  if (args.all && names.length) throw new UsageError('--all and names cannot be combined', 'pass names, or --all');
-  if (!names.length && !allNamespaces && !everyInNamespace && !args.selector && !args.filename) {
+export function resolveSelection(
+  input: SelectionInput,
+  fromFile: TargetName[],
+  defaultNamespace: string,
+  namespaceExplicit: boolean,
+): Selection {
+  const names = [...input.names.map(parseTargetName), ...fromFile];
+  if (input.all && names.length) throw new UsageError('--all and names cannot be combined', 'pass names, or --all');
+  const nothing = !names.length && !input.all && !input.allNamespaces && !input.selector && !input.filename;
+  if (nothing && !input.emptyMeansAll) {
     throw new UsageError('no ApplicationInstances selected', 'pass names, -l SELECTOR, -A (every namespace) or --all');
   }
-  if (args.filename && !names.length)
-    throw new UsageError(`no names read from ${args.filename === '-' ? 'stdin' : args.filename}`);
-  return { names: [...new Set(names)], namespace: defaultNamespace, allNamespaces, selector: args.selector };
+  if (input.filename && !names.length)
+    throw new UsageError(`no names read from ${input.filename === '-' ? 'stdin' : input.filename}`);
+  const allNamespaces = input.allNamespaces || (input.all && !namespaceExplicit) || nothing;
+  const unique = new Map(names.map((n) => [targetKey(n), n]));
+  return { names: [...unique.values()], namespace: defaultNamespace, allNamespaces, selector: input.selector };
 }
 
+/** Does the selection reach beyond its namespace (-A, or a name qualified with another namespace)? */
+export const selectionScope = (sel: Selection): string | undefined =>
+  sel.allNamespaces || sel.names.some((n) => n.namespace && n.namespace !== sel.namespace) ? undefined : sel.namespace;
+
 function slimInstance(ai: ApplicationInstance): ApplicationInstance {
-  const { name, namespace, resourceVersion, annotations, labels } = ai.metadata;
+  const { name, namespace, uid, resourceVersion, annotations, labels, creationTimestamp } = ai.metadata;
   return {
-    metadata: { name, namespace, resourceVersion, annotations, labels },
+    metadata: { name, namespace, uid, resourceVersion, annotations, labels, creationTimestamp },
     spec: { backup: ai.spec.backup },
     status: { helmReleaseRef: ai.status?.helmReleaseRef, conditions: ai.status?.conditions },
   };
@@ -86,22 +116,60 @@ export interface SelectedInstances {
   invalid: { name: string; error: string }[];
 }
 
+/** Which listed instances a named target matches: a qualified name exactly, a bare one by name. */
+function matcher(sel: Selection) {
+  if (!sel.names.length) return () => true;
+  const qualified = new Set(sel.names.filter((n) => n.namespace).map(targetKey));
+  const bare = new Set(sel.names.filter((n) => !n.namespace).map((n) => n.name));
+  return (ns: string, name: string) =>
+    qualified.has(`${ns}/${name}`) || (bare.has(name) && (sel.allNamespaces || ns === sel.namespace));
+}
+
+/** Named objects that do not exist are an error before anything changes; with -A a bare name must be unique. */
+function checkNamesFound(sel: Selection, found: { namespace: string; name: string }[]) {
+  const where = new Map<string, string[]>();
+  for (const f of found) {
+    where.set(`${f.namespace}/${f.name}`, [f.namespace]);
+    where.set(f.name, [...(where.get(f.name) ?? []), f.namespace]);
+  }
+  const missing = sel.names.filter((n) => !where.has(n.namespace ? targetKey(n) : n.name)).map(targetKey);
+  if (missing.length) {
+    const scope = sel.allNamespaces ? 'any namespace' : `namespace ${sel.namespace}`;
+    throw new UsageError(
+      `ApplicationInstance${missing.length > 1 ? 's' : ''} not found in ${scope}${sel.selector ? ` matching ${sel.selector}` : ''}: ${missing.join(', ')}`,
+      'nothing was changed; check the names with: kubectl get applicationinstances -A',
+    );
+  }
+  const ambiguous = sel.names
+    .filter((n) => !n.namespace && (where.get(n.name)?.length ?? 0) > 1)
+    .map((n) => `${n.name} (in ${where.get(n.name)?.join(', ')})`);
+  if (ambiguous.length) {
+    throw new UsageError(
+      `ambiguous name${ambiguous.length > 1 ? 's' : ''} across namespaces: ${ambiguous.join('; ')}`,
+      'pass -n NAMESPACE, or name them as NAMESPACE/NAME',
+    );
+  }
+}
+
 /**
  * Lists what a selection names. Named objects that do not exist are an error before anything
- * changes: a misspelt name must never turn into "nothing to do". With -A, a bare name must be
- * unique across namespaces.
+ * changes: a misspelt name must never turn into "nothing to do".
  */
 export async function selectInstances(client: KubeClient, sel: Selection): Promise<SelectedInstances> {
-  if (!sel.allNamespaces) await requireNamespace(client, sel.namespace);
+  const scope = selectionScope(sel);
+  if (scope) await requireNamespace(client, scope);
   const invalid: SelectedInstances['invalid'] = [];
   const instances: ApplicationInstance[] = [];
-  const wanted = new Set(sel.names);
+  const found: { namespace: string; name: string }[] = [];
+  const wanted = matcher(sel);
   try {
     for await (const raw of client.listItems(resources.applicationInstances, {
-      namespace: sel.allNamespaces ? undefined : sel.namespace,
+      namespace: scope,
       labelSelector: sel.selector,
     })) {
-      if (wanted.size && !wanted.has(raw.metadata.name)) continue;
+      const ns = raw.metadata.namespace ?? '';
+      if (!wanted(ns, raw.metadata.name)) continue;
+      found.push({ namespace: ns, name: raw.metadata.name });
       const parsed = parseObject(applicationInstanceSchema, raw);
       // Keep only what the steps read, so memory follows the page size, not every object's spec.
       if (parsed.ok) instances.push(slimInstance(parsed.value));
@@ -113,26 +181,6 @@ export async function selectInstances(client: KubeClient, sel: Selection): Promi
     }
     throw err;
   }
-  if (wanted.size) {
-    const found = new Map<string, string[]>();
-    for (const i of instances)
-      found.set(i.metadata.name, [...(found.get(i.metadata.name) ?? []), i.metadata.namespace ?? '']);
-    for (const inv of invalid) found.set(inv.name.split('/').pop() ?? inv.name, ['?']);
-    const missing = sel.names.filter((n) => !found.has(n));
-    if (missing.length) {
-      const where = sel.allNamespaces ? 'any namespace' : `namespace ${sel.namespace}`;
-      throw new UsageError(
-        `ApplicationInstance${missing.length > 1 ? 's' : ''} not found in ${where}${sel.selector ? ` matching ${sel.selector}` : ''}: ${missing.join(', ')}`,
-        'nothing was changed; check the names with: kubectl get applicationinstances -A',
-      );
-    }
-    const ambiguous = [...found].filter(([, nss]) => nss.length > 1);
-    if (ambiguous.length) {
-      throw new UsageError(
-        `ambiguous name${ambiguous.length > 1 ? 's' : ''} across namespaces: ${ambiguous.map(([n, nss]) => `${n} (in ${nss.join(', ')})`).join('; ')}`,
-        'pass -n NAMESPACE instead of -A',
-      );
-    }
-  }
+  if (sel.names.length) checkNamesFound(sel, found);
   return { instances, invalid };
 }

@@ -1,4 +1,4 @@
-import { runSinglePlugin } from '../../lib/cli/plugin';
+import { main } from '../../lib/cli/run';
 import { backupCommand } from './command';
 
-void runSinglePlugin(backupCommand);
+void main([backupCommand], ['backup', ...process.argv.slice(2)], { single: true });

@@ -1,4 +1,4 @@
-import { runSinglePlugin } from '../../lib/cli/plugin';
+import { main } from '../../lib/cli/run';
 import { decommissionCommand } from './command';
 
-void runSinglePlugin(decommissionCommand);
+void main([decommissionCommand], ['decommission', ...process.argv.slice(2)], { single: true });

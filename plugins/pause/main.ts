@@ -1,4 +1,4 @@
-import { runSinglePlugin } from '../../lib/cli/plugin';
+import { main } from '../../lib/cli/run';
 import { pauseCommand } from './command';
 
-void runSinglePlugin(pauseCommand);
+void main([pauseCommand], ['pause', ...process.argv.slice(2)], { single: true });

@@ -1,4 +1,4 @@
-import { runSinglePlugin } from '../../lib/cli/plugin';
+import { main } from '../../lib/cli/run';
 import { purgeCommand } from './command';
 
-void runSinglePlugin(purgeCommand);
+void main([purgeCommand], ['purge', ...process.argv.slice(2)], { single: true });

@@ -1,4 +1,4 @@
-import { runSinglePlugin } from '../../lib/cli/plugin';
+import { main } from '../../lib/cli/run';
 import { resumeCommand } from './command';
 
-void runSinglePlugin(resumeCommand);
+void main([resumeCommand], ['resume', ...process.argv.slice(2)], { single: true });

@@ -1,40 +1,9 @@
-import type { Argv, CommandModule } from 'yargs';
-import { ExitCode } from '../../lib/errors';
-import { type GlobalArgs, withGlobalFlags } from '../../lib/cli/flags';
-import { type IO, paintOut, processIO } from '../../lib/cli/io';
-import { printDocument } from '../../lib/cli/output';
-import { runAndExit } from '../../lib/cli/run';
-import { openSession } from '../../lib/cli/session';
-import { type ProcedureStatus, procedureStatus, type StepStatus } from '../../lib/steps/status';
+import type { Argv } from 'yargs';
+import type { VwCommand } from '../../lib/cli/command';
+import { runStatus, type StatusOptions } from '../../lib/cli/commands/status';
+import { type GlobalArgs, toCommon, withGlobalFlags } from '../../lib/cli/flags';
 
-const stateStyle: Record<StepStatus['state'], 'green' | 'yellow' | 'red' | 'dim' | 'cyan'> = {
-  done: 'green',
-  'in progress': 'yellow',
-  blocked: 'red',
-  'not started': 'dim',
-  skipped: 'cyan',
-};
-
-export function printStatus(io: IO, status: ProcedureStatus, format: GlobalArgs['output']) {
-  const doc = { apiVersion: 'kubectl-vw.vworkspace.io/v1alpha1', kind: 'ProcedureStatus', ...status };
-  if (format !== 'table' && format !== 'wide') {
-    printDocument(io, format, doc, status.steps, [], (s) => `step/${s.step}`);
-    return;
-  }
-  io.out(`Uninstall procedure on context "${status.context}":`);
-  for (const s of status.steps) {
-    io.out(`  ${s.step}. ${s.name.padEnd(32)} ${paintOut(io, stateStyle[s.state], s.state.toUpperCase())}`);
-    for (const e of s.evidence) io.out(`       ${e}`);
-  }
-  if (status.next) io.out(`\nNext: ${status.next}`);
-  else io.out('\nEvery step is done.');
-  if (status.reinstall.length) {
-    io.out('\nFor a reinstall on this cluster:');
-    for (const r of status.reinstall) io.out(`  - ${r}`);
-  }
-}
-
-export const statusCommand: CommandModule<object, GlobalArgs> = {
+export const statusCommand: VwCommand<GlobalArgs, StatusOptions> = {
   command: 'status',
   describe: 'Where this cluster stands in the five steps, with the evidence, and the next command to run',
   builder: (y: Argv) =>
@@ -44,10 +13,6 @@ export const statusCommand: CommandModule<object, GlobalArgs> = {
         'kubectl vw status -o json | jq -r \'.steps[] | select(.state != "done") | .name\'',
         'Steps not done yet',
       ) as unknown as Argv<GlobalArgs>,
-  handler: (args) =>
-    runAndExit(processIO({ verbose: args.verbose }), async () => {
-      const { client, io } = openSession(args);
-      printStatus(io, await procedureStatus(client), args.output);
-      return ExitCode.ok;
-    }),
+  toOptions: toCommon,
+  run: runStatus,
 };

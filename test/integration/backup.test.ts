@@ -105,7 +105,7 @@ describe('kubectl vw backup', () => {
       },
     );
     expect(r.exitCode).toBe(0);
-    const [op] = JSON.parse(r.stdout).items;
+    const [op] = JSON.parse(r.stdout).manifests;
     expect(op.metadata.name).toBe('web-last');
     expect(op.spec.parameters).toMatchObject({ snapshotVolumes: false, storageLocation: 'aws-primary' });
   });

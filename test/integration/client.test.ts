@@ -16,7 +16,7 @@ describe('KubeClient', () => {
   });
 
   beforeAll(async () => {
-    client = new KubeClient(resolveKubeTarget({ kubeconfig: adminKubeconfig() }));
+    client = new KubeClient(resolveKubeTarget({ kubeconfig: adminKubeconfig() }, process.env));
     ns = await createTestNamespace('client');
     await Promise.all(Array.from({ length: 7 }, (_, i) => client.create(core.configMaps, configMap(`cm-${i}`), ns)));
   });

@@ -7,7 +7,8 @@ import { resources } from '../../lib/operator/names';
 
 // Runs the built plugins as users do: separate processes, real exit codes, stdout and stderr.
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const distBin = join(repoRoot, 'dist', 'bin');
+// VW_DIST_BIN runs the tests against another build, e.g. an older commit's, to watch a new test fail there.
+export const distBin = process.env.VW_DIST_BIN || join(repoRoot, 'dist', 'bin');
 
 export interface RunResult {
   stdout: string;
@@ -29,7 +30,7 @@ export async function vw(
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
 
-export const adminClient = (kubeconfig: string) => new KubeClient(resolveKubeTarget({ kubeconfig }));
+export const adminClient = (kubeconfig: string) => new KubeClient(resolveKubeTarget({ kubeconfig }, process.env));
 
 export interface AppSpec {
   name: string;

@@ -53,7 +53,10 @@ const volumeSnapshotClasses: ResourceType = {
 };
 
 export const clientFor = (kubeconfig: string) =>
-  new KubeClient(resolveKubeTarget({ kubeconfig }), { maxConnections: 16, userAgent: 'vworkspace-sandbox' });
+  new KubeClient(resolveKubeTarget({ kubeconfig }, process.env), {
+    maxConnections: 16,
+    userAgent: 'vworkspace-sandbox',
+  });
 
 /** create, where "already exists" counts as done: seeding twice changes nothing. */
 async function ensure(client: KubeClient, r: ResourceType, obj: KubeObject): Promise<boolean> {

@@ -134,7 +134,7 @@ export class SimOperator {
 
   async start(): Promise<void> {
     if (this.proc) throw new Error('simulated operator already started');
-    const client = new KubeClient(resolveKubeTarget({ kubeconfig: this.opts.kubeconfig }), {
+    const client = new KubeClient(resolveKubeTarget({ kubeconfig: this.opts.kubeconfig }, process.env), {
       maxConnections: 8,
       userAgent: 'vworkspace-operator-sim',
     });

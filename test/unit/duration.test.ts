@@ -1,6 +1,6 @@
 import { formatDuration, parseGoDuration, parseRequestTimeout, requirePositiveDuration } from '../../lib/duration';
 import { ExitCode, UsageError } from '../../lib/errors';
-import { validateTtl } from '../../lib/steps/backup';
+import { validateTtl } from '../../lib/steps/backup/plan';
 
 describe('Go durations', () => {
   it.each([

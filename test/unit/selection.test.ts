@@ -1,5 +1,5 @@
 import { UsageError } from '../../lib/errors';
-import { parseTargetName, selectionFromArgs } from '../../lib/steps/selection';
+import { parseTargetName, resolveSelection, type SelectionInput } from '../../lib/steps/selection';
 
 describe('target names', () => {
   it.each([
@@ -8,20 +8,32 @@ describe('target names', () => {
     ['applicationinstance.apps.vworkspace.io/web', 'web'],
     ['ai/web', 'web'],
   ])('reads %s', (text, name) => {
-    expect(parseTargetName(text)).toBe(name);
+    expect(parseTargetName(text)).toEqual({ name });
+  });
+
+  it.each([
+    ['shop/web', { namespace: 'shop', name: 'web' }],
+    ['shop/applicationinstance.apps.vworkspace.io/web', { namespace: 'shop', name: 'web' }],
+  ])('reads %s with its namespace', (text, target) => {
+    expect(parseTargetName(text)).toEqual(target);
   });
 
   it('refuses names of other kinds', () => {
-    expect(() => parseTargetName('deployment/web')).toThrow(UsageError);
+    expect(() => parseTargetName('deployment.apps/web')).toThrow(UsageError);
+    expect(() => parseTargetName('a/b/c/d')).toThrow(UsageError);
+    expect(() => parseTargetName('Bad_NS/web')).toThrow(UsageError);
   });
 });
 
+const input = (x: Partial<SelectionInput>): SelectionInput => ({ names: [], all: false, allNamespaces: false, ...x });
+const sel = (x: Partial<SelectionInput>, ns: string, explicit = false) => resolveSelection(input(x), [], ns, explicit);
+
 describe('selection flags', () => {
   it('requires names, a selector, -A or --all', () => {
-    expect(() => selectionFromArgs({}, 'default')).toThrow(/no ApplicationInstances selected/);
+    expect(() => sel({}, 'default')).toThrow(/no ApplicationInstances selected/);
   });
   it('--all means every namespace', () => {
-    expect(selectionFromArgs({ all: true }, 'shop')).toEqual({
+    expect(sel({ all: true }, 'shop')).toEqual({
       names: [],
       namespace: 'shop',
       allNamespaces: true,
@@ -29,10 +41,10 @@ describe('selection flags', () => {
     });
   });
   it('refuses --all with names', () => {
-    expect(() => selectionFromArgs({ all: true, names: ['a'] }, 'x')).toThrow(UsageError);
+    expect(() => sel({ all: true, names: ['a'] }, 'x')).toThrow(UsageError);
   });
   it('deduplicates names', () => {
-    expect(selectionFromArgs({ names: ['a', 'applicationinstance/a', 'b'] }, 'x').names).toEqual(['a', 'b']);
+    expect(sel({ names: ['a', 'applicationinstance/a', 'b'] }, 'x').names).toEqual([{ name: 'a' }, { name: 'b' }]);
   });
 });
 
@@ -68,8 +80,8 @@ describe('multi-call executable', () => {
 
 describe('--all and -n', () => {
   it('--all alone is every namespace; with an explicit -n it is that namespace', () => {
-    expect(selectionFromArgs({ all: true }, 'default', false).allNamespaces).toBe(true);
-    const inNs = selectionFromArgs({ all: true }, 'shop', true);
+    expect(sel({ all: true }, 'default', false).allNamespaces).toBe(true);
+    const inNs = sel({ all: true }, 'shop', true);
     expect(inNs).toMatchObject({ allNamespaces: false, namespace: 'shop', names: [] });
   });
 });

@@ -1,9 +1,9 @@
-import { PreflightError, UsageError } from './errors';
-import { type AccessCheck, deniedAccess, describeAccess } from './kube/access';
-import { isNotFound } from './kube/api-error';
-import type { KubeClient } from './kube/client';
-import { core } from './kube/resources';
-import { operatorCrds } from './operator/names';
+import { PreflightError, UsageError } from '../errors';
+import { type AccessCheck, deniedAccess, describeAccess } from '../kube/access';
+import { isNotFound } from '../kube/api-error';
+import type { KubeClient } from '../kube/client';
+import { core } from '../kube/resources';
+import { operatorCrds } from '../operator/names';
 
 /** The operator's CRDs must exist, else nothing this suite does makes sense on this cluster. */
 export async function requireOperatorCrds(client: KubeClient, crds: readonly string[] = operatorCrds) {
@@ -25,7 +25,7 @@ export async function requireOperatorCrds(client: KubeClient, crds: readonly str
 export async function requireAccess(client: KubeClient, checks: AccessCheck[]) {
   const denied = await deniedAccess(client, checks);
   if (denied.length) {
-    const user = client.target.kubeConfig.getCurrentUser()?.name ?? 'the current user';
+    const user = client.target.impersonate.user ?? client.target.user ?? 'the current user';
     throw new PreflightError(
       `${user} may not ${denied.map(describeAccess).join('; ')} (context ${client.target.context}); nothing was changed`,
       'ask a cluster admin for these permissions (README: "RBAC")',

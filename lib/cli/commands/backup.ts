@@ -1,0 +1,157 @@
+import type { Deps, StepDeps } from '../../deps';
+import { formatDuration } from '../../duration';
+import { ExitCode, throwIfInterrupted } from '../../errors';
+import type { AccessCheck } from '../../kube/access';
+import type { FinalBackupParameters } from '../../operator/final-backup';
+import { resources } from '../../operator/names';
+import { type BackupApplyResult, applyBackup } from '../../steps/backup/apply';
+import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/plan';
+import { type BackupRecord, summarizeBackups } from '../../steps/backup/summary';
+import { waitForBackups } from '../../steps/backup/wait';
+import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
+import type { DryRunMode } from '../../steps/results';
+import { type SelectionInput, selectionScope } from '../../steps/selection';
+import type { CommonOptions } from '../flags';
+import { info, paint, plural, warn } from '../io';
+import { type BackupReport, printBackupDryRun, printBackupRecords } from '../printers/backup';
+import { lockAccess, readSelection, stepDeps, withLock } from '../step-context';
+
+export interface BackupOptions extends CommonOptions {
+  selection: SelectionInput;
+  dryRun: DryRunMode;
+  concurrency: number;
+  wait: boolean;
+  timeoutMs: number;
+  /** The Operation's parameters, field for field as the procedure's step 2 manifest has them. */
+  parameters: FinalBackupParameters;
+  veleroNamespace: string;
+  requireAvailableLocation: boolean;
+  retryFailed: boolean;
+  /** Exit 1 also when an application has no backup capability. */
+  strict: boolean;
+}
+
+function backupAccess(o: BackupOptions, scope: string | undefined): AccessCheck[] {
+  const ops = (verb: string) => ({ verb, group: resources.operations.group, resource: 'operations', namespace: scope });
+  const writes = o.dryRun !== 'client';
+  return [
+    { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
+    ops('get'),
+    ops('watch'),
+    ...(writes ? [ops('create')] : []),
+    ...(o.retryFailed && writes ? [ops('delete')] : []),
+    { verb: 'get', group: 'velero.io', resource: 'backupstoragelocations', namespace: o.veleroNamespace },
+    { verb: 'get', group: 'velero.io', resource: 'backups', namespace: o.veleroNamespace },
+    ...(o.dryRun === 'none' ? lockAccess : []),
+  ];
+}
+
+/** Phase: the wait, with a live count per phase on a terminal, a line per change off one. */
+async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: string | undefined, timeoutMs: number) {
+  const phases = new Map<string, string>();
+  const order = ['Pending', 'Running', 'Succeeded', 'Failed'];
+  const render = () => {
+    const counts: Record<string, number> = {};
+    for (const p of phases.values()) counts[p] = (counts[p] ?? 0) + 1;
+    const done = (counts.Succeeded ?? 0) + (counts.Failed ?? 0);
+    const width = 24;
+    const filled = applied.length ? Math.round((done / applied.length) * width) : width;
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+    return `${bar} ${done}/${applied.length}  ${order.map((p) => `${p} ${counts[p] ?? 0}`).join('  ')}`;
+  };
+  const outcome = await waitForBackups(deps, applied, {
+    namespace: scope,
+    timeoutMs,
+    onPhase: (key, phase, reason) => {
+      phases.set(key, phase);
+      if (deps.report.interactive) deps.report.progress(render());
+      else deps.report.info(`${key}: ${phase}${reason ? ` (${reason})` : ''}`);
+    },
+  });
+  deps.report.done();
+  return outcome;
+}
+
+/** Phase: create (or adopt) every Operation, wait for them, and read back what became of each. */
+async function takeBackups(deps: StepDeps, o: BackupOptions, plan: BackupPlan, scope: string | undefined) {
+  const applied = await applyBackup(deps, plan, { dryRun: 'none', concurrency: o.concurrency, timeoutMs: o.timeoutMs });
+  for (const a of applied.filter((x) => x.error))
+    deps.report.warn(`${a.item.namespace}/${a.item.operation}: ${a.error}`);
+  const created = applied.filter((a) => !a.error && !a.skipped && a.item.action !== 'adopt').length;
+  deps.report.info(
+    `backup: ${plural(created, 'Operation')} created, ${applied.length - created} adopted; storage location ${o.parameters.storageLocation}, ttl ${o.parameters.ttl}`,
+  );
+  let pending = new Set<string>();
+  let timedOut = false;
+  if (o.wait && !deps.signal.aborted) {
+    const outcome = await waitPhase(deps, applied, scope, o.timeoutMs);
+    pending = new Set(outcome.pending);
+    timedOut = outcome.timedOut;
+  }
+  return { records: await summarizeBackups(deps.client, applied, pending), timedOut };
+}
+
+/** The summary line on stderr and the exit code, from the records. */
+function verdict(
+  deps: Deps,
+  o: BackupOptions,
+  records: BackupRecord[],
+  timedOut: boolean,
+  invalid: number,
+  ms: number,
+) {
+  const count = (x: BackupRecord['outcome']) => records.filter((r) => r.outcome === x).length;
+  const bad = count('failed') + count('error') + count('missing');
+  const summary = `${count('safe')} safe, ${count('no-backup-capability')} without backup capability, ${bad} failed, ${count('timed-out') + count('in-progress')} unfinished in ${formatDuration(ms)}`;
+  info(deps.io, `backup: ${bad || timedOut ? paint(deps.io, 'red', summary) : summary}`);
+  if (bad || invalid) return ExitCode.someFailed;
+  if (timedOut || count('timed-out') || (!o.wait && count('in-progress'))) {
+    if (timedOut)
+      warn(
+        deps.io,
+        'some Operations did not finish within --timeout; re-run the same command to keep waiting (nothing is duplicated)',
+      );
+    return o.wait ? ExitCode.timeout : ExitCode.ok;
+  }
+  if (o.strict && count('no-backup-capability')) return ExitCode.someFailed;
+  return ExitCode.ok;
+}
+
+/** Step 2: plan the final-backup Operations, create them under the lock, wait, and prove each. */
+export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
+  validateTtl(o.parameters.ttl);
+  const session = deps.connect(o.connection, { concurrency: o.concurrency });
+  const { client, target } = session;
+  const selection = await readSelection(o.selection, target, deps);
+  const scope = selectionScope(selection);
+  await requireOperatorCrds(client);
+  await requireAccess(client, backupAccess(o, scope));
+  const plan = await planBackup(client, {
+    selection,
+    parameters: o.parameters,
+    veleroNamespace: o.veleroNamespace,
+    retryFailed: o.retryFailed,
+    requireAvailableLocation: o.requireAvailableLocation,
+  });
+  for (const w of plan.warnings) warn(deps.io, w);
+  for (const inv of plan.invalid)
+    warn(deps.io, `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`);
+  const report: BackupReport = {
+    context: target.context,
+    storageLocation: o.parameters.storageLocation,
+    ttl: o.parameters.ttl,
+  };
+  if (o.dryRun !== 'none') {
+    const applied = await applyBackup(stepDeps(deps, client), plan, o);
+    printBackupDryRun(deps.io, o.output, report, o.dryRun, plan, applied);
+    return applied.some((a) => a.error) || plan.invalid.length ? ExitCode.someFailed : ExitCode.ok;
+  }
+  const started = deps.clock.monotonic();
+  const { records, timedOut } = await withLock(deps, session, 'BackupResult', (signal) =>
+    takeBackups(stepDeps(deps, client, signal), o, plan, scope),
+  );
+  printBackupRecords(deps.io, o.output, report, records);
+  const code = verdict(deps, o, records, timedOut, plan.invalid.length, deps.clock.monotonic() - started);
+  throwIfInterrupted(deps.signal);
+  return code;
+}

@@ -1,0 +1,289 @@
+import type { Deps, Session } from '../../deps';
+import { formatDuration } from '../../duration';
+import { ExitCode, PreflightError, throwIfInterrupted, UsageError } from '../../errors';
+import type { AccessCheck } from '../../kube/access';
+import type { KubeObject } from '../../kube/resources';
+import { waitForObjects } from '../../kube/watch';
+import { clusterFinalizer, resources } from '../../operator/names';
+import { type Cluster, findCondition } from '../../operator/schemas';
+import {
+  clusterKey,
+  hasFinalizer,
+  manualRevocation,
+  removeFinalizer,
+  waysOut,
+} from '../../steps/decommission/finalizer';
+import { followFinalizer } from '../../steps/decommission/follow';
+import { type DecommissionPlan, planDecommission } from '../../steps/decommission/plan';
+import { readDecommissionRecord, recordForcedRemoval, writeDecommissionRecord } from '../../steps/decommission/record';
+import { requireAccess, requireNamespace, requireOperatorCrds } from '../../steps/preflight';
+import type { DryRunMode } from '../../steps/results';
+import { confirm } from '../confirm';
+import type { CommonOptions } from '../flags';
+import { info, paint, warn } from '../io';
+import {
+  conditionLine,
+  type DecommissionOutcome,
+  type DecommissionReport,
+  printChecks,
+  printDecommission,
+} from '../printers/decommission';
+import { lockAccess, stepDeps, withLock } from '../step-context';
+
+export interface DecommissionOptions extends CommonOptions {
+  /** The Cluster to decommission; the only one when undefined. */
+  cluster?: string;
+  /** Where Clusters live (-n, default vworkspace-system). */
+  namespace: string;
+  namespaceExplicit: boolean;
+  dryRun: DryRunMode;
+  yes: boolean;
+  wait: boolean;
+  timeoutMs: number;
+  skipBackupCheck: boolean;
+  forcePreflight: boolean;
+  force: boolean;
+  failFast: boolean;
+}
+
+/** What one decommission run shares between its phases. */
+interface Run {
+  o: DecommissionOptions;
+  deps: Deps;
+  session: Session;
+  report: DecommissionReport;
+  print: (outcome: DecommissionOutcome, cluster?: Cluster, extra?: Record<string, unknown>) => void;
+}
+
+function decommissionAccess(o: DecommissionOptions): AccessCheck[] {
+  const namespace = o.namespace;
+  const clusters = (verb: string) => ({ verb, group: resources.clusters.group, resource: 'clusters', namespace });
+  const writes = o.dryRun !== 'client';
+  return [
+    clusters('list'),
+    clusters('watch'),
+    ...(writes ? [clusters('delete')] : []),
+    ...(o.dryRun === 'none'
+      ? [
+          // The step 3 record, written before the Cluster is deleted.
+          { verb: 'create', group: '', resource: 'configmaps', namespace },
+          { verb: 'patch', group: '', resource: 'configmaps', namespace },
+          ...lockAccess,
+        ]
+      : []),
+    ...(o.force && writes ? [clusters('patch'), { verb: 'create', group: '', resource: 'events', namespace }] : []),
+  ];
+}
+
+/** Step 3 is already done: say so, and keep saying when its finalizer was forced. */
+async function alreadyGone(run: Run): Promise<number> {
+  const { o, deps, session } = run;
+  info(deps.io, `no Cluster${o.cluster ? ` "${o.cluster}"` : ''} in namespace ${o.namespace}: step 3 is done`);
+  const record = await readDecommissionRecord(session.client, o.namespace);
+  if (record?.outcome === 'forced')
+    warn(
+      deps.io,
+      `its finalizer was removed by force at ${record.forcedAt}: credential of cluster ID ${record.clusterID} was NOT revoked in Odoo`,
+    );
+  run.print('already-gone', undefined, { record: record ?? null });
+  return ExitCode.ok;
+}
+
+/** --force: remove the finalizer of a Cluster whose deletion is stuck, after a typed confirmation. */
+async function forcePhase(run: Run, cluster: Cluster): Promise<number> {
+  const { o, deps, session } = run;
+  if (!cluster.metadata.deletionTimestamp) {
+    throw new UsageError(
+      `Cluster ${cluster.metadata.name} is not being deleted: --force only removes the finalizer of a Cluster whose deletion is stuck`,
+      `run first: kubectl vw decommission ${cluster.metadata.name} -n ${o.namespace}`,
+    );
+  }
+  const manual = { manualActions: [manualRevocation(cluster)] };
+  if (!hasFinalizer(cluster as KubeObject)) {
+    info(deps.io, `Cluster ${cluster.metadata.name} has no decommission finalizer left; waiting for it to go`);
+  } else {
+    deps.io.err(
+      paint(
+        deps.io,
+        'red',
+        `Forcing removes finalizer ${clusterFinalizer}: Odoo will NOT revoke the credential of cluster ID ${cluster.status?.clusterID ?? 'unknown'}.`,
+      ),
+    );
+    deps.io.err(manualRevocation(cluster));
+    if (o.dryRun !== 'none') {
+      if (o.dryRun === 'server') await removeFinalizer(session.client, cluster as KubeObject, true);
+      run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster, manual);
+      return ExitCode.ok;
+    }
+    await confirm(deps, session.target, `force-remove the finalizer of Cluster ${cluster.metadata.name}`, {
+      yes: o.yes,
+      typeToConfirm: cluster.metadata.name,
+    });
+    await withLock(deps, session, 'DecommissionForce', async () => {
+      await recordForcedRemoval(session.client, cluster);
+      await removeFinalizer(session.client, cluster as KubeObject, false);
+    });
+  }
+  const gone = await waitForObjects(session.client, resources.clusters, [clusterKey(cluster)], (obj) => !obj, {
+    namespace: o.namespace,
+    timeoutMs: o.timeoutMs,
+    signal: deps.signal,
+  });
+  throwIfInterrupted(deps.signal);
+  warn(deps.io, `finalizer removed by force; the credential was not revoked server-side. ${manualRevocation(cluster)}`);
+  run.print('forced', cluster, { ...manual, gone: !gone.timedOut });
+  return gone.timedOut ? ExitCode.timeout : ExitCode.ok;
+}
+
+/** The preflight checks on stderr; failed ones refuse unless --force-preflight. */
+function checkPreflight(run: Run, plan: DecommissionPlan, cluster: Cluster) {
+  const { o, deps } = run;
+  info(
+    deps.io,
+    `preflight for deleting Cluster ${o.namespace}/${cluster.metadata.name} (cluster ID ${cluster.status?.clusterID ?? 'unknown'}):`,
+  );
+  printChecks(deps.io, plan.checks);
+  const failed = plan.checks.filter((c) => !c.ok);
+  if (failed.length && !o.forcePreflight) {
+    throw new PreflightError(
+      `${failed.length} preflight check${failed.length > 1 ? 's' : ''} failed (${failed.map((c) => c.name).join(', ')}); nothing was deleted`,
+      'fix them with the commands above, or pass --force-preflight to go on anyway',
+    );
+  }
+  if (failed.length)
+    warn(deps.io, `going on despite failed checks (--force-preflight): ${failed.map((c) => c.name).join(', ')}`);
+}
+
+/** Deletes the Cluster after recording step 3 (once it is gone, its ID lives only in the record and Odoo). */
+async function deletePhase(run: Run, cluster: Cluster): Promise<'deleted' | DecommissionOutcome> {
+  const { o, deps, session } = run;
+  if (o.dryRun === 'client') {
+    deps.io.err(`would delete cluster.ops.vworkspace.io/${cluster.metadata.name} -n ${o.namespace}`);
+    return 'planned';
+  }
+  if (o.dryRun === 'server') {
+    await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace, { dryRun: true });
+    return 'validated';
+  }
+  await confirm(deps, session.target, `delete Cluster ${cluster.metadata.name} (Odoo then revokes its credential)`, {
+    yes: o.yes,
+  });
+  await withLock(deps, session, 'DecommissionResult', async () => {
+    await writeDecommissionRecord(session.client, cluster, { outcome: 'in-progress' });
+    await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace);
+  });
+  info(deps.io, `deleted Cluster ${cluster.metadata.name}; following the operator's finalizer`);
+  return 'deleted';
+}
+
+/** The finalizer drained: record it, unless someone forced it meanwhile. */
+async function recordDrained(run: Run, latest: Cluster, ms: number): Promise<number> {
+  const { o, deps, session } = run;
+  const record = await readDecommissionRecord(session.client, o.namespace).catch(() => undefined);
+  if (record?.outcome === 'forced') {
+    warn(
+      deps.io,
+      `Cluster ${latest.metadata.name} is gone, but its finalizer was removed by force at ${record.forcedAt}: the credential was NOT revoked`,
+    );
+    run.print('forced', latest, { manualActions: [manualRevocation(latest)] });
+    return ExitCode.ok;
+  }
+  await writeDecommissionRecord(session.client, latest, {
+    outcome: 'decommissioned',
+    finishedAt: new Date(deps.clock.now()).toISOString(),
+  }).catch((err) => warn(deps.io, `could not record the decommission: ${(err as Error).message}`));
+  info(
+    deps.io,
+    `Cluster ${latest.metadata.name} is gone: Odoo acknowledged the decommission and revoked the credential (${formatDuration(ms)})`,
+  );
+  run.print('decommissioned', latest);
+  return ExitCode.ok;
+}
+
+/** The finalizer did not drain in time: the operator's word and the procedure's two ways out. */
+function reportStuck(run: Run, cluster: Cluster, latest: Cluster, ms: number): number {
+  const { deps } = run;
+  const d = findCondition(latest.status?.conditions, 'Decommissioning');
+  deps.io.err(
+    paint(
+      deps.io,
+      'red',
+      `Cluster ${cluster.metadata.name} is still there after ${formatDuration(ms)}: the finalizer has not drained.`,
+    ),
+  );
+  if (d) deps.io.err(`  operator says: ${conditionLine(d)}`);
+  deps.io.err('Two ways out:');
+  for (const w of waysOut(latest)) deps.io.err(`  ${w}`);
+  run.print(d?.status === 'False' ? 'blocked' : 'timed-out', latest, {
+    condition: d ?? null,
+    waysOut: waysOut(latest),
+  });
+  return ExitCode.timeout;
+}
+
+/** Follows the operator's finalizer until the Cluster is gone, echoing each condition it changes. */
+async function followPhase(run: Run, cluster: Cluster): Promise<number> {
+  const { o, deps, session } = run;
+  const started = deps.clock.monotonic();
+  const elapsed = () => deps.clock.monotonic() - started;
+  const followed = await followFinalizer(stepDeps(deps, session.client), cluster, {
+    timeoutMs: o.timeoutMs,
+    failFast: o.failFast,
+    onCondition: (c) => deps.io.err(`  ${formatDuration(elapsed()).padStart(4)}  ${conditionLine(c)}`),
+  });
+  throwIfInterrupted(deps.signal);
+  if (followed.end === 'gone') return recordDrained(run, followed.latest, elapsed());
+  return reportStuck(run, cluster, followed.latest, elapsed());
+}
+
+/**
+ * Step 3: which Cluster, preflight, delete (after recording), then follow the operator's
+ * finalizer; or, with --force, drop a stuck finalizer and record the revocation owed.
+ */
+export async function runDecommission(o: DecommissionOptions, deps: Deps): Promise<number> {
+  const session = deps.connect({ ...o.connection, namespace: o.namespace });
+  const { client, target } = session;
+  await requireOperatorCrds(client);
+  // An explicit -n must exist; the default namespace gone means the operator is gone (step 3 done).
+  if (o.namespaceExplicit) await requireNamespace(client, o.namespace);
+  await requireAccess(client, decommissionAccess(o));
+  const plan = await planDecommission(client, {
+    namespace: o.namespace,
+    name: o.cluster,
+    skipBackupCheck: o.skipBackupCheck,
+  });
+  const report = { context: target.context, namespace: o.namespace, requested: o.cluster, checks: plan.checks };
+  const run: Run = {
+    o,
+    deps,
+    session,
+    report,
+    print: (outcome, cluster, extra) => printDecommission(deps.io, o.output, report, outcome, cluster, extra),
+  };
+  const cluster = plan.cluster;
+  if (plan.alreadyGone || !cluster) return alreadyGone(run);
+  if (o.force) return forcePhase(run, cluster);
+  if (!cluster.metadata.deletionTimestamp) {
+    checkPreflight(run, plan, cluster);
+    const deleted = await deletePhase(run, cluster);
+    if (deleted !== 'deleted') {
+      run.print(deleted, cluster);
+      return ExitCode.ok;
+    }
+  } else {
+    info(
+      deps.io,
+      `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`,
+    );
+    // A dry run only reads: it neither follows nor records.
+    if (o.dryRun !== 'none') {
+      run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster);
+      return ExitCode.ok;
+    }
+  }
+  if (!o.wait) {
+    run.print('planned', cluster);
+    return ExitCode.ok;
+  }
+  return followPhase(run, cluster);
+}

@@ -1,0 +1,112 @@
+import type { Deps } from '../../deps';
+import { formatDuration } from '../../duration';
+import { ExitCode, throwIfInterrupted } from '../../errors';
+import type { AccessCheck } from '../../kube/access';
+import type { KubeClient } from '../../kube/client';
+import type { ResourceType } from '../../kube/resources';
+import {
+  applyInstancePlan,
+  type InstanceOutcome,
+  type InstancePlan,
+  type OperatorReport,
+} from '../../steps/instance-step';
+import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
+import { type DryRunMode, summarize } from '../../steps/results';
+import { type Selection, type SelectionInput, selectionScope } from '../../steps/selection';
+import type { CommonOptions } from '../flags';
+import { info, plural, warn } from '../io';
+import { printResults } from '../output';
+import { lockAccess, readSelection, stepDeps, withLock } from '../step-context';
+
+/** Options every instance step (pause, resume) takes. */
+export interface InstanceStepOptions extends CommonOptions {
+  selection: SelectionInput;
+  dryRun: DryRunMode;
+  concurrency: number;
+  wait: boolean;
+  timeoutMs: number;
+}
+
+/** What distinguishes pause from resume; everything else about running them is shared. */
+export interface InstanceStep {
+  /** Document kind for -o json|yaml, e.g. "PauseResult". */
+  kind: string;
+  verb: string;
+  /** Kinds the step lists, and patches unless it is a client-side dry run. */
+  patches: ResourceType[];
+  plan(client: KubeClient, selection: Selection): Promise<InstancePlan>;
+  report: OperatorReport;
+}
+
+const listAndPatch = (kinds: ResourceType[], namespace: string | undefined, writes: boolean): AccessCheck[] =>
+  kinds.flatMap((k) => [
+    { verb: 'list', group: k.group, resource: k.plural, namespace },
+    ...(writes ? [{ verb: 'patch', group: k.group, resource: k.plural, namespace }] : []),
+  ]);
+
+/** Prints the rows and the summary line; returns 1 if any object failed, 4 if the wait timed out. */
+function finish(
+  deps: Deps,
+  o: InstanceStepOptions,
+  step: InstanceStep,
+  context: string,
+  out: InstanceOutcome,
+  ms: number,
+) {
+  const { io } = deps;
+  const counts = summarize(out.results);
+  printResults(
+    io,
+    o.output,
+    step.kind,
+    { context, dryRun: o.dryRun, summary: counts, wait: out.wait ?? null },
+    out.results,
+  );
+  const dry = o.dryRun === 'none' ? '' : ` (dry run: ${o.dryRun})`;
+  const toChange = counts.changed + counts.planned + counts.validated;
+  info(
+    io,
+    `${step.verb}${dry}: ${toChange} ${o.dryRun === 'none' ? 'changed' : 'to change'}, ${counts.unchanged} unchanged, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} not attempted` : ''} in ${formatDuration(ms)}`,
+  );
+  const w = out.wait;
+  if (w?.timedOut) {
+    const shown = w.pending.slice(0, 10).join(', ');
+    warn(
+      io,
+      `${plural(w.pending.length, 'instance')} never reported ${w.condition}: ${shown}${w.pending.length > 10 ? ', ...' : ''}`,
+    );
+    info(io, '  is the operator running? check: kubectl -n vworkspace-system get deployments');
+  }
+  if (counts.failed) return ExitCode.someFailed;
+  if (w?.timedOut) return ExitCode.timeout;
+  return ExitCode.ok;
+}
+
+/**
+ * Pause and resume, as kubectl's Complete/Validate/Run: the selection from the flags (and -f),
+ * preflight (CRDs, then RBAC before any change), the plan, then apply-and-wait under the lock.
+ */
+export async function runInstanceStep(o: InstanceStepOptions, step: InstanceStep, deps: Deps): Promise<number> {
+  const session = deps.connect(o.connection, { concurrency: o.concurrency });
+  const { client, target } = session;
+  const selection = await readSelection(o.selection, target, deps);
+  await requireOperatorCrds(client);
+  const writes = o.dryRun !== 'client';
+  await requireAccess(client, [
+    ...listAndPatch(step.patches, selectionScope(selection), writes),
+    ...(o.dryRun === 'none' ? lockAccess : []),
+  ]);
+  const plan = await step.plan(client, selection);
+  const started = deps.clock.monotonic();
+  const apply = (signal: AbortSignal) =>
+    applyInstancePlan(stepDeps(deps, client, signal), plan, {
+      dryRun: o.dryRun,
+      concurrency: o.concurrency,
+      verb: step.verb,
+      wait: o.wait ? { timeoutMs: o.timeoutMs, namespace: selectionScope(selection), report: step.report } : undefined,
+    });
+  const outcome = o.dryRun === 'none' ? await withLock(deps, session, step.kind, apply) : await apply(deps.signal);
+  const code = finish(deps, o, step, target.context, outcome, deps.clock.monotonic() - started);
+  throwIfInterrupted(deps.signal);
+  return code;
+}

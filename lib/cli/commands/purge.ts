@@ -1,0 +1,200 @@
+import type { Deps, Session, StepDeps } from '../../deps';
+import { ExitCode, PreflightError, throwIfInterrupted } from '../../errors';
+import type { AccessCheck } from '../../kube/access';
+import { operatorNamespace, resources } from '../../operator/names';
+import { readDecommissionRecord } from '../../steps/decommission/record';
+import { persistsReport } from '../../steps/persists';
+import { findHelm, helmUninstall } from '../../steps/purge/helm';
+import { deleteCrds, deleteOperatorNamespace, deleteRemainingCrs, type PhaseEvents } from '../../steps/purge/phases';
+import { type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
+import { requireAccess } from '../../steps/preflight';
+import { type DryRunMode, type ObjectResult, summarize } from '../../steps/results';
+import { confirm } from '../confirm';
+import type { CommonOptions } from '../flags';
+import { info, plural, warn } from '../io';
+import { document, printDocument, printResults } from '../output';
+import { printPersists, printPlan } from '../printers/purge';
+import { lockAccess, stepDeps, withLock } from '../step-context';
+
+export interface PurgeOptions extends CommonOptions {
+  dryRun: DryRunMode;
+  yes: boolean;
+  deleteApps: boolean;
+  skipBackupCheck: boolean;
+  deleteCrds: boolean;
+  deleteNamespace: boolean;
+  forcePreflight: boolean;
+  helm?: string;
+  /** Only print what persists. */
+  report: boolean;
+  timeoutMs: number;
+  concurrency: number;
+}
+
+function purgeAccess(o: PurgeOptions): AccessCheck[] {
+  if (o.dryRun === 'client') return [];
+  // helm uninstall needs to delete what the chart rendered and its release Secrets.
+  return [
+    { verb: 'delete', group: '', resource: 'secrets', namespace: operatorNamespace },
+    { verb: 'delete', group: 'apps', resource: 'deployments', namespace: operatorNamespace },
+    ...(o.deleteApps
+      ? [
+          { verb: 'delete', group: resources.applicationInstances.group, resource: 'applicationinstances' },
+          { verb: 'delete', group: resources.operations.group, resource: 'operations' },
+        ]
+      : []),
+    ...(o.deleteCrds ? [{ verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }] : []),
+    ...(o.deleteNamespace ? [{ verb: 'delete', group: '', resource: 'namespaces' }] : []),
+    ...(o.dryRun === 'none' ? lockAccess : []),
+  ];
+}
+
+/** What the plan refuses: step 3 not done, no final backups for --delete-apps, CRDs with objects left. */
+function refusals(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
+  const clusterCheck = plan.checks.find((c) => c.name.startsWith('Cluster CR'));
+  if (clusterCheck && !clusterCheck.ok) {
+    if (!o.forcePreflight) {
+      throw new PreflightError(
+        `${clusterCheck.detail}: run step 3 first; nothing was deleted`,
+        'kubectl vw decommission   (or --force-preflight to go on anyway)',
+      );
+    }
+    warn(
+      deps.io,
+      `--force-preflight: ${clusterCheck.detail}; uninstalling the operator now leaves its credential valid in Odoo`,
+    );
+  }
+  const backupCheck = plan.checks.find((c) => c.name === 'final backups');
+  if (backupCheck && !backupCheck.ok) {
+    throw new PreflightError(
+      `refusing --delete-apps: ${backupCheck.detail}`,
+      `${backupCheck.fix ?? ''}; or pass --skip-backup-check`,
+    );
+  }
+  const crdPhase = plan.phases.find((p) => p.id === 'step5-delete-crds');
+  const remaining = Object.entries(plan.remainingCrs).filter(([, n]) => n);
+  if (crdPhase && !crdPhase.done && !o.deleteApps && remaining.length) {
+    throw new PreflightError(
+      `refusing --delete-crds: ${remaining.map(([k, n]) => `${n} ${k}`).join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
+      'add --delete-apps (step 4) to remove them first, or keep the CRDs',
+    );
+  }
+}
+
+/** Runs each phase left to do, in the procedure's order; returns the ids of those completed. */
+async function runPhases(
+  deps: Deps,
+  step: StepDeps,
+  session: Session,
+  o: PurgeOptions,
+  plan: PurgePlan,
+  todo: PurgePhase[],
+  ev: PhaseEvents,
+) {
+  const opts = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency };
+  const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
+  const done: string[] = [];
+  for (const phase of todo) {
+    throwIfInterrupted(step.signal);
+    info(deps.io, phase.title);
+    if (phase.id === 'step4-delete-crs') await deleteRemainingCrs(step, opts, ev);
+    if (phase.id === 'step5-helm-uninstall' && helm)
+      await helmUninstall(
+        helm,
+        session.target,
+        { dryRun: o.dryRun !== 'none', timeoutMs: o.timeoutMs },
+        ev,
+        plan.release,
+      );
+    if (phase.id === 'step5-delete-crds') await deleteCrds(step, opts, ev);
+    if (phase.id === 'step5-delete-namespace') await deleteOperatorNamespace(step, opts, ev);
+    done.push(phase.id);
+  }
+  return done;
+}
+
+/** `purge --report`: only what persists on this cluster, and how to purge each. */
+async function reportOnly(deps: Deps, o: PurgeOptions, session: Session): Promise<number> {
+  const report = await persistsReport(session.client);
+  printPersists(deps.io, report, o.output);
+  if (o.output === 'json' || o.output === 'yaml')
+    printDocument(
+      deps.io,
+      o.output,
+      document('PurgeResult', { context: session.target.context, persists: report }),
+      [],
+      [],
+      () => '',
+    );
+  return ExitCode.ok;
+}
+
+/**
+ * Steps 4 and 5: plan every phase from the cluster as it is (so a killed run goes on where it
+ * stopped), refuse what is unsafe, confirm by the cluster's name, then run the phases in order.
+ */
+export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
+  const session = deps.connect(o.connection, { concurrency: o.concurrency });
+  const { client, target } = session;
+  if (o.report) return reportOnly(deps, o, session);
+  await requireAccess(client, purgeAccess(o));
+  const plan = await planPurge(client, o);
+  // Read before --delete-namespace takes it away: the report still names the cluster's Odoo record.
+  const decommission = await readDecommissionRecord(client, operatorNamespace).catch(() => undefined);
+  info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
+  printPlan(deps.io, plan);
+  if (!o.deleteApps && plan.orphanedHelmReleases) {
+    warn(
+      deps.io,
+      `--keep-apps: ${plural(plan.orphanedHelmReleases, 'HelmRelease')} stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`,
+    );
+  }
+  refusals(deps, o, plan);
+  const todo = plan.phases.filter((p) => !p.done);
+  if (todo.some((p) => p.id === 'step5-helm-uninstall')) findHelm(deps.env, o.helm);
+  const fields = { context: target.context, dryRun: o.dryRun };
+  if (o.dryRun === 'client' || !todo.length) {
+    if (!todo.length) info(deps.io, 'nothing left to purge: every phase is done');
+    printDocument(deps.io, o.output, document('PurgeResult', { ...fields, plan }), [], [], () => '');
+    if (!todo.length) printPersists(deps.io, await persistsReport(client, { decommission }), o.output);
+    return ExitCode.ok;
+  }
+  if (o.dryRun === 'none')
+    await confirm(deps, target, `purge the vworkspace operator (${todo.map((p) => p.id).join(', ')})`, {
+      yes: o.yes,
+      typeToConfirm: target.cluster,
+    });
+  const results: ObjectResult[] = [];
+  const step = (signal: AbortSignal) => stepDeps(deps, client, signal);
+  const ev: PhaseEvents = {
+    log: (l) => info(deps.io, `  ${l}`),
+    helmOutput: (c) => deps.io.errRaw(c),
+    result: (row) => {
+      results.push(row);
+      if (row.result === 'failed') warn(deps.io, `${row.kind} ${row.name}: ${row.message}`);
+    },
+  };
+  const go = (signal: AbortSignal) => runPhases(deps, step(signal), session, o, plan, todo, ev);
+  let done: string[];
+  try {
+    done = o.dryRun === 'none' ? await withLock(deps, session, 'PurgeResult', go) : await go(deps.signal);
+  } catch (err) {
+    // Whatever stopped the run, what it did is still reported, object by object.
+    printResults(deps.io, o.output, 'PurgeResult', { ...fields, summary: summarize(results), plan }, results);
+    throw err;
+  }
+  const persists = await persistsReport(client, { decommission });
+  printResults(
+    deps.io,
+    o.output,
+    'PurgeResult',
+    { ...fields, summary: summarize(results), plan, completed: done, persists },
+    results,
+  );
+  printPersists(deps.io, persists, o.output);
+  info(
+    deps.io,
+    `purge${o.dryRun === 'none' ? '' : ` (dry run: ${o.dryRun})`}: ${plural(done.length, 'phase')} completed`,
+  );
+  return ExitCode.ok;
+}

@@ -1,0 +1,228 @@
+import type { Deps } from '../../deps';
+import type { KubeClient } from '../../kube/client';
+import { ExitCode, UsageError } from '../../errors';
+import { operatorNamespace } from '../../operator/names';
+import { validateTtl } from '../../steps/backup/plan';
+import type { DryRunMode } from '../../steps/results';
+import { type ProcedureStatus, procedureStatus } from '../../steps/status/judge';
+import { confirm } from '../confirm';
+import { defaults } from '../defaults';
+import type { CommonOptions } from '../flags';
+import { info, paint } from '../io';
+import { printStatus } from '../printers/status';
+import { reportError } from '../run';
+import { type BackupOptions, runBackup } from './backup';
+import { type DecommissionOptions, runDecommission } from './decommission';
+import { type PauseOptions, runPause } from './pause';
+import { type PurgeOptions, runPurge } from './purge';
+
+export interface UninstallOptions extends CommonOptions {
+  dryRun: DryRunMode;
+  yes: boolean;
+  /** Final backup retention; required unless skipBackup. */
+  ttl?: string;
+  skipBackup: boolean;
+  storageLocation: string;
+  suspendHelmReleases: boolean;
+  deleteApps: boolean;
+  deleteCrds: boolean;
+  deleteNamespace: boolean;
+  /** How long each step may wait. */
+  timeoutMs: number;
+  helm?: string;
+}
+
+/** The step commands uninstall runs, through their options; tests pass their own to check the order. */
+export interface StepRunners {
+  pause: (o: PauseOptions, deps: Deps) => Promise<number>;
+  backup: (o: BackupOptions, deps: Deps) => Promise<number>;
+  decommission: (o: DecommissionOptions, deps: Deps) => Promise<number>;
+  purge: (o: PurgeOptions, deps: Deps) => Promise<number>;
+  /** Where the cluster stands, read before each decision. */
+  status: (client: KubeClient) => Promise<ProcedureStatus>;
+}
+
+export const stepRunners: StepRunners = {
+  pause: runPause,
+  backup: runBackup,
+  decommission: runDecommission,
+  purge: runPurge,
+  status: procedureStatus,
+};
+
+const b = defaults.backup;
+const isDry = (o: UninstallOptions) => o.dryRun !== 'none';
+const common = (o: UninstallOptions) => ({ connection: o.connection, output: 'table' as const, verbose: o.verbose });
+const everything = { names: [], all: true, allNamespaces: true, emptyMeansAll: false };
+
+/** Step 1's options: every instance, waiting for the operator. */
+export const pauseStepOptions = (o: UninstallOptions): PauseOptions => ({
+  ...common(o),
+  selection: everything,
+  dryRun: o.dryRun,
+  concurrency: defaults.concurrency,
+  wait: true,
+  timeoutMs: o.timeoutMs,
+  suspendHelmReleases: o.suspendHelmReleases,
+  allHelmReleases: false,
+});
+
+/** Step 2's options: the procedure's manifest for every application. */
+export const backupStepOptions = (o: UninstallOptions, retryFailed: boolean): BackupOptions => ({
+  ...common(o),
+  selection: everything,
+  dryRun: o.dryRun,
+  concurrency: defaults.concurrency,
+  wait: true,
+  timeoutMs: o.timeoutMs,
+  parameters: {
+    ttl: o.ttl ?? '',
+    storageLocation: o.storageLocation,
+    snapshotVolumes: b.snapshotVolumes,
+    csiSnapshotClassName: b.csiSnapshotClass,
+    nameSuffix: b.nameSuffix,
+  },
+  veleroNamespace: b.veleroNamespace,
+  requireAvailableLocation: false,
+  retryFailed,
+  strict: false,
+});
+
+/** Step 3's options: a dry run plans it as if steps 1 and 2 had run; a real run never skips the checks. */
+export const decommissionStepOptions = (o: UninstallOptions): DecommissionOptions => ({
+  ...common(o),
+  namespace: operatorNamespace,
+  namespaceExplicit: false,
+  dryRun: o.dryRun,
+  yes: true,
+  wait: true,
+  timeoutMs: o.timeoutMs,
+  skipBackupCheck: o.skipBackup,
+  forcePreflight: isDry(o),
+  force: false,
+  failFast: false,
+});
+
+export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
+  ...common(o),
+  dryRun: o.dryRun,
+  yes: o.yes,
+  deleteApps: o.deleteApps,
+  skipBackupCheck: o.skipBackup,
+  deleteCrds: o.deleteCrds,
+  deleteNamespace: o.deleteNamespace,
+  forcePreflight: isDry(o),
+  helm: o.helm,
+  report: false,
+  timeoutMs: o.timeoutMs,
+  concurrency: defaults.concurrency,
+});
+
+/** What one uninstall run shares between its steps. */
+interface Run {
+  o: UninstallOptions;
+  deps: Deps;
+  runners: StepRunners;
+  before: ProcedureStatus;
+  status: () => Promise<ProcedureStatus>;
+}
+
+const needed = (run: Run, n: number) => {
+  const s = run.before.steps.find((x) => x.step === n);
+  return Boolean(s && s.state !== 'done' && s.state !== 'skipped');
+};
+
+/** A step's error (preflight refusal, RBAC, ...) stops the run like a non-zero exit does. */
+async function attempt(run: Run, body: () => Promise<number>) {
+  try {
+    return await body();
+  } catch (err) {
+    return reportError(run.deps.io, err);
+  }
+}
+
+async function stop(run: Run, code: number, where: string, now?: ProcedureStatus) {
+  const { io } = run.deps;
+  io.err(paint(io, 'red', `\nstopped at ${where} (exit ${code}); the cluster now stands here:`));
+  printStatus(io, now ?? (await run.status()), 'table');
+  info(io, 'fix what is reported above, then run kubectl vw uninstall again: it resumes from here');
+  return code;
+}
+
+/** Steps 4 and 5 in one purge; names the step that stopped (4 while its deletions are held). */
+async function purgeSteps(run: Run): Promise<number> {
+  const { o, deps } = run;
+  info(
+    deps.io,
+    `\n== Step${o.deleteApps ? 's 4 and' : ''} 5: ${o.deleteApps ? 'delete remaining CRs, ' : ''}helm uninstall`,
+  );
+  const code = await attempt(run, () => run.runners.purge(purgeStepOptions(o), deps));
+  if (!code) return code;
+  const now = await run.status();
+  const step4 = now.steps.find((x) => x.step === 4)?.state;
+  const where = step4 === 'in progress' ? 'step 4' : o.deleteApps && step4 !== 'done' ? 'steps 4 and 5' : 'step 5';
+  return stop(run, code, where, now);
+}
+
+/** The steps in order; each runs only if the cluster says it is not done, and the first failure stops. */
+async function runSteps(run: Run): Promise<number> {
+  const { o, deps } = run;
+  if (needed(run, 1)) {
+    info(deps.io, '\n== Step 1: pause reconciliation');
+    const code = await attempt(run, () => run.runners.pause(pauseStepOptions(o), deps));
+    if (code) return stop(run, code, 'step 1');
+  }
+  if (needed(run, 2) && !o.skipBackup) {
+    info(deps.io, '\n== Step 2: final backups');
+    const blocked = run.before.steps.find((s) => s.step === 2)?.state === 'blocked';
+    const code = await attempt(run, () => run.runners.backup(backupStepOptions(o, blocked), deps));
+    if (code) return stop(run, code, 'step 2');
+  }
+  if (needed(run, 3)) {
+    info(deps.io, '\n== Step 3: delete the Cluster CR (Odoo revokes the credential)');
+    if (!isDry(o)) {
+      const { target } = deps.connect(o.connection);
+      await confirm(deps, target, 'delete the Cluster CR (step 3)', { yes: o.yes });
+    }
+    const code = await attempt(run, () => run.runners.decommission(decommissionStepOptions(o), deps));
+    if (code) return stop(run, code, 'step 3');
+  }
+  if (needed(run, 4) || needed(run, 5) || o.deleteCrds || o.deleteNamespace) {
+    const code = await purgeSteps(run);
+    if (code) return code;
+  }
+  return ExitCode.ok;
+}
+
+/** The whole procedure in order, resuming where the cluster stands; asks before steps 3 and 5. */
+export async function runUninstall(
+  o: UninstallOptions,
+  deps: Deps,
+  runners: StepRunners = stepRunners,
+): Promise<number> {
+  if (o.output !== 'table')
+    throw new UsageError('kubectl vw uninstall prints a narrative; use kubectl vw status -o json for scripts');
+  if (!o.skipBackup) {
+    if (!o.ttl)
+      throw new UsageError(
+        '--ttl is required for the final backups (or pass --skip-backup)',
+        'e.g. --ttl 8760h (one year)',
+      );
+    validateTtl(o.ttl);
+  }
+  const { client } = deps.connect(o.connection);
+  const status = () => runners.status(client);
+  const before = await status();
+  printStatus(deps.io, before, 'table');
+  if (!before.steps.some((s) => s.state !== 'done' && s.state !== 'skipped')) {
+    info(deps.io, 'nothing to do: the procedure is complete on this cluster');
+    return ExitCode.ok;
+  }
+  if (isDry(o))
+    info(deps.io, `dry run (${o.dryRun}): each step's plan, later steps planned as if the earlier ones had run`);
+  const code = await runSteps({ o, deps, runners, before, status });
+  if (code || isDry(o)) return code;
+  info(deps.io, '\n== Done');
+  printStatus(deps.io, await status(), 'table');
+  return ExitCode.ok;
+}

@@ -1,0 +1,65 @@
+import type { Cluster, Condition } from '../../operator/schemas';
+import type { PreflightCheck } from '../../steps/decommission/plan';
+import type { OutputFormat } from '../flags';
+import { type IO, paint } from '../io';
+import { document, printDocument } from '../output';
+
+export type DecommissionOutcome =
+  | 'decommissioned'
+  | 'already-gone'
+  | 'planned'
+  | 'validated'
+  | 'blocked'
+  | 'timed-out'
+  | 'forced';
+
+export interface DecommissionReport {
+  context: string;
+  namespace: string;
+  /** The Cluster named on the command line, when there is no object to take the name from. */
+  requested?: string;
+  checks: PreflightCheck[];
+}
+
+/** The preflight checks, one line each on stderr, with the command that fixes a failed one. */
+export function printChecks(io: IO, checks: PreflightCheck[]) {
+  for (const c of checks) {
+    io.err(`  ${c.ok ? paint(io, 'green', 'ok ') : paint(io, 'red', 'NO ')} ${c.name}: ${c.detail}`);
+    if (!c.ok && c.fix) io.err(`      fix: ${c.fix}`);
+  }
+}
+
+export const conditionLine = (c: Condition) =>
+  `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}`;
+
+/** One document (or one row) saying what became of the Cluster. */
+export function printDecommission(
+  io: IO,
+  format: OutputFormat,
+  report: DecommissionReport,
+  outcome: DecommissionOutcome,
+  cluster?: Cluster,
+  extra: Record<string, unknown> = {},
+) {
+  const name = cluster?.metadata.name ?? report.requested ?? '';
+  printDocument(
+    io,
+    format,
+    document('DecommissionResult', {
+      context: report.context,
+      namespace: report.namespace,
+      cluster: name || null,
+      clusterID: cluster?.status?.clusterID ?? null,
+      outcome,
+      checks: report.checks,
+      ...extra,
+    }),
+    [{ outcome, cluster }],
+    [
+      { header: 'CLUSTER', value: () => name },
+      { header: 'CLUSTER ID', value: (r) => r.cluster?.status?.clusterID ?? '' },
+      { header: 'OUTCOME', value: (r) => r.outcome },
+    ],
+    () => `cluster.ops.vworkspace.io/${name}`,
+  );
+}

@@ -1,0 +1,138 @@
+import { hostname } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import { sleep } from '../concurrency';
+import type { Deps, Environment, IO, Prompt } from '../deps';
+import { InterruptedError } from '../errors';
+import { KubeClient } from '../kube/client';
+import { resolveKubeTarget } from '../kube/config';
+
+// The one place that builds Deps from the process: streams, signals, environment, clock. Every
+// other module under lib/ gets them passed in.
+
+const colourAllowed = (vars: Environment['vars']) => !vars.NO_COLOR && vars.TERM !== 'dumb';
+
+function columnsOf(vars: Environment['vars']): number {
+  const fromEnv = Number(vars.COLUMNS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 100;
+}
+
+/** All of stdin, read as a stream: a slow writer (or a non-blocking pipe) is simply waited for. */
+async function readAll(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function processIO(verbose: boolean, onStdoutClosed: () => void): IO {
+  const vars = process.env;
+  const interactive = Boolean(process.stderr.isTTY);
+  let stdoutOpen = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // `| head`, `| true`: the reader is gone. Stop writing, and let the run stop between objects.
+    stdoutOpen = false;
+    if (err.code === 'EPIPE') onStdoutClosed();
+  });
+  process.stderr.on('error', () => undefined);
+  const line = (t: string) => (t.endsWith('\n') ? t : `${t}\n`);
+  return {
+    out: (t) => {
+      if (stdoutOpen) process.stdout.write(line(t));
+    },
+    err: (t) => process.stderr.write(line(t)),
+    errRaw: (t) => process.stderr.write(t),
+    readStdin: readAll,
+    interactive,
+    stdinInteractive: Boolean(process.stdin.isTTY),
+    color: interactive && colourAllowed(vars),
+    outColor: Boolean(process.stdout.isTTY) && colourAllowed(vars),
+    verbose,
+    columns: columnsOf(vars),
+  };
+}
+
+/** A question on the terminal; Ctrl-C there (readline's own SIGINT) is an interruption, exit 130. */
+const terminalPrompt: Prompt = {
+  async question(text, signal) {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    let onAbort: () => void = () => undefined;
+    try {
+      const interrupted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new InterruptedError('interrupted at the prompt: nothing was changed'));
+        rl.on('SIGINT', onAbort);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      // Ctrl-D (end of input) answers nothing, which is no.
+      const ended = new Promise<string>((resolve) => rl.on('close', () => resolve('')));
+      const answer = rl.question(text);
+      for (const p of [interrupted, answer]) p.catch(() => undefined);
+      return await Promise.race([answer, interrupted, ended]);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      rl.close();
+    }
+  },
+};
+
+function environment(): Environment {
+  return {
+    vars: process.env,
+    hostname: hostname(),
+    pid: process.pid,
+    platform: process.platform,
+    nodeVersion: process.versions.node,
+    processAlive: (pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+      }
+    },
+  };
+}
+
+/**
+ * The process's Deps. Ctrl-C and SIGTERM abort the run's signal (it stops between objects and
+ * releases its lock); a second one exits at once. stdout closing early aborts it the same way.
+ */
+export function processDeps(argv: readonly string[]): Deps {
+  const controller = new AbortController();
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const io = processIO(verbose, () =>
+    controller.abort(new InterruptedError('stdout was closed: stopped between objects')),
+  );
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort(new InterruptedError(`interrupted (${sig}): stopped between objects`));
+    });
+  }
+  const env = environment();
+  return {
+    io,
+    env,
+    clock: { now: () => Date.now(), monotonic: () => performance.now(), sleep },
+    prompt: terminalPrompt,
+    signal: controller.signal,
+    connect: (flags, opts = {}) => {
+      const target = resolveKubeTarget(flags, env.vars);
+      const client = new KubeClient(target, { maxConnections: opts.concurrency ?? 16 });
+      if (io.verbose) {
+        client.onRequest((e) => {
+          if (e.status !== 200)
+            io.err(`${e.method} ${e.path} -> ${e.status || 'connection error'} (attempt ${e.attempt})`);
+        });
+      }
+      return { target, client };
+    },
+  };
+}
+
+/** Exits once stdout has drained, so piped output is never cut short. */
+export async function exitAfterDrain(code: number): Promise<never> {
+  await new Promise<void>((resolve) =>
+    process.stdout.writableLength && !process.stdout.destroyed ? process.stdout.once('drain', resolve) : resolve(),
+  );
+  process.exit(code);
+}

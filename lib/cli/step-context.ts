@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import type { Deps, Session, StepDeps } from '../deps';
+import { UsageError } from '../errors';
+import type { AccessCheck } from '../kube/access';
+import type { KubeClient } from '../kube/client';
+import type { KubeTarget } from '../kube/config';
+import { defaultLockSettings, LeaseLock } from '../kube/lease';
+import { lockLeaseName, toolNamespace } from '../operator/names';
+import { parseNamesText, resolveSelection, type Selection, type SelectionInput } from '../steps/selection';
+import { ioReporter } from './io';
+
+/** What a step gets from the command's Deps: the client, time, the stop signal and narration. */
+export const stepDeps = (deps: Deps, client: KubeClient, signal: AbortSignal = deps.signal): StepDeps => ({
+  client,
+  clock: deps.clock,
+  signal,
+  report: ioReporter(deps.io, deps.clock),
+});
+
+/** What taking the lock needs, checked with everything else before a mutating run starts. */
+export const lockAccess: AccessCheck[] = ['get', 'create', 'update'].map((verb) => ({
+  verb,
+  group: 'coordination.k8s.io',
+  resource: 'leases',
+  namespace: toolNamespace,
+}));
+
+/**
+ * Runs body holding the lock, so no two mutating runs overlap. The signal body gets aborts on
+ * Ctrl-C and when the lock is lost; the lock is released however body ends.
+ */
+export async function withLock<T>(
+  deps: Deps,
+  session: Session,
+  purpose: string,
+  body: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const report = ioReporter(deps.io, deps.clock);
+  const lock = new LeaseLock(
+    session.client,
+    { namespace: toolNamespace, name: lockLeaseName, ...defaultLockSettings },
+    deps.clock,
+    deps.env,
+    purpose,
+  );
+  const held = await lock.acquire(deps.signal, (holder, ms) =>
+    report.info(
+      `another run (${holder}) holds the lock Lease ${toolNamespace}/${lockLeaseName}; watching it for up to ${Math.ceil(ms / 1000)}s to see whether it is still alive`,
+    ),
+  );
+  report.debug(`holding Lease ${toolNamespace}/${lockLeaseName} as ${held.holder}`);
+  try {
+    return await body(AbortSignal.any([deps.signal, held.signal]));
+  } finally {
+    await held.release();
+  }
+}
+
+/** Names from -f FILE or -f - (stdin, however slowly it is written), then the whole selection. */
+export async function readSelection(input: SelectionInput, target: KubeTarget, deps: Deps): Promise<Selection> {
+  let text = '';
+  if (input.filename === '-') text = await deps.io.readStdin();
+  else if (input.filename) {
+    text = await readFile(input.filename, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`cannot read -f ${input.filename}: ${err.code ?? err.message}`);
+    });
+  }
+  return resolveSelection(input, parseNamesText(text), target.namespace, target.namespaceExplicit);
+}

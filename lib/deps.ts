@@ -1,0 +1,109 @@
+import type { KubeClient } from './kube/client';
+import type { ConnectionFlags, KubeTarget } from './kube/config';
+
+/**
+ * Where a command writes: data on stdout, progress and diagnostics on stderr. Progress and colour
+ * only on a terminal, and colour never under NO_COLOR (https://no-color.org).
+ */
+export interface IO {
+  /** Data: a line (or lines) on stdout. Nothing is written once stdout has closed. */
+  out(text: string): void;
+  /** Narration: a line on stderr. */
+  err(text: string): void;
+  /** Raw text to stderr: progress redraws and a subprocess's own output. */
+  errRaw(text: string): void;
+  /** All of stdin, however slowly it is written (`-f -`). */
+  readStdin(): Promise<string>;
+  /** stderr is a terminal: progress may redraw a line. */
+  interactive: boolean;
+  /** stdin is a terminal: prompts can be answered. */
+  stdinInteractive: boolean;
+  /** Colour on stderr. */
+  color: boolean;
+  /** Colour on stdout: only when stdout itself is a terminal, never into a pipe. */
+  outColor: boolean;
+  /** -v: stack traces and API retries. */
+  verbose: boolean;
+  /** Width tables and reports fit in: COLUMNS, the terminal's, else 100. */
+  columns: number;
+}
+
+/** Wall-clock and monotonic time, and sleeping, so tests and the lock never read the clock directly. */
+export interface Clock {
+  /** Milliseconds since the epoch: for timestamps written to objects and shown to people. */
+  now(): number;
+  /** A monotonic reading in ms: for measuring how long ago something was observed. */
+  monotonic(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** What the process is and where it runs: read once by the entry point, passed everywhere else. */
+export interface Environment {
+  /** Environment variables (KUBECONFIG, PATH, NO_COLOR, COLUMNS, ...). */
+  vars: Readonly<Record<string, string | undefined>>;
+  hostname: string;
+  pid: number;
+  platform: string;
+  nodeVersion: string;
+  /** Whether a process of this machine still runs (the lock's crashed-holder check). */
+  processAlive(pid: number): boolean;
+}
+
+/** Asks the person at the terminal; rejects with InterruptedError on Ctrl-C. */
+export interface Prompt {
+  question(text: string, signal?: AbortSignal): Promise<string>;
+}
+
+/** A resolved target and a client for it: what `connect` gives a command. */
+export interface Session {
+  target: KubeTarget;
+  client: KubeClient;
+}
+
+/**
+ * Everything a command needs from the outside world. The entry point builds it from the process
+ * (lib/cli/process-deps.ts); tests build it from buffers and a fake clock.
+ */
+export interface Deps {
+  io: IO;
+  env: Environment;
+  clock: Clock;
+  prompt: Prompt;
+  /** Aborted on Ctrl-C, SIGTERM, or stdout closing: work stops between objects. */
+  signal: AbortSignal;
+  connect(flags: ConnectionFlags, opts?: { concurrency?: number }): Session;
+}
+
+/** The part of Deps a step needs: the cluster, time, the interruption signal and a way to narrate. */
+export interface StepDeps {
+  client: KubeClient;
+  clock: Clock;
+  signal: AbortSignal;
+  report: Reporter;
+}
+
+/**
+ * How a step narrates: diagnostics and progress go to the person (stderr), never into the data a
+ * command prints. lib/cli implements it for a terminal and for logs.
+ */
+export interface Reporter {
+  /** A terminal is watching: progress redraws in place; otherwise every line is kept in a log. */
+  interactive: boolean;
+  info(line: string): void;
+  warn(line: string): void;
+  /** A counter redrawn in place on a terminal; off a terminal, a line at most every few seconds. */
+  progress(line: string): void;
+  /** Ends a progress line. */
+  done(): void;
+  /** A line shown only with -v (API retries, skipped detail). */
+  debug(line: string): void;
+}
+
+export const silentReporter: Reporter = {
+  interactive: false,
+  info: () => undefined,
+  warn: () => undefined,
+  progress: () => undefined,
+  done: () => undefined,
+  debug: () => undefined,
+};

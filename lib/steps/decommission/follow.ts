@@ -1,0 +1,59 @@
+import type { StepDeps } from '../../deps';
+import { waitForObjects } from '../../kube/watch';
+import { resources } from '../../operator/names';
+import { type Cluster, type Condition, clusterSchema, findCondition } from '../../operator/schemas';
+import { clusterKey } from './finalizer';
+
+export interface FollowOutcome {
+  /** gone: the Cluster was deleted; timeout: still there; fail-fast: the operator said OdooUnreachable. */
+  end: 'gone' | 'timeout' | 'fail-fast';
+  /** The Cluster as last seen before it went (or now). */
+  latest: Cluster;
+}
+
+export const isOdooUnreachable = (c: Cluster) => {
+  const d = findCondition(c.status?.conditions, 'Decommissioning');
+  return d?.status === 'False' && d.reason === 'OdooUnreachable';
+};
+
+/**
+ * Follows a deleted Cluster through a watch until it is gone, reporting each condition the
+ * operator changes. With failFast it stops as soon as the operator reports OdooUnreachable.
+ */
+export async function followFinalizer(
+  deps: StepDeps,
+  cluster: Cluster,
+  opts: { timeoutMs: number; failFast: boolean; onCondition: (c: Condition) => void },
+): Promise<FollowOutcome> {
+  const seen = new Map<string, string>();
+  let latest = cluster;
+  let failFast = false;
+  const outcome = await waitForObjects(
+    deps.client,
+    resources.clusters,
+    [clusterKey(cluster)],
+    (obj) => {
+      if (!obj) return true;
+      const parsed = clusterSchema.safeParse(obj);
+      if (parsed.success) latest = parsed.data;
+      failFast = opts.failFast && isOdooUnreachable(latest);
+      return failFast;
+    },
+    {
+      namespace: cluster.metadata.namespace,
+      timeoutMs: opts.timeoutMs,
+      signal: deps.signal,
+      onChange: (_key, obj) => {
+        if (!obj) return;
+        for (const c of latest.status?.conditions ?? []) {
+          const line = JSON.stringify([c.status, c.reason, c.message]);
+          if (seen.get(c.type) === line) continue;
+          seen.set(c.type, line);
+          opts.onCondition(c);
+        }
+      },
+    },
+  );
+  const end = failFast ? 'fail-fast' : outcome.timedOut || outcome.pending.length ? 'timeout' : 'gone';
+  return { end, latest };
+}

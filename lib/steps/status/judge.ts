@@ -1,0 +1,250 @@
+import type { KubeClient } from '../../kube/client';
+import type { KubeObject } from '../../kube/resources';
+import { finalBackupName, operatorNamespace, pausedByAnnotation, suspendedByAnnotation } from '../../operator/names';
+import { type FinalBackupStanding, finalBackupStanding } from '../../operator/final-backup';
+import { findCondition, operationSchema, parseObject } from '../../operator/schemas';
+import { hasFinalizer } from '../decommission/finalizer';
+import { isPaused } from '../pause';
+import { type Observed, observeCluster } from './observe';
+
+export type StepState = 'not started' | 'in progress' | 'done' | 'skipped' | 'blocked';
+
+export interface StepStatus {
+  step: number;
+  name: string;
+  state: StepState;
+  evidence: string[];
+  /** The command that moves this step on. */
+  next?: string;
+}
+
+export interface ProcedureStatus {
+  context: string;
+  steps: StepStatus[];
+  next?: string;
+  reinstall: string[];
+  facts: {
+    crds: string[];
+    instances: number;
+    paused: number;
+    pausedByTool: number;
+    helmReleases: number;
+    helmReleasesSuspended: number;
+    finalBackups: { succeeded: number; notSupported: number; failed: number; running: number; missing: number };
+    cluster: {
+      name: string;
+      clusterID?: string;
+      deleting: boolean;
+      finalizer: boolean;
+      decommissioning?: string;
+    } | null;
+    forcedDecommission: { clusterID: string; forcedAt: string } | null;
+    remainingCrs: { applicationInstances: number; operations: number; clusters: number };
+    helmRelease: string | null;
+    namespace: boolean;
+  };
+}
+
+type BackupCounts = { succeeded: number; notSupported: number; failed: number; running: number; missing: number };
+const standingCounter: Record<FinalBackupStanding, keyof BackupCounts> = {
+  succeeded: 'succeeded',
+  'no-backup-capability': 'notSupported',
+  failed: 'failed',
+  running: 'running',
+  missing: 'missing',
+};
+
+type Facts = ProcedureStatus['facts'];
+const suspendedOf = (hrs: KubeObject[]) =>
+  hrs.filter((h) => (h.spec as { suspend?: boolean } | undefined)?.suspend === true);
+
+/** Where each application's final backup stands, counted. */
+function countFinalBackups(o: Observed): BackupCounts {
+  const opsByKey = new Map(o.operations.map((op) => [`${op.metadata.namespace}/${op.metadata.name}`, op]));
+  const fb: BackupCounts = { succeeded: 0, notSupported: 0, failed: 0, running: 0, missing: 0 };
+  for (const ai of o.instances) {
+    const raw = opsByKey.get(`${ai.metadata.namespace}/${finalBackupName(ai.metadata.name)}`);
+    const op = raw ? parseObject(operationSchema, raw) : undefined;
+    // An Operation that does not parse is counted as not finished, never guessed done.
+    const standing = raw && !op?.ok ? 'running' : finalBackupStanding(op?.ok ? op.value : undefined);
+    fb[standingCounter[standing]]++;
+  }
+  return fb;
+}
+
+function factsOf(o: Observed): Facts {
+  const paused = o.instances.filter(isPaused);
+  const cluster = o.cluster;
+  const decommissioning = cluster ? findCondition(cluster.status?.conditions, 'Decommissioning') : undefined;
+  const forced = o.record?.outcome === 'forced' ? o.record : undefined;
+  return {
+    crds: o.crds,
+    instances: o.instances.length,
+    paused: paused.length,
+    pausedByTool: paused.filter((i) => i.metadata.annotations?.[pausedByAnnotation]).length,
+    helmReleases: o.helmReleases.length,
+    helmReleasesSuspended: suspendedOf(o.helmReleases).length,
+    finalBackups: countFinalBackups(o),
+    cluster: cluster
+      ? {
+          name: cluster.metadata.name,
+          clusterID: cluster.status?.clusterID,
+          deleting: Boolean(cluster.metadata.deletionTimestamp),
+          finalizer: hasFinalizer(cluster as KubeObject),
+          decommissioning: decommissioning
+            ? `${decommissioning.status}${decommissioning.reason ? `/${decommissioning.reason}` : ''}${decommissioning.message ? `: ${decommissioning.message}` : ''}`
+            : undefined,
+        }
+      : null,
+    forcedDecommission: forced ? { clusterID: forced.clusterID, forcedAt: forced.forcedAt ?? '' } : null,
+    remainingCrs: {
+      applicationInstances: o.instances.length,
+      operations: o.operations.length,
+      clusters: o.clusters.length,
+    },
+    helmRelease: o.release ? `${o.release.name} v${o.release.version} (${o.release.status})` : null,
+    namespace: o.namespace,
+  };
+}
+
+function step1(o: Observed, f: Facts): StepStatus {
+  const suspended = suspendedOf(o.helmReleases);
+  const evidence = [
+    `${f.paused}/${f.instances} ApplicationInstances paused (${f.pausedByTool} by kubectl vw)`,
+    `${suspended.length}/${f.helmReleases} HelmReleases suspended (${suspended.filter((h) => h.metadata.annotations?.[suspendedByAnnotation]).length} by kubectl vw)`,
+  ];
+  let state: StepState;
+  if (!o.crdsInstalled || f.instances === 0 || f.paused === f.instances) state = 'done';
+  else if (f.paused > 0) state = 'in progress';
+  else state = 'not started';
+  if (!o.crdsInstalled) evidence.unshift('operator CRDs removed');
+  return {
+    step: 1,
+    name: 'pause reconciliation',
+    state,
+    evidence,
+    next: state === 'done' ? undefined : 'kubectl vw pause --all',
+  };
+}
+
+function step2(o: Observed, f: Facts, step3Done: boolean): StepStatus {
+  const fb = f.finalBackups;
+  const evidence = [
+    `final backups: ${fb.succeeded} Succeeded, ${fb.notSupported} without backup capability, ${fb.failed} Failed, ${fb.running} running, ${fb.missing} missing`,
+  ];
+  let state: StepState;
+  if (!o.crdsInstalled || f.instances === 0) state = 'done';
+  else if (fb.failed > 0) state = 'blocked';
+  else if (fb.missing === 0 && fb.running === 0) state = 'done';
+  else if (fb.running > 0 || fb.succeeded + fb.notSupported > 0)
+    state = fb.missing && step3Done ? 'skipped' : 'in progress';
+  else state = step3Done ? 'skipped' : 'not started';
+  if (!o.crdsInstalled || f.instances === 0)
+    evidence.unshift(o.crdsInstalled ? 'no ApplicationInstances left' : 'operator CRDs removed');
+  const next =
+    state === 'blocked'
+      ? 'kubectl vw backup --all --ttl 8760h --retry-failed'
+      : state === 'done' || state === 'skipped'
+        ? undefined
+        : 'kubectl vw backup --all --ttl 8760h';
+  return { step: 2, name: 'final backups', state, evidence, next };
+}
+
+function step3(o: Observed, f: Facts): StepStatus {
+  const cluster = o.cluster;
+  const evidence: string[] = [];
+  let state: StepState;
+  if (cluster) {
+    evidence.push(
+      `Cluster ${cluster.metadata.name} (ID ${cluster.status?.clusterID ?? '?'}) ${cluster.metadata.deletionTimestamp ? `being deleted since ${cluster.metadata.deletionTimestamp}` : 'present'}, finalizer ${f.cluster?.finalizer ? 'present' : 'gone'}`,
+    );
+    const d = findCondition(cluster.status?.conditions, 'Decommissioning');
+    if (d) evidence.push(`Decommissioning=${f.cluster?.decommissioning}`);
+    if (!cluster.metadata.deletionTimestamp) state = 'not started';
+    else if (d?.status === 'False') state = 'blocked';
+    else state = 'in progress';
+  } else {
+    state = 'done';
+    evidence.push(o.crdsInstalled || o.namespace ? 'no Cluster CR left' : 'operator namespace and CRDs removed');
+    const forced = f.forcedDecommission;
+    if (forced)
+      evidence.push(
+        `FORCED at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} NOT revoked in Odoo; revoke it by hand`,
+      );
+  }
+  const next =
+    state === 'done'
+      ? undefined
+      : state === 'blocked'
+        ? `restore Odoo connectivity, or: kubectl vw decommission ${cluster?.metadata.name ?? ''} -n ${operatorNamespace} --force`
+        : 'kubectl vw decommission';
+  return { step: 3, name: 'delete the Cluster CR', state, evidence, next };
+}
+
+function step4(o: Observed, step5Done: boolean): StepStatus {
+  const remaining = o.instances.length + o.operations.length;
+  const evidence = [
+    o.crdsInstalled
+      ? `${o.instances.length} ApplicationInstances, ${o.operations.length} Operations remain`
+      : 'operator CRDs removed',
+  ];
+  // Deleted but still there: a finalizer holds them (step 4 was started and did not finish).
+  const held = [...o.instances, ...o.operations].filter((x) => x.metadata.deletionTimestamp);
+  if (held.length) {
+    const finalizers = [...new Set(held.flatMap((x) => x.metadata.finalizers ?? []))];
+    const names = held.slice(0, 3).map((x) => `${x.metadata.namespace}/${x.metadata.name}`);
+    evidence.push(
+      `${held.length} being deleted, held by finalizers ${finalizers.join(', ') || '(none left)'}: ${names.join(', ')}${held.length > 3 ? ', ...' : ''}`,
+    );
+  }
+  let state: StepState;
+  if (remaining === 0) state = 'done';
+  else if (held.length) state = 'in progress';
+  else if (step5Done) state = 'skipped';
+  else state = 'not started';
+  const next =
+    state === 'not started'
+      ? 'kubectl vw purge --delete-apps   (or skip it to keep the apps running)'
+      : state === 'in progress'
+        ? 'kubectl vw purge --delete-apps   (waits for them; see why they are held: kubectl get applicationinstances,operations -A -o custom-columns=NAME:.metadata.name,FINALIZERS:.metadata.finalizers)'
+        : undefined;
+  return { step: 4, name: 'delete remaining CRs (optional)', state, evidence, next };
+}
+
+function step5(o: Observed, f: Facts): StepStatus {
+  const evidence = [
+    o.release ? `helm release ${f.helmRelease}` : 'helm release removed',
+    `CRDs: ${o.crds.length ? o.crds.join(', ') : 'none left'}`,
+    `namespace ${operatorNamespace}: ${o.namespace ? 'present' : 'gone'}`,
+  ];
+  const state: StepState = o.release ? 'not started' : 'done';
+  return { step: 5, name: 'helm uninstall', state, evidence, next: o.release ? 'kubectl vw purge' : undefined };
+}
+
+function reinstallNotes(o: Observed, f: Facts): string[] {
+  const notes: string[] = [];
+  if (o.cluster) notes.push(`a Cluster CR remains (${o.cluster.metadata.name}): delete it before reinstalling`);
+  if (f.paused)
+    notes.push(`${f.paused} ApplicationInstances paused: after reinstalling, resume with: kubectl vw resume --all`);
+  if (f.helmReleasesSuspended)
+    notes.push(
+      `${f.helmReleasesSuspended} HelmReleases suspended: kubectl vw resume un-suspends those kubectl vw suspended`,
+    );
+  return notes;
+}
+
+/** Judges the five steps from what was observed, with the evidence for each verdict. */
+export function judge(o: Observed, context: string): ProcedureStatus {
+  const f = factsOf(o);
+  const steps = [step1(o, f), step2(o, f, !o.cluster), step3(o, f), step4(o, !o.release), step5(o, f)];
+  const next =
+    steps.find(
+      (s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4 && s.state === 'not started'),
+    )?.next ?? steps.find((s) => s.next)?.next;
+  return { context, steps, next, reinstall: reinstallNotes(o, f), facts: f };
+}
+
+/** Where the cluster stands in the five steps, read-only, with the evidence for each verdict. */
+export async function procedureStatus(client: KubeClient): Promise<ProcedureStatus> {
+  return judge(await observeCluster(client), client.target.context);
+}

@@ -1,0 +1,114 @@
+import type { KubeClient } from '../../lib/kube/client';
+import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
+import { adminClient, createApps, vw } from '../support/plugins';
+
+// The lock is client-go's leader election, as a CLI uses it: a lease counts as expired only when
+// this process has watched its record stay unchanged for the lease's duration. Nothing here
+// compares a remote timestamp with the local clock.
+
+const leases = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
+const lockNamespace = 'kube-system';
+const micro = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '000Z');
+
+describe('the lock', () => {
+  let kubeconfig: string;
+  let client: KubeClient;
+  let ns: string;
+
+  beforeAll(async () => {
+    kubeconfig = adminKubeconfig();
+    client = adminClient(kubeconfig);
+    ns = await createTestNamespace('lock');
+    await client
+      .create(
+        { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vworkspace-system' } },
+      )
+      .catch(() => undefined);
+    await createApps(client, ns, [{ name: 'one' }]);
+  });
+
+  afterAll(async () => {
+    await client.delete(leases, 'kubectl-vw', lockNamespace).catch(() => undefined);
+    await deleteNamespace(ns, { wait: true });
+  });
+
+  /** A Lease held by someone else, in the lock's namespace (and, for older builds, the operator's). */
+  async function holdLease(spec: Record<string, unknown>, namespaces = [lockNamespace, 'vworkspace-system']) {
+    for (const namespace of namespaces) {
+      await client.delete(leases, 'kubectl-vw', namespace).catch(() => undefined);
+      await client.create(
+        leases,
+        { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'kubectl-vw', namespace }, spec },
+        namespace,
+      );
+    }
+  }
+
+  /** A live holder on another machine: renews every second, its clock running 65 s slow. */
+  function renewing(skewMs: number) {
+    let on = true;
+    const loop = (async () => {
+      while (on) {
+        await new Promise((r) => setTimeout(r, 1000));
+        for (const namespace of [lockNamespace, 'vworkspace-system'])
+          await client
+            .mergePatch(leases, 'kubectl-vw', namespace, { spec: { renewTime: micro(Date.now() - skewMs) } })
+            .catch(() => undefined);
+      }
+    })();
+    return async () => {
+      on = false;
+      await loop;
+    };
+  }
+
+  it('a live holder whose clock runs slow keeps its lock: the second run is refused (exit 3)', async () => {
+    await holdLease({
+      holderIdentity: 'other-host/4242/abcd/PurgeResult',
+      leaseDurationSeconds: 30,
+      renewTime: micro(Date.now() - 65_000),
+      acquireTime: micro(Date.now() - 65_000),
+    });
+    const stop = renewing(65_000);
+    try {
+      const r = await vw(['pause', '-n', ns, 'one', '--no-wait'], { kubeconfig });
+      expect(r.stderr).toMatch(/another kubectl vw run holds the lock .*holder other-host\/4242\/abcd\/PurgeResult/);
+      expect(r.exitCode).toBe(3);
+      // A dry run takes no lock and still works.
+      expect((await vw(['pause', '-n', ns, 'one', '--dry-run=client'], { kubeconfig })).exitCode).toBe(0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("a holder that stopped renewing is taken over once its record stood still for the lease's duration", async () => {
+    // The record's renewTime is recent by the local clock: only watching it stand still proves it dead.
+    await holdLease({
+      holderIdentity: 'other-host/4243/abcd/PurgeResult',
+      leaseDurationSeconds: 3,
+      renewTime: micro(Date.now() + 3_600_000),
+      acquireTime: micro(Date.now()),
+    });
+    const r = await vw(['pause', '-n', ns, 'one', '--no-wait'], { kubeconfig });
+    expect(r.stderr).toMatch(/holds the lock Lease kube-system\/kubectl-vw; watching it for up to 3s/);
+    expect(r.exitCode).toBe(0);
+    const lease = await client.get(leases, 'kubectl-vw', lockNamespace);
+    const spec = lease.spec as { holderIdentity?: string; leaseTransitions?: number };
+    expect(spec.holderIdentity).toBeUndefined(); // released at the end
+    expect(spec.leaseTransitions).toBe(1);
+  });
+
+  it('a released lease is taken at once, and holder identities are unique per run', async () => {
+    await holdLease({ leaseDurationSeconds: 30, renewTime: micro(Date.now()) }, [lockNamespace]);
+    const holders: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await vw(['pause', '-n', ns, 'one', '--no-wait', '-v'], { kubeconfig });
+      expect(r.exitCode).toBe(0);
+      expect(r.stderr).not.toMatch(/watching it/);
+      holders.push(/holding Lease kube-system\/kubectl-vw as (\S+)/.exec(r.stderr)?.[1] ?? '');
+    }
+    for (const h of holders) expect(h).toMatch(/^[^/]+\/\d+\/[0-9a-f]{8}\/PauseResult$/);
+    expect(new Set(holders).size).toBe(2);
+  });
+});

@@ -1,0 +1,81 @@
+import { reportError, runProgram } from '../../lib/cli/run';
+import { ExitCode, InterruptedError, PreflightError, TimeoutError, UsageError, VwError } from '../../lib/errors';
+import { ApiError, ConnectionError } from '../../lib/kube/api-error';
+import { LockLostError } from '../../lib/kube/lease';
+import { commands, usage } from '../../plugins/vw/commands';
+import { testDeps, text } from '../helpers/test-deps';
+
+// The fast layer: argv to exit code in-process, with no cluster (connecting would throw).
+
+const run = async (argv: string[], opts: Parameters<typeof testDeps>[0] = {}) => {
+  const t = testDeps(opts);
+  const code = await runProgram(argv, commands, t.deps, { usage });
+  return { code, stdout: text(t.out.stdout), stderr: text(t.out.stderr) };
+};
+
+describe('errors become one line and the documented exit code', () => {
+  it.each([
+    [new UsageError('bad', 'hint'), ExitCode.usage],
+    [new PreflightError('no'), ExitCode.preflight],
+    [new TimeoutError('slow'), ExitCode.timeout],
+    [new InterruptedError(), ExitCode.interrupted],
+    [new LockLostError('lost'), ExitCode.preflight],
+    [new VwError('some failed', ExitCode.someFailed), ExitCode.someFailed],
+    [new ConnectionError('https://x', new Error('ECONNREFUSED')), ExitCode.preflight],
+    [new ApiError(401, 'Unauthorized', 'no'), ExitCode.preflight],
+    [new ApiError(403, 'Forbidden', 'no'), ExitCode.preflight],
+    [new ApiError(500, 'InternalError', 'boom'), ExitCode.someFailed],
+    [new Error('surprise'), ExitCode.someFailed],
+  ])('%p -> %p', (err, code) => {
+    const t = testDeps();
+    expect(reportError(t.deps.io, err)).toBe(code);
+    const out = text(t.out.stderr);
+    expect(out).toMatch(/^error: /);
+    expect(out).not.toMatch(/\n\s+at /); // no stack trace without -v
+  });
+
+  it('-v adds the stack trace', () => {
+    const t = testDeps({ verbose: true });
+    reportError(t.deps.io, new Error('surprise'));
+    expect(text(t.out.stderr)).toMatch(/\n\s+at /);
+  });
+});
+
+describe('flags are validated before any cluster is reached (exit 2)', () => {
+  it.each([
+    [['backup', '--ttl', '1y'], /invalid --ttl "1y"/],
+    [['backup', '--ttl', '-1h'], /invalid --ttl "-1h"/],
+    [['backup', '--ttl=-1h'], /invalid --ttl "-1h"/],
+    [['backup'], /--ttl is required/],
+    [['pause', '--all', '--concurrency', '0'], /invalid --concurrency "0"/],
+    [['pause', '--all', '--timeout', 'soon'], /invalid --timeout "soon"/],
+    [['pause', '--all', '--timeout', '-5m'], /invalid --timeout "-5m"/],
+    [['pause', '--all', '--request-timeout', 'later'], /invalid --request-timeout "later"/],
+    [['pause', '--all', '-o', 'xml'], /Invalid values/],
+    [['pause', '--bogus'], /Unknown argument: bogus/],
+    [['decommission', '-n', 'Not_A_Namespace'], /invalid namespace "Not_A_Namespace"/],
+    [['decommission', '-n', '-A'], /invalid namespace "-A"/],
+    [['uninstall'], /--ttl is required/],
+    [['uninstall', '--skip-backup', '-o', 'json'], /prints a narrative/],
+    [['nosuchstep'], /Unknown argument: nosuchstep/],
+    [[], /name a step/],
+  ])('%p', async (argv, message) => {
+    const r = await run(argv);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(ExitCode.usage);
+  });
+
+  it('--help prints usage on stdout, exit 0, without a cluster', async () => {
+    const r = await run(['pause', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^kubectl vw pause \[names\.\.\]/);
+    expect(r.stdout).toMatch(/--as-group/);
+    expect(r.stdout).toMatch(/Exit codes: 0 done/);
+  });
+
+  it('version', async () => {
+    const r = await run(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^kubectl-vw \S+ \(node 22\.0\.0\)/);
+  });
+});
