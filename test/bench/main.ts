@@ -15,7 +15,7 @@ import type { KubeClient } from '../../lib/kube/client';
 import { core } from '../../lib/kube/resources';
 import { resources } from '../../lib/operator/names';
 import { startControlPlane } from '../support/control-plane';
-import { adminClient, distBin, repoRoot } from '../support/plugins';
+import { adminClient, distBin, repoRoot } from '../helpers/plugins';
 
 const { values } = parseArgs({
   options: {

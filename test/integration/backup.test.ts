@@ -4,7 +4,7 @@ import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl } from '
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { adminClient, createApps, distBin, ensureStorageLocation, vw } from '../support/plugins';
+import { adminClient, createApps, distBin, ensureStorageLocation, vw } from '../helpers/plugins';
 import { SimOperator } from '../support/sim-operator';
 
 interface Record {

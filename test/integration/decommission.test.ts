@@ -3,7 +3,7 @@ import { core } from '../../lib/kube/resources';
 import { decommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
 import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, restrictedKubeconfig } from '../support/kube-env';
-import { adminClient, createApps, createOperatorWorld, eventually, vw } from '../support/plugins';
+import { adminClient, createApps, createOperatorWorld, eventually, vw } from '../helpers/plugins';
 import { SimOperator } from '../support/sim-operator';
 
 const system = 'vworkspace-system';

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
-import { adminClient, createApps, distBin } from '../support/plugins';
+import { adminClient, createApps, distBin } from '../helpers/plugins';
 
 // `kubectl vw <step>` through the real kubectl binary: from the multi-call kubectl-vw alone, from
 // the single-purpose binaries alone, and kubectl's plugin completion through kubectl_complete-vw.

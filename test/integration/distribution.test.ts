@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, toolsBinDir } from '../support/kube-env';
 import { machOSignature, peFacts } from '../support/executables';
-import { adminClient, createApps, repoRoot } from '../support/plugins';
+import { adminClient, createApps, repoRoot } from '../helpers/plugins';
 
 // The release as users get it: standalone executables without Node, krew manifests that krew's
 // validator accepts, and a krew index that the real krew installs, upgrades and uninstalls from.

@@ -4,7 +4,7 @@ import type { KubeClient } from '../../lib/kube/client';
 import { core } from '../../lib/kube/resources';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../lib/operator/names';
 import { restrictedKubeconfig, toolsBinDir } from '../support/kube-env';
-import { adminClient, distBin, eventually, vw } from '../support/plugins';
+import { adminClient, distBin, eventually, vw } from '../helpers/plugins';
 import { type SandboxSummary, seedSandbox, startWorld, type World } from '../support/sandbox';
 
 // Steps 1 to 5 on one sandbox installation, in order, with `kubectl vw status` checked in every

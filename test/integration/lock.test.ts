@@ -1,6 +1,6 @@
 import type { KubeClient } from '../../lib/kube/client';
 import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
-import { adminClient, createApps, vw } from '../support/plugins';
+import { adminClient, createApps, vw } from '../helpers/plugins';
 
 // The lock is client-go's leader election, as a CLI uses it: a lease counts as expired only when
 // this process has watched its record stay unchanged for the lease's duration. Nothing here

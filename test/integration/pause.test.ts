@@ -9,7 +9,7 @@ import {
   kubectl,
   restrictedKubeconfig,
 } from '../support/kube-env';
-import { adminClient, appNames, createApps, eventually, vw } from '../support/plugins';
+import { adminClient, appNames, createApps, eventually, vw } from '../helpers/plugins';
 import { SimOperator } from '../support/sim-operator';
 import { startThrottlingProxy } from '../support/throttling-proxy';
 
@@ -279,7 +279,7 @@ describe('kubectl vw pause / resume', () => {
       const target = resolveKubeTarget({ kubeconfig }, process.env);
       const counter = new KubeClient(target);
       const { execa } = await import('execa');
-      const { distBin } = await import('../support/plugins');
+      const { distBin } = await import('../helpers/plugins');
       const proc = execa(
         `${distBin}/kubectl-vw`,
         ['pause', '-n', ns, '-l', 'e2e=crash', '--no-wait', '--concurrency', '2'],

@@ -3,7 +3,7 @@ import type { KubeClient } from '../../lib/kube/client';
 import { core } from '../../lib/kube/resources';
 import { helmReleaseName, operatorNamespace, resources } from '../../lib/operator/names';
 import { toolsBinDir } from '../support/kube-env';
-import { adminClient, eventually, vw } from '../support/plugins';
+import { adminClient, eventually, vw } from '../helpers/plugins';
 import { seedSandbox, startWorld, type World } from '../support/sandbox';
 
 // kubectl vw uninstall on a sandbox of its own: from scratch, refusing at a failing backup,

@@ -1,6 +1,6 @@
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
-import { distBin } from './plugins';
+import { distBin } from '../helpers/plugins';
 import { seedSandbox, startWorld } from './sandbox';
 
 // `npm run demo`: the whole uninstall on a fresh sandbox, through the real kubectl's plugin
