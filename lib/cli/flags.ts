@@ -1,5 +1,5 @@
 import type { Argv, Options } from 'yargs';
-import { parseRequestTimeout, requirePositiveDuration } from '../duration';
+import { parseGoDuration, parseRequestTimeout, requirePositiveDuration } from '../duration';
 import { UsageError } from '../errors';
 import type { ConnectionFlags } from '../kube/config';
 import { type DryRunMode, dryRunModes } from '../steps/results';
@@ -211,3 +211,19 @@ export function concurrencyOf(value: unknown): number {
   }
   return n;
 }
+
+/** How long before its expiry a final backup stops counting: backup, decommission, purge, uninstall judge by it. */
+export function withExpiryMarginFlag<T>(y: Argv<T>) {
+  return y.option('expiry-margin', {
+    type: 'string',
+    default: defaults.backup.expiryMargin,
+    describe: 'A final backup counts only if it expires later than this from now (a Go duration)',
+  });
+}
+
+export const expiryMarginMs = (text: string) => {
+  const ms = parseGoDuration(text);
+  if (ms === undefined || ms < 0)
+    throw new UsageError(`invalid --expiry-margin "${text}": expected a Go duration such as 24h, 0s`);
+  return ms;
+};

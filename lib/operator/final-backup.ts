@@ -1,6 +1,7 @@
+import type { KubeObject } from '../kube/resources';
 import { apiVersionOf } from '../kube/resources';
-import { finalBackupName, resources } from './names';
-import type { Operation, VeleroBackup } from './schemas';
+import { finalBackupName, finalBackupSuffix, pausedByAnnotation, resources, toolPrefix } from './names';
+import { type ApplicationInstance, findCondition, type Operation, type VeleroBackup } from './schemas';
 
 /** Parameters of a final backup, field for field as the procedure's step 2 manifest has them. */
 export interface FinalBackupParameters {
@@ -11,15 +12,29 @@ export interface FinalBackupParameters {
   nameSuffix: string;
 }
 
-/** The Operation the procedure's step 2 applies for one ApplicationInstance. */
-export function finalBackupOperation(namespace: string, app: string, p: FinalBackupParameters) {
+/** kubectl-vw labels every final backup it creates, and names the application in an annotation. */
+export const finalBackupLabel = `${toolPrefix}/final-backup`;
+export const finalBackupOfAnnotation = `${toolPrefix}/final-backup-of`;
+
+/** The Operation the procedure's step 2 applies for one ApplicationInstance, under `name`. */
+export function finalBackupOperation(
+  namespace: string,
+  app: string,
+  p: FinalBackupParameters,
+  name = finalBackupName(app, p.nameSuffix),
+) {
   return {
     apiVersion: apiVersionOf(resources.operations),
     kind: 'Operation',
     metadata: {
-      name: finalBackupName(app, p.nameSuffix),
+      name,
       namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw', 'ops.vworkspace.io/purpose': 'final-backup' },
+      labels: {
+        'app.kubernetes.io/managed-by': 'kubectl-vw',
+        'ops.vworkspace.io/purpose': 'final-backup',
+        [finalBackupLabel]: 'true',
+      },
+      annotations: { [finalBackupOfAnnotation]: app },
     },
     spec: {
       targetRef: { apiVersion: apiVersionOf(resources.applicationInstances), kind: 'ApplicationInstance', name: app },
@@ -35,36 +50,157 @@ export function finalBackupOperation(namespace: string, app: string, p: FinalBac
   };
 }
 
-/** Where one application's final-backup Operation stands, by the Operation alone. */
-export type FinalBackupStanding = 'succeeded' | 'no-backup-capability' | 'failed' | 'running' | 'missing';
+/** A Backup, by the velero engine, of exactly this ApplicationInstance. */
+export function isBackupOf(op: Operation, app: string): boolean {
+  const t = op.spec.targetRef;
+  return (
+    op.spec.type === 'Backup' &&
+    op.spec.engine === 'velero' &&
+    t.kind === 'ApplicationInstance' &&
+    t.apiVersion.startsWith(`${resources.applicationInstances.group}/`) &&
+    t.name === app
+  );
+}
 
-export function finalBackupStanding(op: Operation | undefined): FinalBackupStanding {
-  if (!op) return 'missing';
-  const phase = op.status?.phase;
-  if (phase === 'Succeeded') return 'succeeded';
-  if (phase === 'Failed') return op.status?.reason === 'BackupNotSupported' ? 'no-backup-capability' : 'failed';
-  return 'running';
+/** What an Operation of that name is, when it is not a backup of the application: for the conflict message. */
+export const describeOperation = (op: Operation) =>
+  `a ${op.spec.type}${op.spec.engine && op.spec.engine !== 'velero' ? ` by ${op.spec.engine}` : ''} of ${op.spec.targetRef.name}`;
+
+/**
+ * An application's final backup, found by what it is: a Backup Operation of that application that
+ * kubectl-vw labelled final, or one under the procedure's name (`<app>-final-backup`).
+ */
+export function isFinalBackupOf(op: Operation, app: string): boolean {
+  if (!isBackupOf(op, app)) return false;
+  const marked =
+    op.metadata.labels?.[finalBackupLabel] === 'true' ||
+    op.metadata.labels?.['ops.vworkspace.io/purpose'] === 'final-backup';
+  return marked || op.metadata.name === finalBackupName(app, finalBackupSuffix);
 }
 
 /**
- * The procedure's step 2 is over for an application when its Operation Succeeded, or Failed
- * because the application has no backup capability. Decommission, purge and status all ask this.
+ * Where an application's final backup stands. Only `counts` (and, for an application that cannot
+ * be backed up, `no-backup-capability`) lets a destructive step go on.
  */
-export const finalBackupDone = (standing: FinalBackupStanding) =>
-  standing === 'succeeded' || standing === 'no-backup-capability';
+export type FinalBackupState =
+  | 'counts'
+  | 'no-backup-capability'
+  | 'running'
+  | 'expiring'
+  | 'stale'
+  | 'unpaused'
+  | 'expired'
+  | 'velero-failed'
+  | 'velero-missing'
+  | 'failed'
+  | 'missing';
 
-export type BackupOutcome = 'safe' | 'no-backup-capability' | 'failed' | 'in-progress' | 'missing';
+/** The order in which an application's candidates are preferred: the first that holds wins. */
+const preference: FinalBackupState[] = [
+  'counts',
+  'no-backup-capability',
+  'running',
+  'expiring',
+  'stale',
+  'unpaused',
+  'expired',
+  'velero-failed',
+  'velero-missing',
+  'failed',
+  'missing',
+];
 
-/**
- * Stricter than step 2's own test: a backup counts as safe only when the Operation Succeeded and
- * its Velero Backup is Completed.
- */
-export function backupOutcome(op: Operation | undefined, backup: VeleroBackup | undefined): BackupOutcome {
-  const standing = finalBackupStanding(op);
-  if (standing === 'running') return 'in-progress';
-  if (standing !== 'succeeded') return standing;
-  return backup?.status?.phase === 'Completed' ? 'safe' : 'failed';
+export const finalBackupCounts = (s: FinalBackupState) => s === 'counts' || s === 'no-backup-capability';
+
+export interface FinalBackupVerdict {
+  state: FinalBackupState;
+  /** Why, in words: shown in tables, status and the gate's refusal. */
+  detail: string;
+  operation?: Operation;
+  backup?: VeleroBackup;
+}
+
+export interface JudgeContext {
+  /** When the application was paused (ms), if it is. */
+  pausedAt?: number;
+  now: number;
+  /** A backup that expires sooner than this does not count. */
+  marginMs: number;
+}
+
+const veleroFinal = new Set(['Completed', 'PartiallyFailed', 'Failed', 'FailedValidation']);
+const seconds = (ms: number) => Math.floor(ms / 1000);
+const timeOf = (s?: string) => (s ? Date.parse(s) : Number.NaN);
+
+/** When the application's pause took effect: the operator's Suspended=True, else kubectl-vw's marker. */
+export function pausedAt(ai: ApplicationInstance | KubeObject): number | undefined {
+  const annotations = ai.metadata.annotations ?? {};
+  if (annotations['apps.vworkspace.io/reconcile'] !== 'disabled') return undefined;
+  const conditions = (ai.status as ApplicationInstance['status'])?.conditions;
+  const c = findCondition(conditions, 'Suspended');
+  if (c?.status === 'True' && c.reason === 'ReconcilePaused' && c.lastTransitionTime)
+    return timeOf(c.lastTransitionTime);
+  const marker = timeOf(annotations[pausedByAnnotation]);
+  return Number.isNaN(marker) ? undefined : marker;
+}
+
+/** A Succeeded Operation's Velero Backup: does it hold, and for long enough? */
+function judgeVelero(op: Operation, backup: VeleroBackup | undefined, ctx: JudgeContext): FinalBackupVerdict {
+  const ref = op.status?.backupRef;
+  const at = { operation: op, backup };
+  if (!ref || !backup) return { ...at, state: 'velero-missing', detail: 'Velero backup missing' };
+  const phase = backup.status?.phase ?? 'New';
+  if (phase === 'Deleting') return { ...at, state: 'expired', detail: 'expired: Velero is deleting it' };
+  if (!veleroFinal.has(phase)) return { ...at, state: 'running', detail: `Velero backup ${phase}` };
+  if (phase !== 'Completed') return { ...at, state: 'velero-failed', detail: `Velero backup ${phase}` };
+  const expires = timeOf(backup.status?.expiration);
+  if (!Number.isNaN(expires) && expires <= ctx.now)
+    return { ...at, state: 'expired', detail: `expired ${backup.status?.expiration}` };
+  if (!Number.isNaN(expires) && expires - ctx.now < ctx.marginMs)
+    return { ...at, state: 'expiring', detail: `expires ${backup.status?.expiration}, within the margin` };
+  return { ...at, state: 'counts', detail: 'Velero backup Completed' };
+}
+
+/** When a final backup counts: Succeeded, its Velero Backup Completed and not expiring, taken after the pause. */
+export function judgeFinalBackup(
+  op: Operation | undefined,
+  backup: VeleroBackup | undefined,
+  ctx: JudgeContext,
+): FinalBackupVerdict {
+  if (!op) return { state: 'missing', detail: 'no final backup' };
+  const phase = op.status?.phase;
+  if (phase === 'Failed') {
+    return op.status?.reason === 'BackupNotSupported'
+      ? { state: 'no-backup-capability', detail: 'no backup capability', operation: op }
+      : {
+          state: 'failed',
+          detail: `Operation Failed${op.status?.reason ? ` (${op.status.reason})` : ''}`,
+          operation: op,
+        };
+  }
+  if (phase !== 'Succeeded') return { state: 'running', detail: `Operation ${phase ?? 'Pending'}`, operation: op };
+  const verdict = judgeVelero(op, backup, ctx);
+  if (verdict.state !== 'counts') return verdict;
+  const started = timeOf(op.status?.startTime ?? op.metadata.creationTimestamp);
+  if (ctx.pausedAt === undefined)
+    return {
+      ...verdict,
+      state: 'unpaused',
+      detail: 'the application is not paused: a final backup must follow the pause',
+    };
+  if (!Number.isNaN(started) && seconds(started) < seconds(ctx.pausedAt))
+    return { ...verdict, state: 'stale', detail: 'stale: started before the application was paused' };
+  return verdict;
+}
+
+/** Of an application's candidates, the one that says most about it (one that counts, first). */
+export function bestVerdict(verdicts: FinalBackupVerdict[]): FinalBackupVerdict {
+  const rank = (v: FinalBackupVerdict) => preference.indexOf(v.state);
+  return [...verdicts].sort((a, b) => rank(a) - rank(b))[0] ?? { state: 'missing', detail: 'no final backup' };
 }
 
 export const isFinished = (op: Operation | undefined) =>
   op?.status?.phase === 'Succeeded' || op?.status?.phase === 'Failed';
+
+export const isVeleroFinal = (b: VeleroBackup | undefined) =>
+  veleroFinal.has(b?.status?.phase ?? '') || b?.status?.phase === 'Deleting';

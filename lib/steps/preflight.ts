@@ -5,6 +5,15 @@ import type { KubeClient } from '../kube/client';
 import { core } from '../kube/resources';
 import { operatorCrds } from '../operator/names';
 
+/** One check before a step: what was found, and the command that fixes it when it fails. */
+export interface PreflightCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** The command that fixes it. */
+  fix?: string;
+}
+
 /** The operator's CRDs must exist, else nothing this suite does makes sense on this cluster. */
 export async function requireOperatorCrds(client: KubeClient, crds: readonly string[] = operatorCrds) {
   const missing: string[] = [];

@@ -4,6 +4,7 @@ import { type BackupOptions, runBackup } from '../../lib/cli/commands/backup';
 import { defaults } from '../../lib/cli/defaults';
 import {
   concurrencyOf,
+  expiryMarginMs,
   type GlobalArgs,
   type MutationArgs,
   type SelectionArgs,
@@ -12,6 +13,7 @@ import {
   toSelection,
   type WaitArgs,
   withConcurrencyFlag,
+  withExpiryMarginFlag,
   withGlobalFlags,
   withMutationFlags,
   withSelectionFlags,
@@ -33,6 +35,8 @@ export type BackupArgs = GlobalArgs &
     'retry-failed': boolean;
     strict: boolean;
     concurrency: number;
+    'expiry-margin': string;
+    'allow-short-ttl': boolean;
   };
 
 const b = defaults.backup;
@@ -41,9 +45,16 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
   command: 'backup [names..]',
   describe: 'Step 2: take a final Velero backup of every application, wait, and prove it',
   builder: (y: Argv) =>
-    withConcurrencyFlag(
-      withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))), defaults.timeout.backup),
+    withExpiryMarginFlag(
+      withConcurrencyFlag(
+        withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))), defaults.timeout.backup),
+      ),
     )
+      .option('allow-short-ttl', {
+        type: 'boolean',
+        default: false,
+        describe: 'Accept a --ttl shorter than --expiry-margin (such a backup does not count as final)',
+      })
       .option('ttl', {
         type: 'string',
         describe: 'How long Velero keeps the backups, a Go duration (8760h is a year). Required',
@@ -89,8 +100,8 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
         describe: 'Exit 1 also when an application has no backup capability',
       })
       .example(
-        'kubectl vw backup --all --ttl 8760h',
-        'Back up every application, keep the backups a year, wait for all of them',
+        'kubectl vw backup --ttl 8760h',
+        'Back up every application in every namespace, keep the backups a year, wait for all of them',
       )
       .example(
         'kubectl vw backup -n shop web --ttl 720h --storage-location aws-dr',
@@ -113,7 +124,8 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
     }
     return {
       ...toCommon(args),
-      selection: toSelection(args),
+      // A final backup is additive and step 2 covers every application: no selection means all.
+      selection: toSelection(args, true),
       dryRun: args['dry-run'],
       concurrency: concurrencyOf(args.concurrency),
       wait: args.wait,
@@ -129,6 +141,8 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
       requireAvailableLocation: args['require-available-location'],
       retryFailed: args['retry-failed'],
       strict: args.strict,
+      marginMs: expiryMarginMs(args['expiry-margin']),
+      allowShortTtl: args['allow-short-ttl'],
     };
   },
   run: runBackup,

@@ -3,11 +3,13 @@ import type { VwCommand } from '../../lib/cli/command';
 import { type DecommissionOptions, runDecommission } from '../../lib/cli/commands/decommission';
 import { defaults } from '../../lib/cli/defaults';
 import {
+  expiryMarginMs,
   type GlobalArgs,
   type MutationArgs,
   timeoutMs,
   toCommon,
   type WaitArgs,
+  withExpiryMarginFlag,
   withGlobalFlags,
   withMutationFlags,
   withWaitFlags,
@@ -23,13 +25,14 @@ export type DecommissionArgs = GlobalArgs &
     'force-preflight': boolean;
     force: boolean;
     'fail-fast': boolean;
+    'expiry-margin': string;
   };
 
 export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOptions> = {
   command: 'decommission [cluster_name]',
   describe: "Step 3: delete the Cluster CR so Odoo revokes the cluster's credential; handle a stuck finalizer",
   builder: (y: Argv) =>
-    withWaitFlags(withMutationFlags(withGlobalFlags(y)), defaults.timeout.decommission)
+    withExpiryMarginFlag(withWaitFlags(withMutationFlags(withGlobalFlags(y)), defaults.timeout.decommission))
       .positional('cluster_name', {
         type: 'string',
         describe: `The Cluster (default: the only one in ${operatorNamespace})`,
@@ -70,6 +73,7 @@ export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOption
     forcePreflight: args['force-preflight'],
     force: args.force,
     failFast: args['fail-fast'],
+    marginMs: expiryMarginMs(args['expiry-margin']),
   }),
   run: runDecommission,
 };

@@ -4,11 +4,13 @@ import { type PurgeOptions, runPurge } from '../../lib/cli/commands/purge';
 import { defaults } from '../../lib/cli/defaults';
 import {
   concurrencyOf,
+  expiryMarginMs,
   type GlobalArgs,
   type MutationArgs,
   timeoutMs,
   toCommon,
   withConcurrencyFlag,
+  withExpiryMarginFlag,
   withGlobalFlags,
   withMutationFlags,
   withTimeoutFlag,
@@ -27,6 +29,7 @@ export type PurgeArgs = GlobalArgs &
     report: boolean;
     timeout: string;
     concurrency: number;
+    'expiry-margin': string;
   };
 
 export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
@@ -34,11 +37,13 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
   describe:
     'Steps 4 and 5: remove the operator (helm uninstall), optionally its CRs, CRDs and namespace; report what persists',
   builder: (y: Argv) =>
-    withConcurrencyFlag(
-      withTimeoutFlag(
-        withMutationFlags(withGlobalFlags(y)),
-        defaults.timeout.purge,
-        'How long to wait for each deletion',
+    withExpiryMarginFlag(
+      withConcurrencyFlag(
+        withTimeoutFlag(
+          withMutationFlags(withGlobalFlags(y)),
+          defaults.timeout.purge,
+          'How long to wait for each deletion',
+        ),
       ),
     )
       .option('delete-apps', {
@@ -100,6 +105,7 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
     report: args.report,
     timeoutMs: timeoutMs(args.timeout),
     concurrency: concurrencyOf(args.concurrency),
+    marginMs: expiryMarginMs(args['expiry-margin']),
   }),
   run: runPurge,
 };

@@ -3,10 +3,12 @@ import type { VwCommand } from '../../lib/cli/command';
 import { runUninstall, type UninstallOptions } from '../../lib/cli/commands/uninstall';
 import { defaults } from '../../lib/cli/defaults';
 import {
+  expiryMarginMs,
   type GlobalArgs,
   type MutationArgs,
   timeoutMs,
   toCommon,
+  withExpiryMarginFlag,
   withGlobalFlags,
   withMutationFlags,
   withTimeoutFlag,
@@ -23,13 +25,22 @@ type UninstallArgs = GlobalArgs &
     'storage-location': string;
     timeout: string;
     helm?: string;
+    'expiry-margin': string;
+    'allow-short-ttl': boolean;
   };
 
 export const uninstallCommand: VwCommand<UninstallArgs, UninstallOptions> = {
   command: 'uninstall',
   describe: 'Run the whole procedure in order, asking before each destructive step; resumes where the cluster stands',
   builder: (y: Argv) =>
-    withTimeoutFlag(withMutationFlags(withGlobalFlags(y)), defaults.timeout.uninstall, 'How long each step may wait')
+    withExpiryMarginFlag(
+      withTimeoutFlag(withMutationFlags(withGlobalFlags(y)), defaults.timeout.uninstall, 'How long each step may wait'),
+    )
+      .option('allow-short-ttl', {
+        type: 'boolean',
+        default: false,
+        describe: 'Accept a --ttl shorter than --expiry-margin',
+      })
       .option('ttl', {
         type: 'string',
         describe: 'Final backup retention, a Go duration (e.g. 8760h). Required unless --skip-backup',
@@ -75,6 +86,8 @@ export const uninstallCommand: VwCommand<UninstallArgs, UninstallOptions> = {
     deleteNamespace: args['delete-namespace'],
     timeoutMs: timeoutMs(args.timeout),
     helm: args.helm,
+    marginMs: expiryMarginMs(args['expiry-margin']),
+    allowShortTtl: args['allow-short-ttl'],
   }),
   run: runUninstall,
 };

@@ -1,4 +1,5 @@
 import type { KubeObject } from '../../lib/kube/resources';
+import { finalBackupOperation } from '../../lib/operator/final-backup';
 import type { Cluster } from '../../lib/operator/schemas';
 import type { BackupApplyResult } from '../../lib/steps/backup/apply';
 import type { BackupPlan } from '../../lib/steps/backup/plan';
@@ -59,7 +60,7 @@ export const backupRecords: BackupRecord[] = [
       phase: 'Completed',
       expiration: '2027-11-27T12:00:00Z',
     },
-    outcome: 'safe',
+    outcome: 'counts',
     safe: true,
   },
   {
@@ -83,29 +84,18 @@ export const backupRecords: BackupRecord[] = [
     backup: { namespace: 'velero', name: 'shop-db-final-backup', phase: 'PartiallyFailed' },
     outcome: 'failed',
     safe: false,
+    fix: 'kubectl vw backup -n shop db --ttl 8760h --retry-failed',
   },
 ];
 
-const manifest = (namespace: string, app: string) => ({
-  apiVersion: 'ops.vworkspace.io/v1alpha1',
-  kind: 'Operation',
-  metadata: {
-    name: `${app}-final-backup`,
-    namespace,
-    labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw', 'ops.vworkspace.io/purpose': 'final-backup' },
-  },
-  spec: {
-    targetRef: { apiVersion: 'apps.vworkspace.io/v1alpha1', kind: 'ApplicationInstance', name: app },
-    type: 'Backup',
-    engine: 'velero',
-    parameters: {
-      storageLocation: 'aws-primary',
-      snapshotVolumes: true,
-      csiSnapshotClassName: 'csi-rbd',
-      ttl: '8760h',
-    },
-  },
-});
+const parameters = {
+  storageLocation: 'aws-primary',
+  snapshotVolumes: true,
+  csiSnapshotClassName: 'csi-rbd',
+  ttl: '8760h',
+  nameSuffix: 'final-backup',
+};
+const manifest = (namespace: string, app: string) => finalBackupOperation(namespace, app, parameters);
 
 const dryItems: BackupPlan['items'] = [
   {
@@ -113,6 +103,7 @@ const dryItems: BackupPlan['items'] = [
     application: 'web',
     operation: 'web-final-backup',
     action: 'create',
+    state: 'missing',
     manifest: manifest('shop', 'web'),
   },
   {
@@ -120,8 +111,17 @@ const dryItems: BackupPlan['items'] = [
     application: 'db',
     operation: 'db-final-backup',
     action: 'adopt',
-    note: 'existing Operation has ttl 720h',
-    manifest: manifest('shop', 'db'),
+    state: 'running',
+    note: 'Operation Running',
+  },
+  {
+    namespace: 'shop',
+    application: 'crm',
+    operation: 'crm-final-backup-2',
+    action: 'retake',
+    state: 'stale',
+    note: 're-taken: the last one does not count (stale: started before the application was paused)',
+    manifest: finalBackupOperation('shop', 'crm', parameters, 'crm-final-backup-2'),
   },
 ];
 
@@ -226,7 +226,12 @@ const op = (namespace: string, app: string, phase: string, reason?: string): Kub
     type: 'Backup',
     engine: 'velero',
   },
-  status: { phase, reason },
+  status: {
+    phase,
+    reason,
+    startTime: '2026-11-27T10:30:00Z',
+    backupRef: { namespace: 'velero', name: `${namespace}-${app}-final-backup` },
+  },
 });
 
 /** Step 1 done, step 2 half way: one backup Succeeded, one running, one missing. */
@@ -239,6 +244,12 @@ export const observedMidway: Observed = {
   clusters: [cluster as KubeObject],
   cluster,
   helmReleases: [],
+  veleroBackups: [
+    {
+      metadata: { name: 'shop-web-final-backup', namespace: 'velero' },
+      status: { phase: 'Completed', expiration: '2027-11-27T10:30:00Z' },
+    },
+  ],
   release: {
     name: 'vworkspace-app-operator',
     namespace: 'vworkspace-system',

@@ -25,6 +25,7 @@ import { testDeps, text } from '../helpers/test-deps';
 
 // Every command's output, in every format, pinned by a golden file under test/golden/.
 
+const judging = { now: Date.parse('2026-11-27T12:00:00Z'), marginMs: 24 * 3_600_000 };
 const formats: OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
 const fileOf = (name: string, f: OutputFormat) => (f === 'json' || f === 'yaml' ? `${name}.${f}` : `${name}.${f}.txt`);
 
@@ -132,13 +133,13 @@ describe.each(formats)('golden output, -o %s', (format) => {
         printDocument(io, f, document('PurgeResult', { context: 'prod', persists }), [], [], () => '');
     }));
 
-  it('status', () => golden('status', (io, f) => printStatus(io, judge(observedMidway, 'prod'), f)));
+  it('status', () => golden('status', (io, f) => printStatus(io, judge(observedMidway, 'prod', judging), f)));
 });
 
 describe('every JSON document names its apiVersion and kind', () => {
   it.each(['pause', 'backup', 'decommission', 'purge', 'status'])('%s', (name) => {
     const t = testDeps();
-    if (name === 'status') printStatus(t.deps.io, judge(observedMidway, 'prod'), 'json');
+    if (name === 'status') printStatus(t.deps.io, judge(observedMidway, 'prod', judging), 'json');
     if (name === 'pause')
       printResults(t.deps.io, 'json', 'PauseResult', { context: 'c', dryRun: 'none', summary: summarize([]) }, []);
     if (name === 'backup') printBackupRecords(t.deps.io, 'json', { context: 'c', storageLocation: 'l', ttl: '1h' }, []);

@@ -1,9 +1,9 @@
 import type { KubeObject } from '../../lib/kube/resources';
 import {
-  backupOutcome,
-  finalBackupDone,
+  finalBackupCounts,
   finalBackupOperation,
-  finalBackupStanding,
+  isFinalBackupOf,
+  judgeFinalBackup,
 } from '../../lib/operator/final-backup';
 import { pauseAnnotation, pausedByAnnotation, suspendedByAnnotation } from '../../lib/operator/names';
 import type { Operation, VeleroBackup } from '../../lib/operator/schemas';
@@ -79,25 +79,49 @@ describe('final backups', () => {
       },
     });
   });
-  const op = (phase: string, reason?: string) => ({ status: { phase, reason } }) as unknown as Operation;
-  const backup = (phase: string) => ({ status: { phase } }) as unknown as VeleroBackup;
-  it('counts as safe only when the Velero Backup Completed', () => {
-    expect(backupOutcome(op('Succeeded'), backup('Completed'))).toBe('safe');
-    expect(backupOutcome(op('Succeeded'), backup('PartiallyFailed'))).toBe('failed');
-    expect(backupOutcome(op('Succeeded'), undefined)).toBe('failed');
-    expect(backupOutcome(op('Failed', 'BackupNotSupported'), undefined)).toBe('no-backup-capability');
-    expect(backupOutcome(op('Failed', 'VeleroError'), undefined)).toBe('failed');
-    expect(backupOutcome(op('Running'), undefined)).toBe('in-progress');
-    expect(backupOutcome(undefined, undefined)).toBe('missing');
+  const now = Date.parse('2026-11-27T12:00:00Z');
+  const ctx = { now, marginMs: 24 * 3_600_000, pausedAt: Date.parse('2026-11-27T10:00:00Z') };
+  const op = (phase: string, reason?: string, startTime = '2026-11-27T10:30:00Z') =>
+    ({
+      metadata: { name: 'web-final-backup' },
+      spec: {
+        type: 'Backup',
+        targetRef: { apiVersion: 'apps.vworkspace.io/v1alpha1', kind: 'ApplicationInstance', name: 'web' },
+      },
+      status: { phase, reason, startTime, backupRef: { namespace: 'velero', name: 'b' } },
+    }) as unknown as Operation;
+  const backup = (phase: string, expiration = '2027-11-27T10:30:00Z') =>
+    ({ metadata: { name: 'b' }, status: { phase, expiration } }) as unknown as VeleroBackup;
+  const state = (o: Operation | undefined, b: VeleroBackup | undefined, c: Partial<typeof ctx> = {}) =>
+    judgeFinalBackup(o, b, { ...ctx, ...c }).state;
+
+  it('counts only when Succeeded, its Velero Backup Completed and fresh, and taken after the pause', () => {
+    expect(state(op('Succeeded'), backup('Completed'))).toBe('counts');
+    expect(state(op('Succeeded'), backup('PartiallyFailed'))).toBe('velero-failed');
+    expect(state(op('Succeeded'), backup('FailedValidation'))).toBe('velero-failed');
+    expect(state(op('Succeeded'), backup('Finalizing'))).toBe('running');
+    expect(state(op('Succeeded'), backup('Deleting'))).toBe('expired');
+    expect(state(op('Succeeded'), undefined)).toBe('velero-missing');
+    expect(state(op('Succeeded'), backup('Completed', '2026-11-27T11:00:00Z'))).toBe('expired');
+    expect(state(op('Succeeded'), backup('Completed', '2026-11-28T06:00:00Z'))).toBe('expiring');
+    expect(state(op('Succeeded', undefined, '2026-11-27T09:59:00Z'), backup('Completed'))).toBe('stale');
+    expect(state(op('Succeeded'), backup('Completed'), { pausedAt: undefined })).toBe('unpaused');
+    expect(state(op('Failed', 'BackupNotSupported'), undefined)).toBe('no-backup-capability');
+    expect(state(op('Failed', 'VeleroError'), undefined)).toBe('failed');
+    expect(state(op('Running'), undefined)).toBe('running');
+    expect(state(undefined, undefined)).toBe('missing');
+    expect(finalBackupCounts('counts') && finalBackupCounts('no-backup-capability')).toBe(true);
+    expect(finalBackupCounts('stale')).toBe(false);
   });
-  it('step 2 is over for an application on Succeeded, or Failed for want of backup capability, and nothing else', () => {
-    const done = (o: Operation | undefined) => finalBackupDone(finalBackupStanding(o));
-    expect(done(op('Succeeded'))).toBe(true);
-    expect(done(op('Failed', 'BackupNotSupported'))).toBe(true);
-    expect(done(op('Failed', 'VeleroError'))).toBe(false);
-    expect(done(op('Running'))).toBe(false);
-    expect(done(op('Pending'))).toBe(false);
-    expect(done({} as Operation)).toBe(false);
-    expect(done(undefined)).toBe(false);
+
+  it('a Restore, another engine or another application is not a final backup of this one', () => {
+    const of = (spec: object, name = 'web-final-backup') =>
+      ({ metadata: { name }, spec: { engine: 'velero', ...spec } }) as unknown as Operation;
+    const target = { apiVersion: 'apps.vworkspace.io/v1alpha1', kind: 'ApplicationInstance', name: 'web' };
+    expect(isFinalBackupOf(of({ type: 'Backup', targetRef: target }), 'web')).toBe(true);
+    expect(isFinalBackupOf(of({ type: 'Restore', targetRef: target }), 'web')).toBe(false);
+    expect(isFinalBackupOf(of({ type: 'Backup', engine: 'restic', targetRef: target }), 'web')).toBe(false);
+    expect(isFinalBackupOf(of({ type: 'Backup', targetRef: { ...target, name: 'db' } }), 'web')).toBe(false);
+    expect(isFinalBackupOf(of({ type: 'Backup', targetRef: target }, 'web-nightly'), 'web')).toBe(false);
   });
 });

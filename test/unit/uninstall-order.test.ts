@@ -31,6 +31,8 @@ const options = (o: Partial<UninstallOptions> = {}): UninstallOptions => ({
   deleteCrds: false,
   deleteNamespace: false,
   timeoutMs: 60_000,
+  marginMs: 24 * 3_600_000,
+  allowShortTtl: false,
   ...o,
 });
 

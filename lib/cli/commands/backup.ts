@@ -29,6 +29,9 @@ export interface BackupOptions extends CommonOptions {
   retryFailed: boolean;
   /** Exit 1 also when an application has no backup capability. */
   strict: boolean;
+  /** A final backup that expires sooner than this does not count (--expiry-margin). */
+  marginMs: number;
+  allowShortTtl: boolean;
 }
 
 function backupAccess(o: BackupOptions, scope: string | undefined): AccessCheck[] {
@@ -88,7 +91,13 @@ async function takeBackups(deps: StepDeps, o: BackupOptions, plan: BackupPlan, s
     pending = new Set(outcome.pending);
     timedOut = outcome.timedOut;
   }
-  return { records: await summarizeBackups(deps.client, applied, pending), timedOut };
+  const judge = { now: deps.clock.now(), marginMs: o.marginMs };
+  const records = await summarizeBackups(deps.client, applied, pending, {
+    ...judge,
+    namespace: scope,
+    veleroNamespace: o.veleroNamespace,
+  });
+  return { records, timedOut };
 }
 
 /** The summary line on stderr and the exit code, from the records. */
@@ -100,16 +109,19 @@ function verdict(
   invalid: number,
   ms: number,
 ) {
-  const count = (x: BackupRecord['outcome']) => records.filter((r) => r.outcome === x).length;
-  const bad = count('failed') + count('error') + count('missing');
-  const summary = `${count('safe')} safe, ${count('no-backup-capability')} without backup capability, ${bad} failed, ${count('timed-out') + count('in-progress')} unfinished in ${formatDuration(ms)}`;
+  const count = (...xs: BackupRecord['outcome'][]) => records.filter((r) => xs.includes(r.outcome)).length;
+  const unfinished = count('timed-out', 'running');
+  const bad = records.length - count('counts', 'no-backup-capability') - unfinished;
+  const summary = `${plural(count('counts'), 'final backup')} that count${count('counts') === 1 ? 's' : ''}, ${count('no-backup-capability')} without backup capability, ${bad} not counting, ${unfinished} unfinished in ${formatDuration(ms)}`;
   info(deps.io, `backup: ${bad || timedOut ? paint(deps.io, 'red', summary) : summary}`);
+  for (const r of records.filter((x) => x.fix).slice(0, 10))
+    info(deps.io, `  ${r.namespace}/${r.application}: ${r.message ?? r.outcome}; fix: ${r.fix}`);
   if (bad || invalid) return ExitCode.someFailed;
-  if (timedOut || count('timed-out') || (!o.wait && count('in-progress'))) {
+  if (timedOut || count('timed-out') || (!o.wait && unfinished)) {
     if (timedOut)
       warn(
         deps.io,
-        'some Operations did not finish within --timeout; re-run the same command to keep waiting (nothing is duplicated)',
+        'some backups did not finish within --timeout; re-run the same command to keep waiting (nothing is duplicated)',
       );
     return o.wait ? ExitCode.timeout : ExitCode.ok;
   }
@@ -117,9 +129,19 @@ function verdict(
   return ExitCode.ok;
 }
 
+/** One line per application whose final-backup name another kind of Operation holds: never touched. */
+function reportConflicts(deps: Deps, plan: BackupPlan) {
+  for (const i of plan.items.filter((x) => x.action === 'conflict')) {
+    warn(
+      deps.io,
+      `${i.namespace}/${i.application}: operation.ops.vworkspace.io/${i.operation} ${i.note}; it is left alone. Back the application up under another name: kubectl vw backup -n ${i.namespace} ${i.application} --ttl 8760h --name-suffix final-backup-2`,
+    );
+  }
+}
+
 /** Step 2: plan the final-backup Operations, create them under the lock, wait, and prove each. */
 export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
-  validateTtl(o.parameters.ttl);
+  validateTtl(o.parameters.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
   const session = deps.connect(o.connection, { concurrency: o.concurrency });
   const { client, target } = session;
   const selection = await readSelection(o.selection, target, deps);
@@ -132,8 +154,21 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
     veleroNamespace: o.veleroNamespace,
     retryFailed: o.retryFailed,
     requireAvailableLocation: o.requireAvailableLocation,
+    judge: { now: deps.clock.now(), marginMs: o.marginMs },
   });
+  if (
+    !selection.names.length &&
+    !o.selection.selector &&
+    selection.allNamespaces &&
+    !o.selection.all &&
+    !o.selection.allNamespaces
+  )
+    info(
+      deps.io,
+      `backup: no names or selector given: every ApplicationInstance in every namespace (${plural(plan.items.length, 'application')})`,
+    );
   for (const w of plan.warnings) warn(deps.io, w);
+  reportConflicts(deps, plan);
   for (const inv of plan.invalid)
     warn(deps.io, `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`);
   const report: BackupReport = {

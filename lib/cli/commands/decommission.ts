@@ -44,6 +44,8 @@ export interface DecommissionOptions extends CommonOptions {
   forcePreflight: boolean;
   force: boolean;
   failFast: boolean;
+  /** A final backup that expires sooner than this does not count. */
+  marginMs: number;
 }
 
 /** What one decommission run shares between its phases. */
@@ -251,6 +253,7 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
     namespace: o.namespace,
     name: o.cluster,
     skipBackupCheck: o.skipBackupCheck,
+    judge: { now: deps.clock.now(), marginMs: o.marginMs },
   });
   const report = { context: target.context, namespace: o.namespace, requested: o.cluster, checks: plan.checks };
   const run: Run = {

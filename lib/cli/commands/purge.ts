@@ -29,6 +29,8 @@ export interface PurgeOptions extends CommonOptions {
   report: boolean;
   timeoutMs: number;
   concurrency: number;
+  /** A final backup that expires sooner than this does not count (--delete-apps' gate). */
+  marginMs: number;
 }
 
 function purgeAccess(o: PurgeOptions): AccessCheck[] {
@@ -138,7 +140,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const { client, target } = session;
   if (o.report) return reportOnly(deps, o, session);
   await requireAccess(client, purgeAccess(o));
-  const plan = await planPurge(client, o);
+  const plan = await planPurge(client, { ...o, judge: { now: deps.clock.now(), marginMs: o.marginMs } });
   // Read before --delete-namespace takes it away: the report still names the cluster's Odoo record.
   const decommission = await readDecommissionRecord(client, operatorNamespace).catch(() => undefined);
   info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);

@@ -4,11 +4,14 @@ import { procedureStatus } from '../../steps/status/judge';
 import type { CommonOptions } from '../flags';
 import { printStatus } from '../printers/status';
 
-export type StatusOptions = CommonOptions;
+export interface StatusOptions extends CommonOptions {
+  /** A final backup that expires sooner than this does not count. */
+  marginMs: number;
+}
 
 /** Where the cluster stands in the five steps: read-only. */
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
   const { client } = deps.connect(o.connection);
-  printStatus(deps.io, await procedureStatus(client), o.output);
+  printStatus(deps.io, await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs }), o.output);
   return ExitCode.ok;
 }

@@ -3,6 +3,7 @@ import type { KubeClient } from '../../kube/client';
 import { ExitCode, UsageError } from '../../errors';
 import { operatorNamespace } from '../../operator/names';
 import { validateTtl } from '../../steps/backup/plan';
+import type { JudgeOptions } from '../../steps/final-backups';
 import type { DryRunMode } from '../../steps/results';
 import { type ProcedureStatus, procedureStatus } from '../../steps/status/judge';
 import { confirm } from '../confirm';
@@ -30,6 +31,9 @@ export interface UninstallOptions extends CommonOptions {
   /** How long each step may wait. */
   timeoutMs: number;
   helm?: string;
+  /** A final backup that expires sooner than this does not count. */
+  marginMs: number;
+  allowShortTtl: boolean;
 }
 
 /** The step commands uninstall runs, through their options; tests pass their own to check the order. */
@@ -39,7 +43,7 @@ export interface StepRunners {
   decommission: (o: DecommissionOptions, deps: Deps) => Promise<number>;
   purge: (o: PurgeOptions, deps: Deps) => Promise<number>;
   /** Where the cluster stands, read before each decision. */
-  status: (client: KubeClient) => Promise<ProcedureStatus>;
+  status: (client: KubeClient, opts: JudgeOptions) => Promise<ProcedureStatus>;
 }
 
 export const stepRunners: StepRunners = {
@@ -86,6 +90,8 @@ export const backupStepOptions = (o: UninstallOptions, retryFailed: boolean): Ba
   requireAvailableLocation: false,
   retryFailed,
   strict: false,
+  marginMs: o.marginMs,
+  allowShortTtl: o.allowShortTtl,
 });
 
 /** Step 3's options: a dry run plans it as if steps 1 and 2 had run; a real run never skips the checks. */
@@ -101,6 +107,7 @@ export const decommissionStepOptions = (o: UninstallOptions): DecommissionOption
   forcePreflight: isDry(o),
   force: false,
   failFast: false,
+  marginMs: o.marginMs,
 });
 
 export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
@@ -116,6 +123,7 @@ export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
   report: false,
   timeoutMs: o.timeoutMs,
   concurrency: defaults.concurrency,
+  marginMs: o.marginMs,
 });
 
 /** What one uninstall run shares between its steps. */
@@ -208,10 +216,10 @@ export async function runUninstall(
         '--ttl is required for the final backups (or pass --skip-backup)',
         'e.g. --ttl 8760h (one year)',
       );
-    validateTtl(o.ttl);
+    validateTtl(o.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
   }
   const { client } = deps.connect(o.connection);
-  const status = () => runners.status(client);
+  const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs });
   const before = await status();
   printStatus(deps.io, before, 'table');
   if (!before.steps.some((s) => s.state !== 'done' && s.state !== 'skipped')) {

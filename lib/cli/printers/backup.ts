@@ -7,12 +7,19 @@ import type { IO } from '../io';
 import { type Column, document, nameOf, printDocument, printResults } from '../output';
 
 const outcomeText: Record<BackupRecord['outcome'], string> = {
-  safe: 'safe',
+  counts: 'counts',
   'no-backup-capability': 'no backup capability',
+  running: 'in progress',
+  expiring: 'EXPIRING',
+  stale: 'STALE',
+  unpaused: 'NOT PAUSED',
+  expired: 'EXPIRED',
+  'velero-failed': 'VELERO FAILED',
+  'velero-missing': 'VELERO MISSING',
   failed: 'FAILED',
-  'in-progress': 'in progress',
-  missing: 'missing',
+  missing: 'MISSING',
   'timed-out': 'TIMED OUT',
+  conflict: 'NAME CONFLICT',
   error: 'FAILED',
 };
 
@@ -24,7 +31,7 @@ export const backupColumns: Column<BackupRecord>[] = [
   { header: 'VELERO BACKUP', value: (r) => r.backup?.name ?? '' },
   { header: 'BACKUP PHASE', value: (r) => r.backup?.phase ?? '' },
   { header: 'EXPIRES', value: (r) => r.backup?.expiration ?? '' },
-  { header: 'DATA', value: (r) => outcomeText[r.outcome] },
+  { header: 'FINAL BACKUP', value: (r) => outcomeText[r.outcome] },
   { header: 'OPERATION', value: (r) => r.operation, wide: true },
   { header: 'ACTION', value: (r) => r.action, wide: true },
   { header: 'MESSAGE', value: (r) => r.message ?? '', wide: true },
@@ -48,7 +55,8 @@ export function printBackupRecords(io: IO, format: OutputFormat, report: BackupR
   );
 }
 
-const dryAction: Record<string, string> = { adopt: 'adopt', retry: 're-create', create: 'create' };
+/** What a dry run would do, per plan action; actions that change nothing are "unchanged". */
+const changes = new Set(['create', 'retry', 'retake']);
 
 /** A dry run: the same rows as every other command, one per Operation, with the manifests to create. */
 export function printBackupDryRun(
@@ -63,11 +71,18 @@ export function printBackupDryRun(
     kind: 'Operation',
     namespace: item.namespace,
     name: item.operation,
-    action: dryAction[item.action] ?? item.action,
-    result: error ? 'failed' : item.action === 'adopt' ? 'unchanged' : dryRun === 'client' ? 'planned' : 'validated',
+    action: item.action,
+    result:
+      error || item.action === 'conflict'
+        ? 'failed'
+        : !changes.has(item.action)
+          ? 'unchanged'
+          : dryRun === 'client'
+            ? 'planned'
+            : 'validated',
     message: error ?? item.note,
   }));
-  const manifests = plan.items.filter((i) => i.action !== 'adopt').map((i) => i.manifest);
+  const manifests = plan.items.filter((i) => changes.has(i.action)).map((i) => i.manifest);
   const counts = { context: report.context, dryRun, summary: summarize(results) };
   printResults(
     io,

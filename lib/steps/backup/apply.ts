@@ -1,8 +1,10 @@
 import { mapLimit } from '../../concurrency';
 import type { StepDeps } from '../../deps';
-import { ApiError, isAlreadyExists, isNotFound } from '../../kube/api-error';
+import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../../kube/api-error';
 import { waitForObjects } from '../../kube/watch';
+import { describeOperation, isBackupOf } from '../../operator/final-backup';
 import { resources } from '../../operator/names';
+import { operationSchema } from '../../operator/schemas';
 import type { DryRunMode } from '../results';
 import type { BackupPlan, BackupPlanItem } from './plan';
 
@@ -19,42 +21,64 @@ export interface BackupApplyOptions {
   timeoutMs: number;
 }
 
-/** Phase 1 of a retry: the failed Operations go, and are waited for, since their names are reused. */
+const creates = (i: BackupPlanItem) => i.action === 'create' || i.action === 'retry' || i.action === 'retake';
+const errorText = (err: unknown) =>
+  err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : (err as Error).message;
+
+/**
+ * Phase 1 of a retry: the failed Operation goes first, since its name is reused. Only exactly the
+ * planned object: the delete carries its uid and resourceVersion, so an Operation replaced or
+ * changed since the plan is left alone (and that application fails).
+ */
 async function deleteFailed(deps: StepDeps, retries: BackupPlanItem[], opts: BackupApplyOptions) {
-  await mapLimit(retries, opts.concurrency, (i) =>
-    deps.client.delete(resources.operations, i.operation, i.namespace).catch((err) => {
-      if (!isNotFound(err)) throw err;
-      return undefined;
-    }),
-  );
-  await waitForObjects(
-    deps.client,
-    resources.operations,
-    retries.map((i) => `${i.namespace}/${i.operation}`),
-    (o) => !o,
-    { timeoutMs: opts.timeoutMs, signal: deps.signal },
-  );
+  const refused = new Map<BackupPlanItem, string>();
+  await mapLimit(retries, opts.concurrency, async (i) => {
+    const { uid, resourceVersion } = i.existing?.metadata ?? {};
+    try {
+      await deps.client.delete(resources.operations, i.operation, i.namespace, {
+        preconditions: { uid, resourceVersion },
+      });
+    } catch (err) {
+      if (isNotFound(err)) return; // gone already (a lost answer to our own delete, or someone else's)
+      refused.set(i, isConflict(err) ? `${i.operation} changed since it was planned; not deleted` : errorText(err));
+    }
+  });
+  const gone = retries.filter((i) => !refused.has(i)).map((i) => `${i.namespace}/${i.operation}`);
+  await waitForObjects(deps.client, resources.operations, gone, (o) => !o, {
+    timeoutMs: opts.timeoutMs,
+    signal: deps.signal,
+  });
+  return refused;
 }
 
-/** Phase 2: one create per Operation to make; one that appeared meanwhile is adopted, never duplicated. */
-function createOperations(deps: StepDeps, items: BackupPlanItem[], opts: BackupApplyOptions) {
-  const dryRun = opts.dryRun === 'server';
-  return mapLimit(
-    items,
-    opts.concurrency,
-    async (item): Promise<BackupApplyResult> => {
-      if (item.action === 'adopt') return { item };
-      try {
-        await deps.client.create(resources.operations, item.manifest, item.namespace, dryRun);
-        return { item };
-      } catch (err) {
-        if (isAlreadyExists(err))
-          return { item: { ...item, action: 'adopt', note: 'created by another writer meanwhile' } };
-        return { item, error: err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : String(err) };
-      }
-    },
-    { stop: () => deps.signal.aborted, skipped: (item) => ({ item, skipped: true }) },
-  );
+/**
+ * One create. If the name is taken meanwhile, the Operation there is adopted only if it is a backup
+ * of this application (our own create whose answer was lost, or a concurrent run's); anything
+ * else is a conflict, left alone.
+ */
+async function createOne(deps: StepDeps, item: BackupPlanItem, dryRun: boolean): Promise<BackupApplyResult> {
+  try {
+    await deps.client.create(resources.operations, item.manifest, item.namespace, dryRun);
+    return { item };
+  } catch (err) {
+    if (!isAlreadyExists(err)) return { item, error: errorText(err) };
+    const raw = await deps.client.find(resources.operations, item.operation, item.namespace);
+    const op = raw ? operationSchema.safeParse(raw) : undefined;
+    if (op?.success && isBackupOf(op.data, item.application))
+      return {
+        item: {
+          ...item,
+          action: 'adopt',
+          existing: op.data,
+          note: 'created meanwhile (by an earlier attempt or another run)',
+        },
+      };
+    const what = op?.success ? describeOperation(op.data) : 'an Operation that does not parse';
+    return {
+      item: { ...item, action: 'conflict', note: `is ${what}, not a backup of ${item.application}` },
+      error: 'conflict',
+    };
+  }
 }
 
 /** Step 2's changes: the Operations the plan says to create (after deleting those to retry). */
@@ -65,6 +89,16 @@ export async function applyBackup(
 ): Promise<BackupApplyResult[]> {
   if (opts.dryRun === 'client') return plan.items.map((item) => ({ item }));
   const retries = plan.items.filter((i) => i.action === 'retry');
-  if (retries.length && opts.dryRun === 'none') await deleteFailed(deps, retries, opts);
-  return createOperations(deps, plan.items, opts);
+  const refused = retries.length && opts.dryRun === 'none' ? await deleteFailed(deps, retries, opts) : new Map();
+  return mapLimit(
+    plan.items,
+    opts.concurrency,
+    async (item): Promise<BackupApplyResult> => {
+      const why = refused.get(item);
+      if (why) return { item, error: why };
+      if (!creates(item)) return { item };
+      return createOne(deps, item, opts.dryRun === 'server');
+    },
+    { stop: () => deps.signal.aborted, skipped: (item) => ({ item, skipped: !creates(item) ? undefined : true }) },
+  );
 }

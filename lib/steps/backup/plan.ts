@@ -1,13 +1,17 @@
-import { mapLimit } from '../../concurrency';
-import { durationExamples, parseGoDuration } from '../../duration';
+import { parseGoDuration } from '../../duration';
 import { PreflightError, UsageError } from '../../errors';
-import { ApiError } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
 import type { KubeObject } from '../../kube/resources';
-import { type FinalBackupParameters, finalBackupOperation } from '../../operator/final-backup';
+import {
+  describeOperation,
+  type FinalBackupParameters,
+  type FinalBackupState,
+  finalBackupOperation,
+} from '../../operator/final-backup';
 import { finalBackupName, resources } from '../../operator/names';
-import { type Operation, operationSchema, parseObject } from '../../operator/schemas';
-import { type Selection, selectInstances } from '../selection';
+import type { Operation } from '../../operator/schemas';
+import { type AppFinalBackup, type JudgeOptions, judgeApps } from '../final-backups';
+import { type Selection, selectInstances, selectionScope } from '../selection';
 
 export interface BackupOptions {
   selection: Selection;
@@ -15,18 +19,33 @@ export interface BackupOptions {
   veleroNamespace: string;
   retryFailed: boolean;
   requireAvailableLocation: boolean;
+  judge: JudgeOptions;
 }
 
-export type BackupAction = 'create' | 'adopt' | 'retry';
+/**
+ * What step 2 does for one application:
+ * - create: no final backup yet; keep: one counts already; adopt: one is running, wait for it;
+ * - retry: the last one Failed and --retry-failed (it is deleted, with preconditions, and made again);
+ * - retake: the last one does not count (stale, expired, Velero's failed or gone): a new one under a
+ *   new name, the old one kept until Velero expires it;
+ * - conflict: the name is held by an Operation that is not a backup of this application;
+ * - failed: the last one Failed (without --retry-failed); unpaused: pause first.
+ */
+export type BackupAction = 'create' | 'keep' | 'adopt' | 'retry' | 'retake' | 'conflict' | 'failed' | 'unpaused';
 
 export interface BackupPlanItem {
   namespace: string;
   application: string;
+  /** The Operation acted on: the one to create, or the one that stands. */
   operation: string;
   action: BackupAction;
+  /** Where the application stood when planned. */
+  state: FinalBackupState;
   note?: string;
+  /** The Operation that stands (for retry: the one deleted first, by uid and resourceVersion). */
   existing?: Operation;
-  manifest: ReturnType<typeof finalBackupOperation>;
+  /** What create, retry and retake create. */
+  manifest?: ReturnType<typeof finalBackupOperation>;
 }
 
 export interface BackupPlan {
@@ -35,27 +54,34 @@ export interface BackupPlan {
   warnings: string[];
 }
 
-/** TTLs are Go durations (Velero's), strictly positive; anything else is refused up front. */
-export function validateTtl(ttl: string): void {
+/** Go's time.ParseDuration's bound: durations are int64 nanoseconds (about 2,562,047h). */
+const maxDurationMs = (2 ** 63 - 1) / 1e6;
+
+/**
+ * TTLs are Go durations, exactly as Velero parses them, and positive; one under the margin would
+ * expire almost at once, so it is refused unless asked for.
+ */
+export function validateTtl(ttl: string, opts: { allowShort?: boolean; marginMs?: number } = {}): number {
   const ms = parseGoDuration(ttl);
-  if (ms === undefined || ms <= 0) {
+  const hint = 'units are h, m, s, ms, us, ns (no days or years): one year is 8760h, 30 days is 720h';
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`invalid --ttl "${ttl}": expected a positive Go duration such as 8760h, 720h30m`, hint);
+  if (ms > maxDurationMs)
+    throw new UsageError(`invalid --ttl "${ttl}": longer than Go's longest duration (2562047h47m16.854775807s)`, hint);
+  const margin = opts.marginMs ?? 24 * 3_600_000;
+  if (ms < margin && !opts.allowShort) {
     throw new UsageError(
-      `invalid --ttl "${ttl}": expected a positive Go duration such as ${durationExamples}`,
-      'units are h, m, s (no days or years): one year is 8760h, 30 days is 720h',
+      `--ttl ${ttl} is shorter than the final-backup expiry margin (${margin / 3_600_000}h): such a backup expires almost at once and would not count`,
+      'pick a longer TTL (8760h is a year), or pass --allow-short-ttl (and a smaller --expiry-margin)',
     );
   }
+  return ms;
 }
 
 /** The BackupStorageLocation must exist; one that is not Available is a warning, or refused. */
 export async function checkStorageLocation(client: KubeClient, opts: BackupOptions, warnings: string[]) {
   const name = opts.parameters.storageLocation;
-  let bsl: KubeObject | undefined;
-  try {
-    bsl = await client.find(resources.backupStorageLocations, name, opts.veleroNamespace);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) bsl = undefined;
-    else throw err;
-  }
+  const bsl = await client.find(resources.backupStorageLocations, name, opts.veleroNamespace);
   if (!bsl) {
     throw new UsageError(
       `BackupStorageLocation "${name}" not found in namespace ${opts.veleroNamespace}`,
@@ -71,46 +97,76 @@ export async function checkStorageLocation(client: KubeClient, opts: BackupOptio
   }
 }
 
-/** Step 2, read-only: which final-backup Operations to create, adopt or retry. */
+/** The first of <app>-<suffix>, <app>-<suffix>-2, ... that no Operation holds. */
+function freeName(base: string, taken: Set<string>) {
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+/** Decides one application's action from where its final backup stands. */
+function itemFor(app: AppFinalBackup, opts: BackupOptions, taken: Set<string>): BackupPlanItem {
+  const { namespace, application, verdict } = app;
+  const base = finalBackupName(application, opts.parameters.nameSuffix);
+  const at = { namespace, application, state: verdict.state, existing: verdict.operation };
+  const make = (action: BackupAction, name: string, note?: string): BackupPlanItem => ({
+    ...at,
+    action,
+    operation: name,
+    note,
+    manifest: finalBackupOperation(namespace, application, opts.parameters, name),
+  });
+  const standing = verdict.operation?.metadata.name ?? base;
+  switch (verdict.state) {
+    case 'counts':
+    case 'no-backup-capability':
+      return { ...at, action: 'keep', operation: standing, note: verdict.detail };
+    case 'running':
+      return { ...at, action: 'adopt', operation: standing, note: verdict.detail };
+    case 'unpaused':
+      return { ...at, action: 'unpaused', operation: standing, note: verdict.detail };
+    case 'failed':
+      return opts.retryFailed
+        ? make('retry', standing, `previous attempt ${verdict.detail}`)
+        : { ...at, action: 'failed', operation: standing, note: verdict.detail };
+    case 'missing': {
+      if (!taken.has(base)) return make('create', base);
+      const holder = app.conflict?.metadata.name === base ? app.conflict : undefined;
+      const why = holder ? `is ${describeOperation(holder)}, not a backup of ${application}` : 'holds the name';
+      return { ...at, action: 'conflict', operation: base, existing: holder, note: why };
+    }
+    default:
+      return make('retake', freeName(base, taken), `re-taken: the last one does not count (${verdict.detail})`);
+  }
+}
+
+/** Step 2, read-only: per application, which final-backup Operation to create, adopt, retry or re-take. */
 export async function planBackup(client: KubeClient, opts: BackupOptions): Promise<BackupPlan> {
-  validateTtl(opts.parameters.ttl);
   const warnings: string[] = [];
   await checkStorageLocation(client, opts, warnings);
   const { instances, invalid } = await selectInstances(client, opts.selection);
-  const items = await mapLimit(instances, 16, async (ai): Promise<BackupPlanItem> => {
-    const namespace = ai.metadata.namespace ?? '';
-    const application = ai.metadata.name;
-    const operation = finalBackupName(application, opts.parameters.nameSuffix);
-    const manifest = finalBackupOperation(namespace, application, opts.parameters);
-    const raw = await client.find(resources.operations, operation, namespace);
-    if (!raw) return { namespace, application, operation, action: 'create', manifest };
-    const parsed = parseObject(operationSchema, raw);
-    if (!parsed.ok) {
-      invalid.push({ name: parsed.name, error: parsed.error });
-      return {
-        namespace,
-        application,
-        operation,
-        action: 'adopt',
-        note: 'existing Operation does not parse',
-        manifest,
-      };
-    }
-    const existing = parsed.value;
-    if (existing.status?.phase === 'Failed' && existing.status.reason !== 'BackupNotSupported' && opts.retryFailed) {
-      return {
-        namespace,
-        application,
-        operation,
-        action: 'retry',
-        note: `previous attempt failed: ${existing.status.reason ?? ''}`,
-        existing,
-        manifest,
-      };
-    }
-    const ttl = existing.spec.parameters?.ttl;
-    const note = ttl && ttl !== opts.parameters.ttl ? `existing Operation has ttl ${ttl}` : undefined;
-    return { namespace, application, operation, action: 'adopt', note, existing, manifest };
-  });
+  const scope = selectionScope(opts.selection);
+  const [operations, backups] = await Promise.all([
+    client.listIfServed(resources.operations, { namespace: scope }),
+    client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace }),
+  ]);
+  const apps = judgeApps(instances as KubeObject[], operations, backups, opts.judge);
+  const taken = new Map<string, Set<string>>();
+  for (const op of operations) {
+    const ns = op.metadata.namespace ?? '';
+    taken.set(ns, (taken.get(ns) ?? new Set()).add(op.metadata.name));
+  }
+  const items = apps.map((app) => itemFor(app, opts, taken.get(app.namespace) ?? new Set()));
+  for (const i of items.filter((x) => x.state === 'unpaused' || (x.action === 'create' && !isPausedApp(instances, x))))
+    warnings.push(
+      `${i.namespace}/${i.application} is not paused: its backup counts as final only once taken after the pause (kubectl vw pause -n ${i.namespace} ${i.application})`,
+    );
   return { items, invalid, warnings };
 }
+
+const isPausedApp = (instances: { metadata: KubeObject['metadata'] }[], item: BackupPlanItem) =>
+  instances.some(
+    (ai) =>
+      ai.metadata.namespace === item.namespace &&
+      ai.metadata.name === item.application &&
+      ai.metadata.annotations?.['apps.vworkspace.io/reconcile'] === 'disabled',
+  );

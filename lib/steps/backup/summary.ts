@@ -1,77 +1,85 @@
-import { mapLimit } from '../../concurrency';
 import type { KubeClient } from '../../kube/client';
-import { backupOutcome, type BackupOutcome } from '../../operator/final-backup';
-import { resources } from '../../operator/names';
-import { operationSchema, parseObject, type VeleroBackup, veleroBackupSchema } from '../../operator/schemas';
-import type { BackupAction } from './plan';
+import type { FinalBackupState } from '../../operator/final-backup';
+import { finalBackupCounts } from '../../operator/final-backup';
+import { type AppFinalBackup, fixFor, type JudgeOptions, surveyFinalBackups } from '../final-backups';
 import type { BackupApplyResult } from './apply';
+import type { BackupAction } from './plan';
 
+/** What became of one application in step 2. */
 export interface BackupRecord {
   application: string;
   namespace: string;
+  /** The Operation this run created or adopted (or the one that stands). */
   operation: string;
   action: BackupAction;
+  /** That Operation's phase. */
   phase: string;
   reason?: string;
   message?: string;
   backup?: { namespace: string; name: string; phase?: string; expiration?: string };
-  outcome: BackupOutcome | 'timed-out' | 'error';
+  /** Where the application's final backup stands now; timed-out, conflict and error say why there is none. */
+  outcome: FinalBackupState | 'timed-out' | 'conflict' | 'error';
+  /** Its final backup counts: Operation Succeeded, Velero Backup Completed and fresh, taken after the pause. */
   safe: boolean;
+  /** The command that makes it count, when it does not. */
+  fix?: string;
 }
 
-/** Reads each Operation and its Velero Backup and says, per application, whether its data is safe. */
+/** One application's record, from the survey after the run and what the run did. */
+function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending: Set<string>): BackupRecord {
+  const { item } = a;
+  const base = {
+    application: item.application,
+    namespace: item.namespace,
+    operation: item.operation,
+    action: item.action,
+  };
+  if (a.error || a.skipped || item.action === 'conflict') {
+    const outcome = item.action === 'conflict' ? 'conflict' : a.skipped ? 'missing' : 'error';
+    const message =
+      item.action === 'conflict'
+        ? `operation.ops.vworkspace.io/${item.operation} ${item.note}`
+        : a.skipped
+          ? 'not attempted: the run stopped first'
+          : a.error;
+    return {
+      ...base,
+      phase: 'NotCreated',
+      message,
+      outcome,
+      safe: false,
+      fix:
+        item.action === 'conflict'
+          ? `choose another name: kubectl vw backup -n ${item.namespace} ${item.application} --ttl 8760h --name-suffix final-backup-2`
+          : undefined,
+    };
+  }
+  const verdict = app?.verdict;
+  const op = app?.candidates.find((c) => c.metadata.name === item.operation) ?? verdict?.operation;
+  const state = verdict?.state ?? 'missing';
+  const timedOut = state === 'running' && pending.has(`${item.namespace}/${item.operation}`);
+  const ref = op?.status?.backupRef;
+  const backup = verdict?.operation === op ? verdict?.backup : undefined;
+  return {
+    ...base,
+    phase: op?.status?.phase ?? 'Pending',
+    reason: op?.status?.reason,
+    message: finalBackupCounts(state) ? op?.status?.message : verdict?.detail,
+    ...(ref ? { backup: { ...ref, phase: backup?.status?.phase, expiration: backup?.status?.expiration } } : {}),
+    outcome: timedOut ? 'timed-out' : state,
+    safe: state === 'counts',
+    fix: finalBackupCounts(state) || !app ? undefined : fixFor([app]),
+  };
+}
+
+/** Judges, after the run, each selected application's final backup: safe or not, and why. */
 export async function summarizeBackups(
   client: KubeClient,
   items: BackupApplyResult[],
   pending: Set<string>,
+  opts: JudgeOptions & { namespace?: string; veleroNamespace: string },
 ): Promise<BackupRecord[]> {
-  return mapLimit(items, 16, async ({ item, error, skipped }): Promise<BackupRecord> => {
-    const base = {
-      application: item.application,
-      namespace: item.namespace,
-      operation: item.operation,
-      action: item.action,
-    };
-    if (error) return { ...base, phase: 'NotCreated', message: error, outcome: 'error', safe: false };
-    if (skipped)
-      return {
-        ...base,
-        phase: 'NotCreated',
-        message: 'not attempted: the run stopped first',
-        outcome: 'missing',
-        safe: false,
-      };
-    const raw = await client.find(resources.operations, item.operation, item.namespace);
-    const op = raw ? parseObject(operationSchema, raw) : undefined;
-    if (!op?.ok)
-      return {
-        ...base,
-        phase: raw ? 'Invalid' : 'Missing',
-        message: op && !op.ok ? op.error : undefined,
-        outcome: 'missing',
-        safe: false,
-      };
-    const ref = op.value.status?.backupRef;
-    let backup: VeleroBackup | undefined;
-    if (ref) {
-      const b = await client.find(resources.veleroBackups, ref.name, ref.namespace);
-      const parsed = b ? parseObject(veleroBackupSchema, b) : undefined;
-      if (parsed?.ok) backup = parsed.value;
-    }
-    let outcome: BackupRecord['outcome'] = backupOutcome(op.value, backup);
-    if (outcome === 'in-progress' && pending.has(`${item.namespace}/${item.operation}`)) outcome = 'timed-out';
-    const record: BackupRecord = {
-      ...base,
-      phase: op.value.status?.phase ?? 'Pending',
-      reason: op.value.status?.reason,
-      message: op.value.status?.message,
-      outcome,
-      safe: outcome === 'safe',
-    };
-    if (ref) record.backup = { ...ref, phase: backup?.status?.phase, expiration: backup?.status?.expiration };
-    if (outcome === 'failed' && op.value.status?.phase === 'Succeeded') {
-      record.message = `Operation Succeeded but Velero Backup ${ref ? `${ref.namespace}/${ref.name}` : '(none referenced)'} is ${backup?.status?.phase ?? 'missing'}`;
-    }
-    return record;
-  });
+  const apps = await surveyFinalBackups(client, opts);
+  const byKey = new Map(apps.map((a) => [`${a.namespace}/${a.application}`, a]));
+  return items.map((a) => recordOf(a, byKey.get(`${a.item.namespace}/${a.item.application}`), pending));
 }

@@ -1,18 +1,13 @@
 import { UsageError } from '../../errors';
 import type { KubeClient } from '../../kube/client';
 import { core, type KubeObject } from '../../kube/resources';
-import { finalBackupName, operatorDeployment, resources } from '../../operator/names';
-import { finalBackupDone, finalBackupStanding } from '../../operator/final-backup';
-import { type Cluster, clusterSchema, findCondition, operationSchema, parseObject } from '../../operator/schemas';
+import { operatorDeployment, resources } from '../../operator/names';
+import { type Cluster, clusterSchema, findCondition, parseObject } from '../../operator/schemas';
+import { finalBackupCheck, type JudgeOptions, surveyFinalBackups } from '../final-backups';
 import { isPaused } from '../pause';
+import type { PreflightCheck } from '../preflight';
 
-export interface PreflightCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** The command that fixes it. */
-  fix?: string;
-}
+export type { PreflightCheck };
 
 export interface DecommissionPlan {
   namespace: string;
@@ -68,40 +63,14 @@ function checkPaused(instances: KubeObject[]): PreflightCheck {
     : { name: 'instances paused', ok: true, detail: `${total} of ${total} ApplicationInstances paused` };
 }
 
-/** Every application has a Succeeded final backup, or none is possible (BackupNotSupported). */
+/** Every application has a final backup that counts, or none is possible (BackupNotSupported). */
 export async function checkFinalBackups(
   client: KubeClient,
-  suffix?: string,
+  judge: JudgeOptions,
   listed?: KubeObject[],
 ): Promise<PreflightCheck> {
-  // Two paginated lists rather than one GET per application: thousands of instances stay cheap.
-  const [instances, operations] = await Promise.all([
-    listed ?? client.list(resources.applicationInstances).then((l) => l.items),
-    client.list(resources.operations).then((l) => l.items),
-  ]);
-  const byKey = new Map(operations.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
-  const missing: string[] = [];
-  for (const ai of instances) {
-    const raw = byKey.get(`${ai.metadata.namespace}/${finalBackupName(ai.metadata.name, suffix)}`);
-    const op = raw ? parseObject(operationSchema, raw) : undefined;
-    const standing = finalBackupStanding(op?.ok ? op.value : undefined);
-    if (!finalBackupDone(standing)) {
-      const why = raw && !op?.ok ? 'unreadable Operation' : (op?.ok && op.value.status?.phase) || 'no final backup';
-      missing.push(`${ai.metadata.namespace}/${ai.metadata.name} (${why})`);
-    }
-  }
-  return missing.length
-    ? {
-        name: 'final backups',
-        ok: false,
-        detail: `${missing.length} of ${instances.length} applications have no Succeeded final backup: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
-        fix: 'kubectl vw backup --all --ttl 8760h   (or --skip-backup-check if you decided not to back up)',
-      }
-    : {
-        name: 'final backups',
-        ok: true,
-        detail: `${instances.length} applications backed up or without backup capability`,
-      };
+  // Three paginated lists rather than requests per application: thousands of instances stay cheap.
+  return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }));
 }
 
 export interface DeploymentStatus {
@@ -148,7 +117,7 @@ function checkOdooReachable(cluster: Cluster): PreflightCheck {
 /** Step 3, read-only: which Cluster, and whether steps 1 and 2 and the operator are ready for it. */
 export async function planDecommission(
   client: KubeClient,
-  opts: { namespace: string; name?: string; skipBackupCheck: boolean; nameSuffix?: string },
+  opts: { namespace: string; name?: string; skipBackupCheck: boolean; judge: JudgeOptions },
 ): Promise<DecommissionPlan> {
   const cluster = await findCluster(client, opts.namespace, opts.name);
   if (!cluster) return { namespace: opts.namespace, alreadyGone: true, checks: [] };
@@ -158,7 +127,7 @@ export async function planDecommission(
     checkPaused(instances),
     opts.skipBackupCheck
       ? Promise.resolve<PreflightCheck>({ name: 'final backups', ok: true, detail: 'skipped (--skip-backup-check)' })
-      : checkFinalBackups(client, opts.nameSuffix, instances),
+      : checkFinalBackups(client, opts.judge, instances),
     checkOperatorRunning(client, opts.namespace),
   ]);
   checks.push(checkOdooReachable(cluster));

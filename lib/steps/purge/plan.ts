@@ -3,7 +3,9 @@ import type { KubeClient } from '../../kube/client';
 import { core, type ResourceType } from '../../kube/resources';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
 import { type HelmReleaseInfo, readHelmRelease } from '../../operator/helm-release';
-import { checkFinalBackups, listClusters, type PreflightCheck } from '../decommission/plan';
+import { checkFinalBackups, listClusters } from '../decommission/plan';
+import type { JudgeOptions } from '../final-backups';
+import type { PreflightCheck } from '../preflight';
 
 export interface PurgeOptions {
   deleteApps: boolean;
@@ -11,7 +13,8 @@ export interface PurgeOptions {
   deleteCrds: boolean;
   deleteNamespace: boolean;
   forcePreflight: boolean;
-  nameSuffix?: string;
+  /** How final backups are judged for --delete-apps' gate. */
+  judge: JudgeOptions;
 }
 
 export interface PurgePhase {
@@ -78,7 +81,7 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
   const remainingCrs: Record<string, number> = {};
   if (crdsInstalled) for (const r of crKinds) remainingCrs[r.kind] = await countAll(client, r);
   if (opts.deleteApps && !opts.skipBackupCheck && crdsInstalled && (remainingCrs.ApplicationInstance ?? 0) > 0) {
-    checks.push(await checkFinalBackups(client, opts.nameSuffix));
+    checks.push(await checkFinalBackups(client, opts.judge));
   }
 
   const release = namespacePresent ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;

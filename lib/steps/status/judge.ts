@@ -1,8 +1,17 @@
 import type { KubeClient } from '../../kube/client';
 import type { KubeObject } from '../../kube/resources';
-import { finalBackupName, operatorNamespace, pausedByAnnotation, suspendedByAnnotation } from '../../operator/names';
-import { type FinalBackupStanding, finalBackupStanding } from '../../operator/final-backup';
-import { findCondition, operationSchema, parseObject } from '../../operator/schemas';
+import { operatorNamespace, pausedByAnnotation, suspendedByAnnotation } from '../../operator/names';
+import { type FinalBackupState, finalBackupCounts } from '../../operator/final-backup';
+import { findCondition } from '../../operator/schemas';
+import {
+  type AppFinalBackup,
+  appReason,
+  countStates,
+  describeCounts,
+  fixFor,
+  type JudgeOptions,
+  judgeApps,
+} from '../final-backups';
 import { hasFinalizer } from '../decommission/finalizer';
 import { isPaused } from '../pause';
 import { type Observed, observeCluster } from './observe';
@@ -30,7 +39,8 @@ export interface ProcedureStatus {
     pausedByTool: number;
     helmReleases: number;
     helmReleasesSuspended: number;
-    finalBackups: { succeeded: number; notSupported: number; failed: number; running: number; missing: number };
+    /** Applications by where their final backup stands. */
+    finalBackups: Partial<Record<FinalBackupState, number>>;
     cluster: {
       name: string;
       clusterID?: string;
@@ -45,34 +55,11 @@ export interface ProcedureStatus {
   };
 }
 
-type BackupCounts = { succeeded: number; notSupported: number; failed: number; running: number; missing: number };
-const standingCounter: Record<FinalBackupStanding, keyof BackupCounts> = {
-  succeeded: 'succeeded',
-  'no-backup-capability': 'notSupported',
-  failed: 'failed',
-  running: 'running',
-  missing: 'missing',
-};
-
 type Facts = ProcedureStatus['facts'];
 const suspendedOf = (hrs: KubeObject[]) =>
   hrs.filter((h) => (h.spec as { suspend?: boolean } | undefined)?.suspend === true);
 
-/** Where each application's final backup stands, counted. */
-function countFinalBackups(o: Observed): BackupCounts {
-  const opsByKey = new Map(o.operations.map((op) => [`${op.metadata.namespace}/${op.metadata.name}`, op]));
-  const fb: BackupCounts = { succeeded: 0, notSupported: 0, failed: 0, running: 0, missing: 0 };
-  for (const ai of o.instances) {
-    const raw = opsByKey.get(`${ai.metadata.namespace}/${finalBackupName(ai.metadata.name)}`);
-    const op = raw ? parseObject(operationSchema, raw) : undefined;
-    // An Operation that does not parse is counted as not finished, never guessed done.
-    const standing = raw && !op?.ok ? 'running' : finalBackupStanding(op?.ok ? op.value : undefined);
-    fb[standingCounter[standing]]++;
-  }
-  return fb;
-}
-
-function factsOf(o: Observed): Facts {
+function factsOf(o: Observed, apps: AppFinalBackup[]): Facts {
   const paused = o.instances.filter(isPaused);
   const cluster = o.cluster;
   const decommissioning = cluster ? findCondition(cluster.status?.conditions, 'Decommissioning') : undefined;
@@ -84,7 +71,7 @@ function factsOf(o: Observed): Facts {
     pausedByTool: paused.filter((i) => i.metadata.annotations?.[pausedByAnnotation]).length,
     helmReleases: o.helmReleases.length,
     helmReleasesSuspended: suspendedOf(o.helmReleases).length,
-    finalBackups: countFinalBackups(o),
+    finalBackups: countStates(apps),
     cluster: cluster
       ? {
           name: cluster.metadata.name,
@@ -127,26 +114,28 @@ function step1(o: Observed, f: Facts): StepStatus {
   };
 }
 
-function step2(o: Observed, f: Facts, step3Done: boolean): StepStatus {
-  const fb = f.finalBackups;
-  const evidence = [
-    `final backups: ${fb.succeeded} Succeeded, ${fb.notSupported} without backup capability, ${fb.failed} Failed, ${fb.running} running, ${fb.missing} missing`,
-  ];
-  let state: StepState;
-  if (!o.crdsInstalled || f.instances === 0) state = 'done';
-  else if (fb.failed > 0) state = 'blocked';
-  else if (fb.missing === 0 && fb.running === 0) state = 'done';
-  else if (fb.running > 0 || fb.succeeded + fb.notSupported > 0)
-    state = fb.missing && step3Done ? 'skipped' : 'in progress';
-  else state = step3Done ? 'skipped' : 'not started';
-  if (!o.crdsInstalled || f.instances === 0)
+function step2State(o: Observed, apps: AppFinalBackup[]): StepState {
+  const counts = countStates(apps);
+  const short = apps.filter((a) => !finalBackupCounts(a.verdict.state));
+  if (!o.crdsInstalled || !apps.length || !short.length) return 'done';
+  // Once the operator and Velero are uninstalled, no final backup can be taken any more.
+  if (!o.release) return 'skipped';
+  if (counts.failed || counts['velero-failed'] || short.some((a) => a.conflict && a.verdict.state === 'missing'))
+    return 'blocked';
+  if (short.length === apps.length && short.every((a) => a.verdict.state === 'missing')) return 'not started';
+  return 'in progress';
+}
+
+function step2(o: Observed, apps: AppFinalBackup[]): StepStatus {
+  const short = apps.filter((a) => !finalBackupCounts(a.verdict.state));
+  const state = step2State(o, apps);
+  const evidence = [`final backups: ${describeCounts(countStates(apps)) || 'no applications'}`];
+  if (short.length && state !== 'done')
+    evidence.push(`not counting: ${short.slice(0, 3).map(appReason).join(', ')}${short.length > 3 ? ', ...' : ''}`);
+  if (state === 'skipped') evidence.push('the operator is uninstalled: no final backup can be taken any more');
+  if (!o.crdsInstalled || !apps.length)
     evidence.unshift(o.crdsInstalled ? 'no ApplicationInstances left' : 'operator CRDs removed');
-  const next =
-    state === 'blocked'
-      ? 'kubectl vw backup --all --ttl 8760h --retry-failed'
-      : state === 'done' || state === 'skipped'
-        ? undefined
-        : 'kubectl vw backup --all --ttl 8760h';
+  const next = state === 'done' || state === 'skipped' ? undefined : fixFor(short);
   return { step: 2, name: 'final backups', state, evidence, next };
 }
 
@@ -234,9 +223,10 @@ function reinstallNotes(o: Observed, f: Facts): string[] {
 }
 
 /** Judges the five steps from what was observed, with the evidence for each verdict. */
-export function judge(o: Observed, context: string): ProcedureStatus {
-  const f = factsOf(o);
-  const steps = [step1(o, f), step2(o, f, !o.cluster), step3(o, f), step4(o, !o.release), step5(o, f)];
+export function judge(o: Observed, context: string, opts: JudgeOptions): ProcedureStatus {
+  const apps = o.crdsInstalled ? judgeApps(o.instances, o.operations, o.veleroBackups, opts) : [];
+  const f = factsOf(o, apps);
+  const steps = [step1(o, f), step2(o, apps), step3(o, f), step4(o, !o.release), step5(o, f)];
   const next =
     steps.find(
       (s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4 && s.state === 'not started'),
@@ -245,6 +235,6 @@ export function judge(o: Observed, context: string): ProcedureStatus {
 }
 
 /** Where the cluster stands in the five steps, read-only, with the evidence for each verdict. */
-export async function procedureStatus(client: KubeClient): Promise<ProcedureStatus> {
-  return judge(await observeCluster(client), client.target.context);
+export async function procedureStatus(client: KubeClient, opts: JudgeOptions): Promise<ProcedureStatus> {
+  return judge(await observeCluster(client), client.target.context, opts);
 }

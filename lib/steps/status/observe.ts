@@ -1,7 +1,7 @@
 import type { KubeClient } from '../../kube/client';
 import { core, type KubeObject } from '../../kube/resources';
 import { type HelmReleaseInfo, readHelmRelease } from '../../operator/helm-release';
-import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
+import { helmReleaseName, operatorCrds, operatorNamespace, resources, veleroNamespace } from '../../operator/names';
 import { type Cluster, clusterSchema, parseObject } from '../../operator/schemas';
 import { type DecommissionRecord, readDecommissionRecord } from '../decommission/record';
 
@@ -15,6 +15,8 @@ export interface Observed {
   clusters: KubeObject[];
   cluster?: Cluster;
   helmReleases: KubeObject[];
+  /** Velero Backups, for judging final backups. */
+  veleroBackups: KubeObject[];
   release?: HelmReleaseInfo;
   record?: DecommissionRecord;
 }
@@ -35,8 +37,23 @@ export async function observeCluster(client: KubeClient): Promise<Observed> {
       ])
     : [[], [], [], await client.listIfServed(resources.helmReleases)];
   const release = namespace ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
+  const veleroBackups = crdsInstalled
+    ? await client.listIfServed(resources.veleroBackups, { namespace: veleroNamespace })
+    : [];
   const record = namespace ? await readDecommissionRecord(client, operatorNamespace).catch(() => undefined) : undefined;
   const parsed = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   const cluster = parsed?.ok ? parsed.value : undefined;
-  return { crds, crdsInstalled, namespace, instances, operations, clusters, cluster, helmReleases, release, record };
+  return {
+    crds,
+    crdsInstalled,
+    namespace,
+    instances,
+    operations,
+    clusters,
+    cluster,
+    helmReleases,
+    veleroBackups,
+    release,
+    record,
+  };
 }

@@ -1,0 +1,163 @@
+import type { KubeClient } from '../kube/client';
+import type { KubeObject } from '../kube/resources';
+import {
+  bestVerdict,
+  describeOperation,
+  type FinalBackupState,
+  type FinalBackupVerdict,
+  finalBackupCounts,
+  isFinalBackupOf,
+  judgeFinalBackup,
+  pausedAt,
+} from '../operator/final-backup';
+import { finalBackupName, finalBackupSuffix, resources, veleroNamespace } from '../operator/names';
+import {
+  type Operation,
+  operationSchema,
+  parseObject,
+  type VeleroBackup,
+  veleroBackupSchema,
+} from '../operator/schemas';
+import type { PreflightCheck } from './preflight';
+
+/** One application's final backup, judged from its candidates. */
+export interface AppFinalBackup {
+  namespace: string;
+  application: string;
+  verdict: FinalBackupVerdict;
+  /** Every Operation that is this application's final backup, by what it is. */
+  candidates: Operation[];
+  /** An Operation under the procedure's name that is not a backup of this application. */
+  conflict?: Operation;
+}
+
+export interface JudgeOptions {
+  now: number;
+  marginMs: number;
+}
+
+const key = (ns: string | undefined, name: string) => `${ns}/${name}`;
+
+/** The Velero Backups the Operations point at, by "namespace/name". */
+function backupIndex(backups: KubeObject[]) {
+  const index = new Map<string, VeleroBackup>();
+  for (const raw of backups) {
+    const b = parseObject(veleroBackupSchema, raw);
+    if (b.ok) index.set(key(b.value.metadata.namespace, b.value.metadata.name), b.value);
+  }
+  return index;
+}
+
+/**
+ * Judges every application's final backup from three lists (instances, Operations, Velero
+ * Backups): no request per application, so thousands of them stay cheap. Pure.
+ */
+export function judgeApps(
+  instances: KubeObject[],
+  operations: KubeObject[],
+  backups: KubeObject[],
+  opts: JudgeOptions,
+): AppFinalBackup[] {
+  const velero = backupIndex(backups);
+  const byNamespace = new Map<string, Operation[]>();
+  for (const raw of operations) {
+    const op = parseObject(operationSchema, raw);
+    if (!op.ok) continue; // an Operation that does not parse is nobody's final backup
+    const ns = op.value.metadata.namespace ?? '';
+    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), op.value]);
+  }
+  return instances.map((ai) => {
+    const namespace = ai.metadata.namespace ?? '';
+    const application = ai.metadata.name;
+    const ops = byNamespace.get(namespace) ?? [];
+    const candidates = ops.filter((op) => isFinalBackupOf(op, application));
+    const ctx = { ...opts, pausedAt: pausedAt(ai) };
+    const verdicts = candidates.map((op) => {
+      const ref = op.status?.backupRef;
+      return judgeFinalBackup(op, ref ? velero.get(key(ref.namespace, ref.name)) : undefined, ctx);
+    });
+    const procedureName = finalBackupName(application, finalBackupSuffix);
+    const conflict = ops.find((op) => op.metadata.name === procedureName && !candidates.includes(op));
+    return { namespace, application, verdict: bestVerdict(verdicts), candidates, conflict };
+  });
+}
+
+/** Lists what judging needs; the Velero Backups of every namespace the Operations point into. */
+export async function surveyFinalBackups(
+  client: KubeClient,
+  opts: JudgeOptions & { instances?: KubeObject[]; namespace?: string; veleroNamespace?: string },
+): Promise<AppFinalBackup[]> {
+  const [instances, operations] = await Promise.all([
+    opts.instances ?? client.listIfServed(resources.applicationInstances, { namespace: opts.namespace }),
+    client.listIfServed(resources.operations, { namespace: opts.namespace }),
+  ]);
+  const namespaces = new Set([opts.veleroNamespace ?? veleroNamespace]);
+  for (const op of operations) {
+    const ref = (op.status as { backupRef?: { namespace?: string } } | undefined)?.backupRef;
+    if (ref?.namespace) namespaces.add(ref.namespace);
+  }
+  const backups = (
+    await Promise.all([...namespaces].map((namespace) => client.listIfServed(resources.veleroBackups, { namespace })))
+  ).flat();
+  return judgeApps(instances, operations, backups, opts);
+}
+
+/** How each state reads in counts ("3 Velero backup missing"). */
+export const stateWords: Record<FinalBackupState, string> = {
+  counts: 'count',
+  'no-backup-capability': 'without backup capability',
+  running: 'running',
+  expiring: 'expiring within the margin',
+  stale: 'stale (taken before the pause)',
+  unpaused: 'not paused',
+  expired: 'expired',
+  'velero-failed': 'Velero backup failed',
+  'velero-missing': 'Velero backup missing',
+  failed: 'Failed',
+  missing: 'missing',
+};
+
+export function countStates(apps: AppFinalBackup[]): Partial<Record<FinalBackupState, number>> {
+  const counts: Partial<Record<FinalBackupState, number>> = {};
+  for (const a of apps) counts[a.verdict.state] = (counts[a.verdict.state] ?? 0) + 1;
+  return counts;
+}
+
+export const describeCounts = (counts: Partial<Record<FinalBackupState, number>>) =>
+  (Object.keys(stateWords) as FinalBackupState[])
+    .filter((s) => counts[s])
+    .map((s) => `${counts[s]} ${stateWords[s]}`)
+    .join(', ');
+
+/** The command that makes these applications' final backups count, as it can be pasted. */
+export function fixFor(apps: AppFinalBackup[]): string {
+  const states = new Set(apps.map((a) => a.verdict.state));
+  const scope = apps.length === 1 ? `-n ${apps[0]?.namespace} ${apps[0]?.application}` : '';
+  const backup = `kubectl vw backup ${scope ? `${scope} ` : ''}--ttl 8760h${states.has('failed') ? ' --retry-failed' : ''}`;
+  if (apps.some((a) => a.conflict && a.verdict.state === 'missing'))
+    return `${backup} --name-suffix final-backup-2   (an Operation of another kind holds the name)`;
+  if (states.has('unpaused')) return `kubectl vw pause ${scope || '--all'}; then ${backup}`;
+  return backup;
+}
+
+/** Why one application's backup does not count, for a list. */
+export const appReason = (a: AppFinalBackup) =>
+  `${a.namespace}/${a.application} (${a.conflict && a.verdict.state === 'missing' ? `${a.conflict.metadata.name} is ${describeOperation(a.conflict)}` : a.verdict.detail})`;
+
+/** The gate of decommission, purge --delete-apps and uninstall: every application's final backup counts. */
+export function finalBackupCheck(apps: AppFinalBackup[]): PreflightCheck {
+  const short = apps.filter((a) => !finalBackupCounts(a.verdict.state));
+  if (!short.length)
+    return {
+      name: 'final backups',
+      ok: true,
+      detail: `${apps.length} applications: ${describeCounts(countStates(apps)) || 'none'}`,
+    };
+  const listed = short.slice(0, 10).map(appReason).join(', ');
+  return {
+    name: 'final backups',
+    ok: false,
+    detail: `${short.length} of ${apps.length} applications have no final backup that counts: ${listed}${short.length > 10 ? ', ...' : ''}`,
+    fix: `${fixFor(short)}   (or --skip-backup-check if you decided not to back up)`,
+  };
+}
