@@ -21,8 +21,11 @@ export interface TestDepsOptions {
   color?: boolean;
   verbose?: boolean;
   columns?: number;
-  /** Answers the prompt gives, in order; 'interrupt' is a Ctrl-C at the prompt. */
-  answers?: string[];
+  /**
+   * Answers the prompt gives, in order; 'interrupt' is a Ctrl-C at the prompt. A function answers
+   * after doing something first (changing the cluster between the plan and the confirmation).
+   */
+  answers?: (string | ((question: string) => Promise<string>))[];
   vars?: Record<string, string | undefined>;
   clock?: Clock;
   /** Replaces connect (e.g. to hand out a client whose requests are counted). */
@@ -75,7 +78,8 @@ export function testDeps(opts: TestDepsOptions = {}): { deps: Deps; out: TestStr
   const prompt: Prompt = {
     async question(text) {
       out.stderr.push(text);
-      const a = answers.shift();
+      const next = answers.shift();
+      const a = typeof next === 'function' ? await next(text) : next;
       if (a === 'interrupt') throw new InterruptedError('interrupted at the prompt: nothing was changed');
       return a ?? '';
     },

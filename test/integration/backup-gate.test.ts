@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import type { KubeClient } from '../../lib/kube/client';
 import type { KubeObject } from '../../lib/kube/resources';
 import { resources } from '../../lib/operator/names';
+import { runPurge } from '../../lib/cli/commands/purge';
+import { resolveKubeTarget } from '../../lib/kube/config';
+import { purgeCommand } from '../../plugins/purge/command';
+import { parsedDefaults } from '../helpers/args';
 import { adminClient, eventually, vw } from '../helpers/plugins';
+import { testDeps, text } from '../helpers/test-deps';
 import { toolsBinDir } from '../support/kube-env';
 import { type SandboxSummary, seedSandbox, startWorld, type World } from '../support/sandbox';
 
@@ -162,6 +167,8 @@ describe('the final-backup gate', () => {
     );
     const early = await vw(['backup', '-n', ns, late, '--ttl', '8760h', '--timeout', '60s'], { kubeconfig });
     expect(early.stderr).toMatch(/not paused/);
+    // Times are in whole seconds: the pause comes in a later one.
+    await new Promise((r) => setTimeout(r, 1100));
     expect((await vw(['pause', '-n', ns, late, '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
     expect(await gate()).toMatch(new RegExp(`${ns}/${late} \\(stale: started before the application was paused`));
     const retake = await vw(['backup', '-n', ns, late, '--ttl', '8760h', '--timeout', '60s'], { kubeconfig });
@@ -186,5 +193,29 @@ describe('the final-backup gate', () => {
     expect(status.steps[1].state).not.toBe('skipped');
     const r = await vw(['uninstall', '--ttl', '8760h', '--yes', '--dry-run=client', '--helm', helm()], { kubeconfig });
     expect(r.stderr).toMatch(/== Step 2: final backups/);
+  });
+
+  it('purge --delete-apps checks the gate again after the confirmation, right before it deletes', async () => {
+    const b = await vw(['backup', '--ttl', '8760h', '--timeout', '60s'], { kubeconfig });
+    expect(b.exitCode).toBe(0);
+    const target = resolveKubeTarget({ kubeconfig }, process.env);
+    const t = testDeps({
+      kubeconfig,
+      stdinTTY: true,
+      answers: [
+        async () => {
+          // Between the plan and the answer, the final backups' Velero Backups go away.
+          for (const b of (await client.list(resources.veleroBackups, { namespace: 'velero' })).items)
+            await client.delete(resources.veleroBackups, b.metadata.name, 'velero');
+          return target.cluster;
+        },
+      ],
+    });
+    const options = purgeCommand.toOptions({
+      ...(await parsedDefaults(['purge', '--delete-apps', '--helm', helm()])),
+    });
+    await expect(runPurge(options, t.deps)).rejects.toMatchObject({ exitCode: 3 });
+    expect(text(t.out.stderr)).toMatch(/Type "/);
+    expect((await client.list(resources.applicationInstances, { namespace: ns })).items.length).toBeGreaterThan(0);
   });
 });

@@ -34,6 +34,8 @@ describe('kubectl vw backup', () => {
     ]);
     sim = new SimOperator({ kubeconfig, namespaces: [ns] });
     await sim.start();
+    // A final backup follows the pause (step 1), or it does not count.
+    expect((await vw(['pause', '-n', ns, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
   });
 
   afterAll(async () => {
@@ -144,7 +146,7 @@ describe('kubectl vw backup', () => {
     expect(r.exitCode).toBe(0);
     const items = JSON.parse(r.stdout).items as Record[];
     const byApp = Object.fromEntries(items.map((i) => [i.application, i]));
-    expect(byApp.web).toMatchObject({ phase: 'Succeeded', safe: true, outcome: 'safe' });
+    expect(byApp.web).toMatchObject({ phase: 'Succeeded', safe: true, outcome: 'counts' });
     expect(byApp.web?.backup?.phase).toBe('Completed');
     expect(byApp.web?.backup?.expiration).toBeTruthy();
     expect(byApp.cache).toMatchObject({
@@ -174,7 +176,7 @@ describe('kubectl vw backup', () => {
     const before = (await operations()).map((o) => o.metadata.uid).sort();
     const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', '--ttl', '720h', '-o', 'wide'], { kubeconfig });
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/adopt/);
+    expect(r.stdout).toMatch(/keep/);
     expect((await operations()).map((o) => o.metadata.uid).sort()).toEqual(before);
   });
 
@@ -185,6 +187,7 @@ describe('kubectl vw backup', () => {
     sim2.faults.failBackups.set('erp', 'VeleroBackupFailed');
     await sim2.start();
     try {
+      expect((await vw(['pause', '-n', ns2, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
       const r = await vw(['backup', '-n', ns2, 'erp', 'wiki', '--ttl', '720h', '-o', 'json', '--timeout', '60s'], {
         kubeconfig,
       });
@@ -216,6 +219,7 @@ describe('kubectl vw backup', () => {
     sim3.faults.hangBackups.add('slow');
     await sim3.start();
     try {
+      expect((await vw(['pause', '-n', ns3, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
       const r = await vw(['backup', '-n', ns3, 'slow', '--ttl', '720h', '--timeout', '3s'], { kubeconfig });
       expect(r.exitCode).toBe(4);
       expect(r.stdout).toMatch(/TIMED OUT/);
@@ -234,9 +238,10 @@ describe('kubectl vw backup', () => {
   it('on a terminal: a progress bar and colour on stderr; NO_COLOR turns colour off', async () => {
     const esc = String.fromCharCode(27);
     const ns5 = await createTestNamespace('backup-tty');
-    await createApps(client, ns5, [{ name: 't1' }, { name: 't2' }]);
+    await createApps(client, ns5, [{ name: 't1' }, { name: 't2' }, { name: 't3' }, { name: 't4' }]);
     const sim5 = new SimOperator({ kubeconfig, namespaces: [ns5], faults: { phaseDelayMs: 300 } });
     await sim5.start();
+    expect((await vw(['pause', '-n', ns5, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
     // Only what a terminal session would have: CI may export NO_COLOR, which must not leak in here.
     const terminalEnv = { PATH: process.env.PATH ?? '', HOME: tmpdir(), KUBECONFIG: kubeconfig, TERM: 'xterm' };
     // util-linux `script` gives the command a pseudo-terminal, as an interactive shell would.
@@ -259,7 +264,7 @@ describe('kubectl vw backup', () => {
       // stdout into a pipe (stderr still on the terminal): the data stays free of escape codes.
       const piped = await execa(
         'script',
-        ['-qec', `${join(distBin, 'kubectl-vw')} backup -n ${ns5} t1 t2 --ttl 720h | cat`, '/dev/null'],
+        ['-qec', `${join(distBin, 'kubectl-vw')} backup -n ${ns5} t3 t4 --ttl 720h | cat`, '/dev/null'],
         { env: terminalEnv, extendEnv: false, reject: false },
       );
       expect(piped.stdout).toMatch(new RegExp(`(^|\\n|${esc}\\[2K)NAMESPACE +APPLICATION`)); // no bold header

@@ -2,6 +2,7 @@ import type { Deps, Session, StepDeps } from '../../deps';
 import { ExitCode, PreflightError, throwIfInterrupted } from '../../errors';
 import type { AccessCheck } from '../../kube/access';
 import { operatorNamespace, resources } from '../../operator/names';
+import { checkFinalBackups } from '../../steps/decommission/plan';
 import { readDecommissionRecord } from '../../steps/decommission/record';
 import { persistsReport } from '../../steps/persists';
 import { findHelm, helmUninstall } from '../../steps/purge/helm';
@@ -83,6 +84,20 @@ function refusals(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
   }
 }
 
+/**
+ * The cluster may have changed between the plan and the confirmation: --delete-apps' gate is
+ * checked again right before anything is deleted.
+ */
+async function recheckGate(deps: Deps, step: StepDeps, o: PurgeOptions) {
+  if (!o.deleteApps || o.skipBackupCheck || o.dryRun !== 'none') return;
+  const check = await checkFinalBackups(step.client, { now: deps.clock.now(), marginMs: o.marginMs });
+  if (!check.ok)
+    throw new PreflightError(
+      `refusing --delete-apps: since the plan, ${check.detail}; nothing was deleted`,
+      `${check.fix ?? ''}; or pass --skip-backup-check`,
+    );
+}
+
 /** Runs each phase left to do, in the procedure's order; returns the ids of those completed. */
 async function runPhases(
   deps: Deps,
@@ -96,6 +111,7 @@ async function runPhases(
   const opts = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency };
   const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
   const done: string[] = [];
+  await recheckGate(deps, step, o);
   for (const phase of todo) {
     throwIfInterrupted(step.signal);
     info(deps.io, phase.title);
