@@ -1,28 +1,62 @@
 import { UsageError } from './errors';
 
-// Go's time.ParseDuration grammar, which Velero and the operator use for TTLs.
-const unitNanos: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
+// Go's time.ParseDuration, exactly, which Velero and the operator use for TTLs:
+// [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+ with units ns, us, µs, μs, ms, s, m, h, or "0"; int64 nanoseconds.
+const unitNanos: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  'µs': 1_000n, // U+00B5 micro sign
+  'μs': 1_000n, // U+03BC Greek mu
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
 };
-const durationPattern = /^(\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
-const durationPart = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+const maxNanos = 2n ** 63n - 1n;
 
 export const durationExamples = '8760h, 720h30m, 90m, 45s';
 
+/** One number-and-unit of a duration; the rest of the text after it, or undefined when malformed. */
+function component(s: string): { nanos: bigint; rest: string } | undefined {
+  const m = /^([0-9]*)(?:\.([0-9]*))?/.exec(s);
+  const whole = m?.[1] ?? '';
+  const frac = m?.[2];
+  if (!whole && !frac) return undefined; // no digits at all: ".s"
+  const afterNumber = s.slice(m?.[0].length ?? 0);
+  const unit = /^[^0-9.]*/.exec(afterNumber)?.[0] ?? '';
+  const scale = unitNanos[unit];
+  if (!unit || scale === undefined) return undefined;
+  // Go adds the fraction as float64(f) * (unit / 10^digits), truncated.
+  const fraction = frac ? BigInt(Math.trunc(Number(frac) * (Number(scale) / 10 ** frac.length))) : 0n;
+  return { nanos: BigInt(whole || '0') * scale + fraction, rest: afterNumber.slice(unit.length) };
+}
+
+/** Go's time.ParseDuration: the duration in nanoseconds, or undefined when Go would refuse it. */
+export function goDurationNanos(text: string): bigint | undefined {
+  let s = text;
+  let negative = false;
+  if (s[0] === '-' || s[0] === '+') {
+    negative = s[0] === '-';
+    s = s.slice(1);
+  }
+  if (s === '0') return 0n;
+  if (!s) return undefined;
+  let total = 0n;
+  while (s) {
+    if (!/^[0-9.]/.test(s)) return undefined;
+    const c = component(s);
+    if (!c) return undefined;
+    total += c.nanos;
+    if (total > maxNanos + (negative ? 1n : 0n)) return undefined; // overflows int64
+    s = c.rest;
+  }
+  return negative ? -total : total;
+}
+
 /** Parses a Go duration into milliseconds; undefined when it is not one. */
 export function parseGoDuration(text: string): number | undefined {
-  if (!durationPattern.test(text)) return undefined;
-  let ms = 0;
-  for (const [, value, unit] of text.matchAll(durationPart)) {
-    ms += Number(value) * (unitNanos[unit as string] ?? Number.NaN);
-  }
-  return Number.isFinite(ms) ? ms : undefined;
+  const nanos = goDurationNanos(text);
+  return nanos === undefined ? undefined : Number(nanos) / 1e6;
 }
 
 /** A strictly positive Go duration (TTLs, timeouts), or a UsageError that shows valid forms. */

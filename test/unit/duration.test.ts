@@ -43,3 +43,34 @@ describe('Go durations', () => {
     expect(formatDuration(3 * 3_600_000)).toBe('3h');
   });
 });
+
+describe("exactly Go's time.ParseDuration", () => {
+  it.each([
+    ['+8760h', 8760 * 3_600_000],
+    ['.5h', 1_800_000],
+    ['1.h', 3_600_000],
+    ['1µs', 0.001],
+    ['1μs', 0.001],
+    ['1us', 0.001],
+    ['1h0m0s', 3_600_000],
+    ['2562047h', 2562047 * 3_600_000],
+    ['1.5m', 90_000],
+    ['0', 0],
+  ])('accepts %s', (text, ms) => {
+    expect(parseGoDuration(text)).toBeCloseTo(ms, 6);
+  });
+
+  it.each(['2562048h', '9223372036854775808ns', '.h', '-.s', '1', '1hh', '1 h', 'h1', '', '+', '1.2.3s', '1d'])(
+    'refuses %p',
+    (text) => {
+      expect(parseGoDuration(text)).toBeUndefined();
+    },
+  );
+
+  it('a TTL above the longest Go duration, or shorter than the margin, is refused', () => {
+    expect(() => validateTtl('2562048h')).toThrow(/invalid --ttl/);
+    expect(() => validateTtl('12h')).toThrow(/shorter than the final-backup expiry margin/);
+    expect(validateTtl('12h', { allowShort: true })).toBe(12 * 3_600_000);
+    expect(validateTtl('+8760h')).toBe(8760 * 3_600_000);
+  });
+});
