@@ -27,7 +27,7 @@ export interface PersistsReport {
   odoo: {
     clusterID?: string;
     cluster?: string;
-    credential: 'valid' | 'revoked' | 'not-revoked' | 'unknown';
+    credential: 'valid' | 'revoked' | 'not-revoked' | 'unconfirmed' | 'unknown';
     note: string;
   };
 }
@@ -53,7 +53,7 @@ export async function readPersistsInput(
     client.listIfServed(core.persistentVolumes),
     client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
     client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
-    readDecommissionRecord(client, operatorNamespace).catch(() => undefined),
+    readDecommissionRecord(client).catch(() => undefined),
   ]);
   // The namespace (and the record in it) may be gone by now: the caller may pass what it read before.
   return { backups, contents, pvs, secret, clusters, record: stored ?? opts.decommission };
@@ -115,26 +115,31 @@ function odooStanding(clusters: KubeObject[], record?: DecommissionRecord): Pers
       cluster: cluster.value.metadata.name,
       clusterID: cluster.value.status?.clusterID,
       credential: 'valid',
-      note: 'the Cluster CR still exists: step 3 has not run, the credential is still valid',
+      note: 'the Cluster CR still exists: step 3 has not finished, the credential is still valid',
     };
   }
-  if (record?.outcome === 'forced') {
-    return {
-      cluster: record.cluster,
-      clusterID: record.clusterID,
-      credential: 'not-revoked',
-      note: `finalizer removed by force at ${record.forcedAt}: the credential was NOT revoked server-side`,
-    };
+  if (!record) return { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
+  const at = { cluster: record.cluster, clusterID: record.clusterID };
+  switch (record.outcome) {
+    case 'forced':
+      return {
+        ...at,
+        credential: 'not-revoked',
+        note: `finalizer removed by force at ${record.forcedAt}: the credential was NOT revoked server-side`,
+      };
+    case 'revoked':
+      return {
+        ...at,
+        credential: 'revoked',
+        note: `Odoo acknowledged the decommission at ${record.finishedAt ?? '?'}: ${record.evidence ?? 'credential and keypair revoked'}`,
+      };
+    default:
+      return {
+        ...at,
+        credential: 'unconfirmed',
+        note: `revocation NOT confirmed: ${record.evidence ?? 'the Cluster went while no one watched its finalizer'}`,
+      };
   }
-  if (record?.outcome === 'decommissioned') {
-    return {
-      cluster: record.cluster,
-      clusterID: record.clusterID,
-      credential: 'revoked',
-      note: `Odoo acknowledged the decommission at ${record.finishedAt ?? '?'}: credential and keypair revoked`,
-    };
-  }
-  return { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
 }
 
 function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
@@ -179,6 +184,14 @@ function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
   ];
 }
 
+const odooPersists: Record<PersistsReport['odoo']['credential'], string> = {
+  valid: 'Yes, credential still valid',
+  revoked: 'Yes, but the credential is invalidated',
+  'not-revoked': 'Yes, and the credential is NOT invalidated',
+  unconfirmed: 'Yes; revocation NOT confirmed',
+  unknown: 'Yes; whether the credential was revoked is unknown',
+};
+
 function operatorRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
   const { odoo } = r;
   return [
@@ -190,16 +203,13 @@ function operatorRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
     },
     {
       resource: "The cluster's identity record in Odoo",
-      persists:
-        odoo.credential === 'not-revoked'
-          ? 'Yes, and the credential is NOT invalidated'
-          : odoo.credential === 'valid'
-            ? 'Yes, credential still valid'
-            : 'Yes, but the credential is invalidated',
+      persists: odooPersists[odoo.credential],
       facts: [odoo.clusterID ? `cluster ID ${odoo.clusterID}` : 'cluster ID unknown', odoo.note],
       purge:
         "Delete the cluster row in Odoo's Cluster Registry" +
-        (odoo.credential === 'not-revoked' ? ' and revoke its credential by hand first.' : '.'),
+        (odoo.credential === 'not-revoked' || odoo.credential === 'unconfirmed'
+          ? ' and revoke its credential by hand first (unless Odoo shows it revoked).'
+          : '.'),
     },
     {
       resource: 'Audit events in Odoo',

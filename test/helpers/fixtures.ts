@@ -203,7 +203,9 @@ export const persistsInput: PersistsInput = {
     clusterID: '6f1e0c2a-1b2c-4d5e-8f90-123456789abc',
     odooUrl: 'https://odoo.example.test',
     startedAt: '2026-11-27T11:30:00Z',
-    outcome: 'decommissioned',
+    outcome: 'revoked',
+    evidence:
+      "the operator removed its own finalizer (kubectl vw's observer finalizer stayed) with no OdooUnreachable standing",
     finishedAt: '2026-11-27T11:31:00Z',
   },
 };

@@ -16,6 +16,8 @@ describe('kubectl vw decommission', () => {
   let appsNs: string;
 
   const cluster = (name: string) => client.find(resources.clusters, name, system);
+  const idOfRecord = async () =>
+    ((await client.get(core.configMaps, decommissionRecord, 'kube-system')).data as { clusterID: string }).clusterID;
   const clusterID = async (name: string) =>
     eventually(
       async () => ((await cluster(name))?.status as { clusterID?: string } | undefined)?.clusterID,
@@ -43,13 +45,7 @@ describe('kubectl vw decommission', () => {
         .catch(() => undefined);
       await client.delete(resources.clusters, c.metadata.name, system).catch(() => undefined);
     }
-    await client
-      .delete(
-        { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
-        decommissionRecord,
-        system,
-      )
-      .catch(() => undefined);
+    await client.delete(core.configMaps, decommissionRecord, 'kube-system').catch(() => undefined);
     await deleteNamespace(appsNs, { wait: true });
     await odoo?.stop();
   });
@@ -71,7 +67,7 @@ describe('kubectl vw decommission', () => {
       expect(r.exitCode).toBe(3);
       expect(r.stderr).toMatch(/instances paused: .*not paused/);
       expect(r.stderr).toMatch(/fix: kubectl vw pause --all/);
-      expect(r.stderr).toMatch(/fix: kubectl vw backup --all/);
+      expect(r.stderr).toMatch(/fix: kubectl vw backup .*--ttl 8760h/);
       expect(await cluster('cluster-a')).toBeDefined();
       expect((await cluster('cluster-a'))?.metadata.deletionTimestamp).toBeUndefined();
     } finally {
@@ -103,17 +99,19 @@ describe('kubectl vw decommission', () => {
     expect((await cluster('cluster-a'))?.metadata.deletionTimestamp).toBeUndefined();
   });
 
-  it('drains normally: Odoo sees exactly one decommission call with the right cluster ID', async () => {
+  it('drains normally: the Cluster is gone, Odoo revoked that cluster ID, the record says so', async () => {
     const id = await clusterID('cluster-a');
-    const calls = odoo.decommissionCalls().length;
     const r = await vw(['decommission', '--yes', '--skip-backup-check', '-o', 'json', '--timeout', '60s'], {
       kubeconfig,
     });
     expect(r.stderr).toMatch(/is gone: Odoo acknowledged/);
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'decommissioned', clusterID: id });
-    expect(odoo.decommissionCalls().length - calls).toBe(1);
     expect(odoo.decommissioned()).toContain(id);
+    expect((await client.get(core.configMaps, decommissionRecord, 'kube-system')).data).toMatchObject({
+      clusterID: id,
+      outcome: 'revoked',
+    });
     expect(await cluster('cluster-a')).toBeUndefined();
     const again = await vw(['decommission', 'cluster-a'], { kubeconfig });
     expect(again.exitCode).toBe(0);
@@ -129,12 +127,25 @@ describe('kubectl vw decommission', () => {
     expect(r.stderr).toMatch(/restore connectivity/);
     expect(r.stderr).toMatch(/--force/);
     expect((await cluster('cluster-b'))?.metadata.finalizers).toContain('ops.vworkspace.io/decommission');
-    // While a second run waits, Odoo comes back and the finalizer drains.
-    const waiting = vw(['decommission', 'cluster-b', '--timeout', '60s'], { kubeconfig });
-    setTimeout(() => void odoo.setMode('up'), 1500);
+    // While a second run waits (the operator keeps reporting OdooUnreachable), Odoo comes back.
+    const { execa } = await import('execa');
+    const { distBin } = await import('../helpers/plugins');
+    const waiting = execa(`${distBin}/kubectl-vw`, ['decommission', 'cluster-b', '--timeout', '60s', '-o', 'json'], {
+      reject: false,
+      env: { KUBECONFIG: kubeconfig, NO_COLOR: '1' },
+    });
+    await eventually(
+      async () => (await vw(['status', '-o', 'json'], { kubeconfig })).stdout.includes('OdooUnreachable'),
+      30_000,
+      'blocked',
+    );
+    expect(waiting.exitCode).toBeNull(); // still waiting
+    await odoo.setMode('up');
     const drained = await waiting;
     expect(drained.exitCode).toBe(0);
+    expect(JSON.parse(drained.stdout).outcome).toBe('decommissioned');
     expect(await cluster('cluster-b')).toBeUndefined();
+    expect(odoo.decommissioned()).toContain(await idOfRecord());
   });
 
   it('--force needs a Cluster being deleted and a confirmation, and records the skipped revocation', async () => {
@@ -161,11 +172,7 @@ describe('kubectl vw decommission', () => {
       expect(forced.stderr).toMatch(/Cluster Registry/);
       expect(JSON.parse(forced.stdout).outcome).toBe('forced');
       expect(await cluster('cluster-c')).toBeUndefined();
-      const cm = await client.get(
-        { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
-        decommissionRecord,
-        system,
-      );
+      const cm = await client.get(core.configMaps, decommissionRecord, 'kube-system');
       expect(cm.data).toMatchObject({ clusterID: id, outcome: 'forced' });
       const { items } = await client.list(core.events, { namespace: system });
       expect(items.some((e) => (e as { reason?: string }).reason === 'ForcedFinalizerRemoval')).toBe(true);

@@ -4,18 +4,27 @@ import { ExitCode, PreflightError, throwIfInterrupted, UsageError } from '../../
 import type { AccessCheck } from '../../kube/access';
 import type { KubeObject } from '../../kube/resources';
 import { waitForObjects } from '../../kube/watch';
-import { clusterFinalizer, resources } from '../../operator/names';
+import { clusterFinalizer, resources, toolNamespace } from '../../operator/names';
 import { type Cluster, findCondition } from '../../operator/schemas';
+import { judgeRevocation, type Revocation, vanished } from '../../steps/decommission/evidence';
 import {
+  addObserver,
   clusterKey,
   hasFinalizer,
   manualRevocation,
+  observerFinalizer,
   removeFinalizer,
+  removeFinalizers,
   waysOut,
 } from '../../steps/decommission/finalizer';
 import { followFinalizer } from '../../steps/decommission/follow';
 import { type DecommissionPlan, planDecommission } from '../../steps/decommission/plan';
-import { readDecommissionRecord, recordForcedRemoval, writeDecommissionRecord } from '../../steps/decommission/record';
+import {
+  type DecommissionRecord,
+  readDecommissionRecord,
+  recordForcedRemoval,
+  writeDecommissionRecord,
+} from '../../steps/decommission/record';
 import { requireAccess, requireNamespace, requireOperatorCrds } from '../../steps/preflight';
 import type { DryRunMode } from '../../steps/results';
 import { confirm } from '../confirm';
@@ -55,38 +64,58 @@ interface Run {
   session: Session;
   report: DecommissionReport;
   print: (outcome: DecommissionOutcome, cluster?: Cluster, extra?: Record<string, unknown>) => void;
+  now: () => string;
 }
 
 function decommissionAccess(o: DecommissionOptions): AccessCheck[] {
   const namespace = o.namespace;
   const clusters = (verb: string) => ({ verb, group: resources.clusters.group, resource: 'clusters', namespace });
+  const record = (verb: string) => ({ verb, group: '', resource: 'configmaps', namespace: toolNamespace });
   const writes = o.dryRun !== 'client';
   return [
     clusters('list'),
     clusters('watch'),
-    ...(writes ? [clusters('delete')] : []),
-    ...(o.dryRun === 'none'
-      ? [
-          // The step 3 record, written before the Cluster is deleted.
-          { verb: 'create', group: '', resource: 'configmaps', namespace },
-          { verb: 'patch', group: '', resource: 'configmaps', namespace },
-          ...lockAccess,
-        ]
-      : []),
-    ...(o.force && writes ? [clusters('patch'), { verb: 'create', group: '', resource: 'events', namespace }] : []),
+    ...(writes ? [clusters('delete'), clusters('patch')] : []),
+    // The step 3 record, and the lock.
+    ...(o.dryRun === 'none' ? [record('get'), record('create'), record('patch'), ...lockAccess] : []),
+    ...(o.force && writes ? [{ verb: 'create', group: '', resource: 'events', namespace }] : []),
   ];
 }
 
-/** Step 3 is already done: say so, and keep saying when its finalizer was forced. */
-async function alreadyGone(run: Run): Promise<number> {
-  const { o, deps, session } = run;
-  info(deps.io, `no Cluster${o.cluster ? ` "${o.cluster}"` : ''} in namespace ${o.namespace}: step 3 is done`);
-  const record = await readDecommissionRecord(session.client, o.namespace);
+/** Says what the record says a user still owes Odoo. */
+function warnOwed(deps: Deps, record: DecommissionRecord | undefined) {
   if (record?.outcome === 'forced')
     warn(
       deps.io,
       `its finalizer was removed by force at ${record.forcedAt}: credential of cluster ID ${record.clusterID} was NOT revoked in Odoo`,
     );
+  if (record?.outcome === 'unconfirmed')
+    warn(
+      deps.io,
+      `revocation not confirmed for cluster ID ${record.clusterID}: ${record.evidence ?? 'no evidence'}; revoke it by hand in Odoo's Cluster Registry`,
+    );
+}
+
+/** Step 3 is already done: say so; a record nobody finished says the revocation was not seen. */
+async function alreadyGone(run: Run): Promise<number> {
+  const { o, deps, session } = run;
+  info(deps.io, `no Cluster${o.cluster ? ` "${o.cluster}"` : ''} in namespace ${o.namespace}: step 3 is done`);
+  let record = await readDecommissionRecord(session.client);
+  if (record?.outcome === 'in-progress' && o.dryRun === 'none') {
+    const cluster = {
+      metadata: { name: record.cluster, namespace: o.namespace },
+      spec: {},
+      status: { clusterID: record.clusterID },
+    };
+    record = await withLock(deps, session, 'DecommissionResult', () =>
+      writeDecommissionRecord(session.client, cluster as Cluster, {
+        outcome: 'unconfirmed',
+        finishedAt: run.now(),
+        evidence: 'the Cluster went while kubectl vw was not watching its finalizer',
+      }),
+    );
+  }
+  warnOwed(deps, record);
   run.print('already-gone', undefined, { record: record ?? null });
   return ExitCode.ok;
 }
@@ -102,34 +131,38 @@ async function forcePhase(run: Run, cluster: Cluster): Promise<number> {
   }
   const manual = { manualActions: [manualRevocation(cluster)] };
   if (!hasFinalizer(cluster as KubeObject)) {
-    info(deps.io, `Cluster ${cluster.metadata.name} has no decommission finalizer left; waiting for it to go`);
-  } else {
-    deps.io.err(
-      paint(
-        deps.io,
-        'red',
-        `Forcing removes finalizer ${clusterFinalizer}: Odoo will NOT revoke the credential of cluster ID ${cluster.status?.clusterID ?? 'unknown'}.`,
-      ),
-    );
-    deps.io.err(manualRevocation(cluster));
+    info(deps.io, `Cluster ${cluster.metadata.name} has no decommission finalizer left; following it`);
     if (o.dryRun !== 'none') {
-      if (o.dryRun === 'server') await removeFinalizer(session.client, cluster as KubeObject, true);
-      run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster, manual);
+      run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster);
       return ExitCode.ok;
     }
-    await confirm(deps, session.target, `force-remove the finalizer of Cluster ${cluster.metadata.name}`, {
-      yes: o.yes,
-      typeToConfirm: cluster.metadata.name,
-    });
-    await withLock(deps, session, 'DecommissionForce', async () => {
-      await recordForcedRemoval(session.client, cluster);
-      await removeFinalizer(session.client, cluster as KubeObject, false);
-    });
+    return withLock(deps, session, 'DecommissionResult', (signal) => followPhase(run, cluster, signal));
   }
-  const gone = await waitForObjects(session.client, resources.clusters, [clusterKey(cluster)], (obj) => !obj, {
-    namespace: o.namespace,
-    timeoutMs: o.timeoutMs,
-    signal: deps.signal,
+  deps.io.err(
+    paint(
+      deps.io,
+      'red',
+      `Forcing removes finalizer ${clusterFinalizer}: Odoo will NOT revoke the credential of cluster ID ${cluster.status?.clusterID ?? 'unknown'}.`,
+    ),
+  );
+  deps.io.err(manualRevocation(cluster));
+  if (o.dryRun !== 'none') {
+    if (o.dryRun === 'server') await removeFinalizer(session.client, cluster as KubeObject, true);
+    run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster, manual);
+    return ExitCode.ok;
+  }
+  await confirm(deps, session.target, `force-remove the finalizer of Cluster ${cluster.metadata.name}`, {
+    yes: o.yes,
+    typeToConfirm: cluster.metadata.name,
+  });
+  const gone = await withLock(deps, session, 'DecommissionForce', async (signal) => {
+    await recordForcedRemoval(session.client, cluster, run.now());
+    await removeFinalizer(session.client, cluster as KubeObject, false);
+    return waitForObjects(session.client, resources.clusters, [clusterKey(cluster)], (obj) => !obj, {
+      namespace: o.namespace,
+      timeoutMs: o.timeoutMs,
+      signal,
+    });
   });
   throwIfInterrupted(deps.signal);
   warn(deps.io, `finalizer removed by force; the credential was not revoked server-side. ${manualRevocation(cluster)}`);
@@ -156,49 +189,57 @@ function checkPreflight(run: Run, plan: DecommissionPlan, cluster: Cluster) {
     warn(deps.io, `going on despite failed checks (--force-preflight): ${failed.map((c) => c.name).join(', ')}`);
 }
 
-/** Deletes the Cluster after recording step 3 (once it is gone, its ID lives only in the record and Odoo). */
-async function deletePhase(run: Run, cluster: Cluster): Promise<'deleted' | DecommissionOutcome> {
-  const { o, deps, session } = run;
-  if (o.dryRun === 'client') {
-    deps.io.err(`would delete cluster.ops.vworkspace.io/${cluster.metadata.name} -n ${o.namespace}`);
-    return 'planned';
-  }
-  if (o.dryRun === 'server') {
-    await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace, { dryRun: true });
-    return 'validated';
-  }
-  await confirm(deps, session.target, `delete Cluster ${cluster.metadata.name} (Odoo then revokes its credential)`, {
-    yes: o.yes,
+/**
+ * Records step 3, then deletes exactly the planned Cluster (by uid). With --wait, kubectl vw's
+ * observer finalizer goes on first, so the operator's removal of its own can be seen and judged.
+ */
+async function deleteCluster(run: Run, cluster: Cluster) {
+  const { o, session } = run;
+  const operatorFinalizer = hasFinalizer(cluster as KubeObject);
+  await writeDecommissionRecord(
+    session.client,
+    cluster,
+    { outcome: 'in-progress', operatorFinalizer: String(operatorFinalizer) },
+    run.now(),
+  );
+  if (o.wait) await addObserver(session.client, cluster as KubeObject);
+  await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace, {
+    preconditions: { uid: cluster.metadata.uid },
   });
-  await withLock(deps, session, 'DecommissionResult', async () => {
-    await writeDecommissionRecord(session.client, cluster, { outcome: 'in-progress' });
-    await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace);
-  });
-  info(deps.io, `deleted Cluster ${cluster.metadata.name}; following the operator's finalizer`);
-  return 'deleted';
+  info(run.deps.io, `deleted Cluster ${cluster.metadata.name}; following the operator's finalizer`);
 }
 
-/** The finalizer drained: record it, unless someone forced it meanwhile. */
-async function recordDrained(run: Run, latest: Cluster, ms: number): Promise<number> {
-  const { o, deps, session } = run;
-  const record = await readDecommissionRecord(session.client, o.namespace).catch(() => undefined);
-  if (record?.outcome === 'forced') {
-    warn(
-      deps.io,
-      `Cluster ${latest.metadata.name} is gone, but its finalizer was removed by force at ${record.forcedAt}: the credential was NOT revoked`,
-    );
+/** The finalizer drained: judge the evidence, record it, and let kubectl vw's own finalizer go. */
+async function recordOutcome(run: Run, latest: Cluster, revocation: Revocation, ms: number): Promise<number> {
+  const { deps, session } = run;
+  const stored = await readDecommissionRecord(session.client);
+  if (stored?.outcome === 'forced' && stored.cluster === latest.metadata.name) {
+    warnOwed(deps, stored);
     run.print('forced', latest, { manualActions: [manualRevocation(latest)] });
     return ExitCode.ok;
   }
-  await writeDecommissionRecord(session.client, latest, {
-    outcome: 'decommissioned',
-    finishedAt: new Date(deps.clock.now()).toISOString(),
-  }).catch((err) => warn(deps.io, `could not record the decommission: ${(err as Error).message}`));
-  info(
-    deps.io,
-    `Cluster ${latest.metadata.name} is gone: Odoo acknowledged the decommission and revoked the credential (${formatDuration(ms)})`,
+  const outcome = revocation.confirmed ? 'revoked' : 'unconfirmed';
+  await writeDecommissionRecord(
+    session.client,
+    latest,
+    { outcome, finishedAt: run.now(), evidence: revocation.evidence },
+    run.now(),
   );
-  run.print('decommissioned', latest);
+  await removeFinalizers(session.client, latest as KubeObject, [observerFinalizer]);
+  const name = latest.metadata.name;
+  if (revocation.confirmed) {
+    info(
+      deps.io,
+      `Cluster ${name} is gone: Odoo acknowledged the decommission and revoked the credential (${formatDuration(ms)})`,
+    );
+    run.print('decommissioned', latest, { evidence: revocation.evidence });
+  } else {
+    warn(
+      deps.io,
+      `Cluster ${name} is gone; revocation not confirmed: ${revocation.evidence}. ${manualRevocation(latest)}`,
+    );
+    run.print('unconfirmed', latest, { evidence: revocation.evidence, manualActions: [manualRevocation(latest)] });
+  }
   return ExitCode.ok;
 }
 
@@ -223,19 +264,50 @@ function reportStuck(run: Run, cluster: Cluster, latest: Cluster, ms: number): n
   return ExitCode.timeout;
 }
 
-/** Follows the operator's finalizer until the Cluster is gone, echoing each condition it changes. */
-async function followPhase(run: Run, cluster: Cluster): Promise<number> {
+/** Follows the operator's finalizer until it drains (or the Cluster goes), echoing each condition. */
+async function followPhase(run: Run, cluster: Cluster, signal = run.deps.signal): Promise<number> {
   const { o, deps, session } = run;
   const started = deps.clock.monotonic();
   const elapsed = () => deps.clock.monotonic() - started;
-  const followed = await followFinalizer(stepDeps(deps, session.client), cluster, {
+  const followed = await followFinalizer(stepDeps(deps, session.client, signal), cluster, {
     timeoutMs: o.timeoutMs,
     failFast: o.failFast,
     onCondition: (c) => deps.io.err(`  ${formatDuration(elapsed()).padStart(4)}  ${conditionLine(c)}`),
   });
-  throwIfInterrupted(deps.signal);
-  if (followed.end === 'gone') return recordDrained(run, followed.latest, elapsed());
+  throwIfInterrupted(signal);
+  const stored = await readDecommissionRecord(session.client);
+  const atDeletion = stored?.cluster === cluster.metadata.name ? stored.operatorFinalizer !== 'false' : true;
+  if (followed.end === 'released')
+    return recordOutcome(run, followed.latest, judgeRevocation(followed.latest, atDeletion), elapsed());
+  if (followed.end === 'gone') return recordOutcome(run, followed.latest, vanished, elapsed());
   return reportStuck(run, cluster, followed.latest, elapsed());
+}
+
+/** A Cluster not yet deleted: preflight, confirm, then delete and follow under the lock. */
+async function decommissionCluster(run: Run, plan: DecommissionPlan, cluster: Cluster): Promise<number> {
+  const { o, deps, session } = run;
+  checkPreflight(run, plan, cluster);
+  if (o.dryRun === 'client') {
+    deps.io.err(`would delete cluster.ops.vworkspace.io/${cluster.metadata.name} -n ${o.namespace}`);
+    run.print('planned', cluster);
+    return ExitCode.ok;
+  }
+  if (o.dryRun === 'server') {
+    await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace, { dryRun: true });
+    run.print('validated', cluster);
+    return ExitCode.ok;
+  }
+  await confirm(deps, session.target, `delete Cluster ${cluster.metadata.name} (Odoo then revokes its credential)`, {
+    yes: o.yes,
+  });
+  return withLock(deps, session, 'DecommissionResult', async (signal) => {
+    await deleteCluster(run, cluster);
+    if (!o.wait) {
+      run.print('planned', cluster);
+      return ExitCode.ok;
+    }
+    return followPhase(run, cluster, signal);
+  });
 }
 
 /**
@@ -262,31 +334,24 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
     session,
     report,
     print: (outcome, cluster, extra) => printDecommission(deps.io, o.output, report, outcome, cluster, extra),
+    now: () => new Date(deps.clock.now()).toISOString(),
   };
   const cluster = plan.cluster;
   if (plan.alreadyGone || !cluster) return alreadyGone(run);
   if (o.force) return forcePhase(run, cluster);
-  if (!cluster.metadata.deletionTimestamp) {
-    checkPreflight(run, plan, cluster);
-    const deleted = await deletePhase(run, cluster);
-    if (deleted !== 'deleted') {
-      run.print(deleted, cluster);
-      return ExitCode.ok;
-    }
-  } else {
-    info(
-      deps.io,
-      `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`,
-    );
-    // A dry run only reads: it neither follows nor records.
-    if (o.dryRun !== 'none') {
-      run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster);
-      return ExitCode.ok;
-    }
+  if (!cluster.metadata.deletionTimestamp) return decommissionCluster(run, plan, cluster);
+  info(
+    deps.io,
+    `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`,
+  );
+  // A dry run only reads: it neither follows nor records.
+  if (o.dryRun !== 'none') {
+    run.print(o.dryRun === 'client' ? 'planned' : 'validated', cluster);
+    return ExitCode.ok;
   }
   if (!o.wait) {
     run.print('planned', cluster);
     return ExitCode.ok;
   }
-  return followPhase(run, cluster);
+  return withLock(deps, session, 'DecommissionResult', (signal) => followPhase(run, cluster, signal));
 }

@@ -157,8 +157,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   if (o.report) return reportOnly(deps, o, session);
   await requireAccess(client, purgeAccess(o));
   const plan = await planPurge(client, { ...o, judge: { now: deps.clock.now(), marginMs: o.marginMs } });
-  // Read before --delete-namespace takes it away: the report still names the cluster's Odoo record.
-  const decommission = await readDecommissionRecord(client, operatorNamespace).catch(() => undefined);
+  const decommission = await readDecommissionRecord(client).catch(() => undefined);
   info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(deps.io, plan);
   if (!o.deleteApps && plan.orphanedHelmReleases) {

@@ -6,6 +6,7 @@ import { document, printDocument } from '../output';
 
 export type DecommissionOutcome =
   | 'decommissioned'
+  | 'unconfirmed'
   | 'already-gone'
   | 'planned'
   | 'validated'

@@ -1,6 +1,7 @@
+import { ApiError, isNotFound } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
 import type { KubeObject } from '../../kube/resources';
-import { clusterFinalizer, resources } from '../../operator/names';
+import { clusterFinalizer, resources, toolPrefix } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
 
 export const clusterKey = (c: Cluster) => `${c.metadata.namespace}/${c.metadata.name}`;
@@ -20,17 +21,60 @@ export function manualRevocation(cluster: Cluster): string {
   return `Revoke by hand in Odoo: Cluster Registry -> cluster ID ${cluster.status?.clusterID ?? '(unknown: see the Cluster status before it was removed)'} (${cluster.metadata.name}, Odoo ${cluster.spec.odoo?.url ?? 'unknown URL'}) -> revoke the bootstrap credential and keypair, then mark it Decommissioned.`;
 }
 
-/** Removes only our finalizer, and only if the list is still what we saw (JSON patch test). */
-export async function removeFinalizer(client: KubeClient, cluster: KubeObject, dryRun: boolean) {
-  const finalizers = cluster.metadata.finalizers ?? [];
-  await client.jsonPatch(
-    resources.clusters,
-    cluster.metadata.name,
-    cluster.metadata.namespace,
-    [
-      { op: 'test', path: '/metadata/finalizers', value: finalizers },
-      { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => f !== clusterFinalizer) },
-    ],
-    { dryRun },
-  );
+/** --force: removes the operator's finalizer (and kubectl vw's observer), only from the list as seen. */
+export const removeFinalizer = (client: KubeClient, cluster: KubeObject, dryRun: boolean) =>
+  removeFinalizers(client, cluster, [clusterFinalizer, observerFinalizer], dryRun);
+
+/**
+ * kubectl vw's own finalizer, added to the Cluster just before deleting it, so the moment the
+ * operator removes its finalizer is kept on the object for kubectl vw to see (who removed what,
+ * which conditions stood), rather than lost with the object. Removed by kubectl vw once seen.
+ */
+export const observerFinalizer = `${toolPrefix}/decommission-observer`;
+export const hasObserver = (c: KubeObject) => (c.metadata.finalizers ?? []).includes(observerFinalizer);
+
+/** The operator removed its finalizer and kubectl vw's still holds the Cluster: time to judge and let go. */
+export const releasedToObserver = (c: KubeObject) => hasObserver(c) && !hasFinalizer(c);
+
+/** Adds the observer finalizer, only if the list is still what was seen (JSON patch test). */
+export async function addObserver(client: KubeClient, cluster: KubeObject) {
+  if (hasObserver(cluster)) return;
+  const current = cluster.metadata.finalizers;
+  const ops = current
+    ? [
+        { op: 'test', path: '/metadata/finalizers', value: current },
+        { op: 'add', path: '/metadata/finalizers/-', value: observerFinalizer },
+      ]
+    : [{ op: 'add', path: '/metadata/finalizers', value: [observerFinalizer] }];
+  await client.jsonPatch(resources.clusters, cluster.metadata.name, cluster.metadata.namespace, ops);
+}
+
+/**
+ * Removes the given finalizers, only from the list as seen. A retry whose first attempt landed
+ * (its answer lost) fails its test with 422 or 409: the Cluster is re-read, and if none of them is
+ * left (or it is gone), the removal is done.
+ */
+export async function removeFinalizers(client: KubeClient, cluster: KubeObject, names: string[], dryRun = false) {
+  let current: KubeObject | undefined = cluster;
+  for (let attempt = 0; attempt < 5 && current; attempt++) {
+    const finalizers: string[] = current.metadata.finalizers ?? [];
+    if (!finalizers.some((f) => names.includes(f))) return;
+    try {
+      await client.jsonPatch(
+        resources.clusters,
+        current.metadata.name,
+        current.metadata.namespace,
+        [
+          { op: 'test', path: '/metadata/finalizers', value: finalizers },
+          { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => !names.includes(f)) },
+        ],
+        { dryRun },
+      );
+      return;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (!(err instanceof ApiError && (err.status === 409 || err.status === 422))) throw err;
+      current = await client.find(resources.clusters, cluster.metadata.name, cluster.metadata.namespace);
+    }
+  }
 }

@@ -2,11 +2,14 @@ import type { StepDeps } from '../../deps';
 import { waitForObjects } from '../../kube/watch';
 import { resources } from '../../operator/names';
 import { type Cluster, type Condition, clusterSchema, findCondition } from '../../operator/schemas';
-import { clusterKey } from './finalizer';
+import { clusterKey, releasedToObserver } from './finalizer';
 
 export interface FollowOutcome {
-  /** gone: the Cluster was deleted; timeout: still there; fail-fast: the operator said OdooUnreachable. */
-  end: 'gone' | 'timeout' | 'fail-fast';
+  /**
+   * released: the operator's finalizer went and kubectl vw's observer finalizer holds the Cluster;
+   * gone: the Cluster was deleted; timeout: still there; fail-fast: the operator said OdooUnreachable.
+   */
+  end: 'released' | 'gone' | 'timeout' | 'fail-fast';
   /** The Cluster as last seen before it went (or now). */
   latest: Cluster;
 }
@@ -28,16 +31,18 @@ export async function followFinalizer(
   const seen = new Map<string, string>();
   let latest = cluster;
   let failFast = false;
+  let gone = false;
   const outcome = await waitForObjects(
     deps.client,
     resources.clusters,
     [clusterKey(cluster)],
     (obj) => {
+      gone = !obj;
       if (!obj) return true;
       const parsed = clusterSchema.safeParse(obj);
       if (parsed.success) latest = parsed.data;
       failFast = opts.failFast && isOdooUnreachable(latest);
-      return failFast;
+      return failFast || releasedToObserver(obj);
     },
     {
       namespace: cluster.metadata.namespace,
@@ -54,6 +59,6 @@ export async function followFinalizer(
       },
     },
   );
-  const end = failFast ? 'fail-fast' : outcome.timedOut || outcome.pending.length ? 'timeout' : 'gone';
+  const end = outcome.pending.length ? 'timeout' : gone ? 'gone' : failFast ? 'fail-fast' : 'released';
   return { end, latest };
 }

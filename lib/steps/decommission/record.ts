@@ -1,65 +1,88 @@
 import { isNotFound } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
 import { core } from '../../kube/resources';
-import { clusterFinalizer, decommissionRecord } from '../../operator/names';
+import { clusterFinalizer, decommissionRecord, operatorNamespace, toolNamespace } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
+
+/**
+ * What became of step 3, kept in kube-system so that it outlives the Cluster, the operator's
+ * namespace and the CRDs (purge --delete-namespace, --delete-crds):
+ * - in-progress: the Cluster was deleted, nobody has seen its finalizer drain yet;
+ * - revoked: the operator removed its own finalizer (Odoo acknowledged, the credential is revoked);
+ * - unconfirmed: the Cluster went some other way; the revocation is owed by hand;
+ * - forced: kubectl vw --force removed the finalizer; the revocation is owed by hand.
+ */
+export type RecordOutcome = 'in-progress' | 'revoked' | 'unconfirmed' | 'forced';
 
 export interface DecommissionRecord {
   cluster: string;
   clusterID: string;
   odooUrl: string;
   startedAt: string;
-  /** in-progress: deleted, finalizer not drained yet; decommissioned: Odoo revoked; forced: not revoked. */
-  outcome: 'in-progress' | 'decommissioned' | 'forced';
+  outcome: RecordOutcome;
   finishedAt?: string;
   forcedAt?: string;
+  /** Why the outcome is what it is: the evidence seen, or its absence. */
+  evidence?: string;
+  /** "true" when the operator's finalizer was on the Cluster as kubectl vw deleted it. */
+  operatorFinalizer?: string;
   skipped?: string;
 }
 
-/** Writes (or updates) the step 3 record in the Cluster's namespace. */
+export const owesRevocation = (r?: DecommissionRecord) => r?.outcome === 'forced' || r?.outcome === 'unconfirmed';
+
+/** Writes (or updates) the step 3 record. */
 export async function writeDecommissionRecord(
   client: KubeClient,
   cluster: Cluster,
   update: Partial<DecommissionRecord>,
+  now = new Date().toISOString(),
 ): Promise<DecommissionRecord> {
-  const ns = cluster.metadata.namespace ?? '';
-  const existing = await readDecommissionRecord(client, ns);
+  const existing = await readDecommissionRecord(client);
+  const same = existing?.cluster === cluster.metadata.name;
   const record: DecommissionRecord = {
     cluster: cluster.metadata.name,
-    clusterID: cluster.status?.clusterID ?? existing?.clusterID ?? '',
-    odooUrl: cluster.spec.odoo?.url ?? existing?.odooUrl ?? '',
-    startedAt: existing?.cluster === cluster.metadata.name ? existing.startedAt : new Date().toISOString(),
+    clusterID: cluster.status?.clusterID || (same ? existing?.clusterID : '') || '',
+    odooUrl: cluster.spec.odoo?.url ?? (same ? existing?.odooUrl : '') ?? '',
+    startedAt: same && existing ? existing.startedAt : now,
     outcome: 'in-progress',
     ...update,
   };
-  const data = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Record<string, string>;
-  if (existing) await client.mergePatch(core.configMaps, decommissionRecord, ns, { data });
+  // A merge patch of data: keys of an earlier record that this one does not set are dropped.
+  const stale = Object.fromEntries(
+    Object.keys(existing ?? {})
+      .filter((k) => !(k in record))
+      .map((k) => [k, null]),
+  );
+  const data = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+  const cm = await client.find(core.configMaps, decommissionRecord, toolNamespace);
+  if (cm) await client.mergePatch(core.configMaps, decommissionRecord, toolNamespace, { data: { ...stale, ...data } });
   else {
-    await client.create(
-      core.configMaps,
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: decommissionRecord, namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' } },
-        data,
-      },
-      ns,
-    );
+    const metadata = {
+      name: decommissionRecord,
+      namespace: toolNamespace,
+      labels: { 'app.kubernetes.io/managed-by': 'kubectl-vw' },
+    };
+    await client.create(core.configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata, data }, toolNamespace);
   }
   return record;
 }
 
-export async function readDecommissionRecord(
-  client: KubeClient,
-  namespace: string,
-): Promise<DecommissionRecord | undefined> {
-  try {
-    const cm = await client.find(core.configMaps, decommissionRecord, namespace);
-    return cm ? (cm.data as unknown as DecommissionRecord) : undefined;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
+/** The step 3 record, from kube-system (or, as older versions kept it, the operator's namespace). */
+export async function readDecommissionRecord(client: KubeClient): Promise<DecommissionRecord | undefined> {
+  for (const namespace of [toolNamespace, operatorNamespace]) {
+    try {
+      const cm = await client.find(core.configMaps, decommissionRecord, namespace);
+      if (!cm) continue;
+      const data = cm.data as unknown as Omit<DecommissionRecord, 'outcome'> & { outcome: string };
+      // Older versions wrote "decommissioned" without the evidence that now stands behind "revoked".
+      const outcome = (data.outcome === 'decommissioned' ? 'unconfirmed' : data.outcome) as RecordOutcome;
+      return { ...data, outcome };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
+  return undefined;
 }
 
 /**
@@ -67,11 +90,14 @@ export async function readDecommissionRecord(
  * record, which outlives the Event's one-hour TTL, so `kubectl vw status` keeps saying that the
  * credential was never revoked server-side.
  */
-export async function recordForcedRemoval(client: KubeClient, cluster: Cluster): Promise<DecommissionRecord> {
+export async function recordForcedRemoval(
+  client: KubeClient,
+  cluster: Cluster,
+  now: string,
+): Promise<DecommissionRecord> {
   const ns = cluster.metadata.namespace ?? '';
   const clusterID = cluster.status?.clusterID ?? '';
   const message = `kubectl vw removed finalizer ${clusterFinalizer} from Cluster ${cluster.metadata.name} (cluster ID ${clusterID}) by force: the credential was NOT revoked in Odoo; revoke it by hand in Odoo's Cluster Registry`;
-  const now = new Date().toISOString();
   await client.create(
     core.events,
     {
@@ -89,10 +115,15 @@ export async function recordForcedRemoval(client: KubeClient, cluster: Cluster):
     },
     ns,
   );
-  return writeDecommissionRecord(client, cluster, {
-    outcome: 'forced',
-    forcedAt: now,
-    skipped:
-      'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
-  });
+  return writeDecommissionRecord(
+    client,
+    cluster,
+    {
+      outcome: 'forced',
+      forcedAt: now,
+      skipped:
+        'server-side revocation of the bootstrap credential and keypair in Odoo (POST /api/agent/cluster/decommission)',
+    },
+    now,
+  );
 }

@@ -12,7 +12,7 @@ import {
   type JudgeOptions,
   judgeApps,
 } from '../final-backups';
-import { hasFinalizer } from '../decommission/finalizer';
+import { hasFinalizer, releasedToObserver } from '../decommission/finalizer';
 import { isPaused } from '../pause';
 import { type Observed, observeCluster } from './observe';
 
@@ -139,31 +139,54 @@ function step2(o: Observed, apps: AppFinalBackup[]): StepStatus {
   return { step: 2, name: 'final backups', state, evidence, next };
 }
 
+/** What the step 3 record says about the credential, for the evidence. */
+function recordEvidence(o: Observed): string[] {
+  const r = o.record;
+  if (!r) return o.cluster ? [] : ['no kubectl vw record of step 3: whether Odoo revoked the credential is unknown'];
+  switch (r.outcome) {
+    case 'forced':
+      return [
+        `FORCED at ${r.forcedAt}: credential of cluster ID ${r.clusterID} NOT revoked in Odoo; revoke it by hand`,
+      ];
+    case 'unconfirmed':
+      return [
+        `revocation not confirmed for cluster ID ${r.clusterID}: ${r.evidence ?? 'no evidence'}; revoke it by hand in Odoo's Cluster Registry`,
+      ];
+    case 'revoked':
+      return [`Odoo revoked the credential of cluster ID ${r.clusterID}: ${r.evidence ?? ''}`];
+    default:
+      return o.cluster
+        ? []
+        : [`Cluster ${r.cluster} deleted; nobody saw its finalizer drain yet: run kubectl vw decommission`];
+  }
+}
+
 function step3(o: Observed, f: Facts): StepStatus {
   const cluster = o.cluster;
   const evidence: string[] = [];
   let state: StepState;
   if (cluster) {
+    const held = releasedToObserver(cluster as KubeObject);
     evidence.push(
       `Cluster ${cluster.metadata.name} (ID ${cluster.status?.clusterID ?? '?'}) ${cluster.metadata.deletionTimestamp ? `being deleted since ${cluster.metadata.deletionTimestamp}` : 'present'}, finalizer ${f.cluster?.finalizer ? 'present' : 'gone'}`,
     );
+    if (held)
+      evidence.push("the operator's finalizer drained; kubectl vw's observer finalizer holds it until recorded");
     const d = findCondition(cluster.status?.conditions, 'Decommissioning');
     if (d) evidence.push(`Decommissioning=${f.cluster?.decommissioning}`);
     if (!cluster.metadata.deletionTimestamp) state = 'not started';
-    else if (d?.status === 'False') state = 'blocked';
+    else if (d?.status === 'False' && !held) state = 'blocked';
     else state = 'in progress';
   } else {
     state = 'done';
     evidence.push(o.crdsInstalled || o.namespace ? 'no Cluster CR left' : 'operator namespace and CRDs removed');
-    const forced = f.forcedDecommission;
-    if (forced)
-      evidence.push(
-        `FORCED at ${forced.forcedAt}: credential of cluster ID ${forced.clusterID} NOT revoked in Odoo; revoke it by hand`,
-      );
   }
+  evidence.push(...recordEvidence(o));
   const next =
     state === 'done'
-      ? undefined
+      ? o.record?.outcome === 'in-progress'
+        ? 'kubectl vw decommission'
+        : undefined
       : state === 'blocked'
         ? `restore Odoo connectivity, or: kubectl vw decommission ${cluster?.metadata.name ?? ''} -n ${operatorNamespace} --force`
         : 'kubectl vw decommission';

@@ -40,7 +40,7 @@ export async function observeCluster(client: KubeClient): Promise<Observed> {
   const veleroBackups = crdsInstalled
     ? await client.listIfServed(resources.veleroBackups, { namespace: veleroNamespace })
     : [];
-  const record = namespace ? await readDecommissionRecord(client, operatorNamespace).catch(() => undefined) : undefined;
+  const record = await readDecommissionRecord(client).catch(() => undefined);
   const parsed = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   const cluster = parsed?.ok ? parsed.value : undefined;
   return {
