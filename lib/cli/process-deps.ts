@@ -5,6 +5,7 @@ import type { Deps, Environment, IO, Prompt } from '../deps';
 import { InterruptedError } from '../errors';
 import { KubeClient } from '../kube/client';
 import { resolveKubeTarget } from '../kube/config';
+import { toolFieldManager } from '../operator/names';
 
 // The one place that builds Deps from the process: streams, signals, environment, clock. Every
 // other module under lib/ gets them passed in.
@@ -117,7 +118,7 @@ export function processDeps(argv: readonly string[]): Deps {
     signal: controller.signal,
     connect: (flags, opts = {}) => {
       const target = resolveKubeTarget(flags, env.vars);
-      const client = new KubeClient(target, { maxConnections: opts.concurrency ?? 16 });
+      const client = new KubeClient(target, { maxConnections: opts.concurrency ?? 16, fieldManager: toolFieldManager });
       if (io.verbose) {
         client.onRequest((e) => {
           if (e.status !== 200)

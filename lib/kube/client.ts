@@ -15,6 +15,8 @@ export interface ClientOptions {
   userAgent?: string;
   /** Every request is cancelled when this aborts (Ctrl-C, a wait's deadline). */
   signal?: AbortSignal;
+  /** The field manager writes are recorded under (managedFields): the evidence of who set what. */
+  fieldManager?: string;
 }
 
 export interface RequestOptions {
@@ -100,6 +102,7 @@ export class KubeClient {
   private readonly maxAttempts: number;
   private readonly userAgent: string;
   private readonly signal?: AbortSignal;
+  private readonly fieldManager?: string;
 
   constructor(
     readonly target: KubeTarget,
@@ -115,6 +118,7 @@ export class KubeClient {
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.userAgent = opts.userAgent ?? 'kubectl-vw';
     this.signal = opts.signal;
+    this.fieldManager = opts.fieldManager;
   }
 
   /** The same client whose every request is also cancelled by `signal` (a wait's deadline). */
@@ -122,7 +126,7 @@ export class KubeClient {
     const combined = this.signal ? AbortSignal.any([this.signal, signal]) : signal;
     return new KubeClient(
       this.target,
-      { maxAttempts: this.maxAttempts, userAgent: this.userAgent, signal: combined },
+      { maxAttempts: this.maxAttempts, userAgent: this.userAgent, signal: combined, fieldManager: this.fieldManager },
       this.transport,
     );
   }
@@ -174,6 +178,8 @@ export class KubeClient {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, req.query);
     if (req.dryRun) url.searchParams.set('dryRun', 'All');
+    if (this.fieldManager && (method === 'PATCH' || method === 'POST' || method === 'PUT'))
+      url.searchParams.set('fieldManager', this.fieldManager);
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
     const timeoutMs = this.target.requestTimeoutMs;

@@ -72,6 +72,7 @@ export interface KubeObject {
     deletionTimestamp?: string;
     creationTimestamp?: string;
     ownerReferences?: unknown[];
+    managedFields?: unknown[];
   };
   [field: string]: unknown;
 }

@@ -17,6 +17,8 @@ export const finalBackupName = (app: string, suffix = finalBackupSuffix) => `${a
 // What this tool records on objects it changes, so resume undoes exactly that.
 export const toolPrefix = 'kubectl-vw.vworkspace.io';
 export const pausedByAnnotation = `${toolPrefix}/paused-at`;
+/** The field manager kubectl vw writes as: managedFields then show what it set, and what it did not. */
+export const toolFieldManager = 'kubectl-vw';
 export const suspendedByAnnotation = `${toolPrefix}/suspended-at`;
 
 export const resources = {

@@ -2,6 +2,7 @@ import { mapLimit, sleep } from '../concurrency';
 import type { StepDeps } from '../deps';
 import { ApiError, isConflict, isNotFound } from '../kube/api-error';
 import type { KubeObject, ResourceType } from '../kube/resources';
+import { markerFields } from './markers';
 import { type DryRunMode, dryResult, type ObjectResult, skippedResult } from './results';
 
 /**
@@ -30,7 +31,7 @@ export function slim(o: KubeObject): KubeObject {
   const { name, namespace, resourceVersion, annotations } = o.metadata;
   const suspend = (o.spec as { suspend?: boolean } | undefined)?.suspend;
   return {
-    metadata: { name, namespace, resourceVersion, annotations },
+    metadata: { name, namespace, resourceVersion, annotations, managedFields: markerFields(o) },
     spec: suspend === undefined ? {} : { suspend },
   };
 }

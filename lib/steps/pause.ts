@@ -3,6 +3,7 @@ import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, pauseValue, resources, suspendedByAnnotation } from '../operator/names';
 import { type ApplicationInstance, findCondition } from '../operator/schemas';
 import { annotationsOf, type PlannedChange, slim } from './changes';
+import { isPaused, isSuspended, pausedByTool, staleSuspendMarker, stalePauseMarker, suspendedByTool } from './markers';
 import type { InstancePlan, OperatorReport } from './instance-step';
 import { type Selection, selectInstances } from './selection';
 
@@ -17,8 +18,7 @@ export interface PauseOptions {
 /** waitFor: instances that must end with Suspended=True/ReconcilePaused. */
 export type PausePlan = InstancePlan;
 
-const annotations = annotationsOf;
-export const isPaused = (o: KubeObject) => annotations(o)[pauseAnnotation] === pauseValue;
+export { isPaused } from './markers';
 export const helmReleaseNameOf = (ai: ApplicationInstance) => ai.status?.helmReleaseRef?.name ?? ai.metadata.name;
 export const reportsPaused = (ai: ApplicationInstance) => {
   const c = findCondition(ai.status?.conditions, 'Suspended');
@@ -28,23 +28,42 @@ export const reportsPaused = (ai: ApplicationInstance) => {
 export const pausedReport: OperatorReport = { describe: 'Suspended=True (ReconcilePaused)', done: reportsPaused };
 const key = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
+const base = (o: KubeObject, resource: PlannedChange['resource']) => ({
+  resource,
+  namespace: o.metadata.namespace,
+  name: o.metadata.name,
+  seen: slim(o),
+});
+
+/** Clears a marker that no longer tells the truth (the object is someone else's to resume). */
+export const forgetMarker = (
+  o: KubeObject,
+  resource: PlannedChange['resource'],
+  marker: string,
+  stillStale: (x: KubeObject) => boolean,
+  note: string,
+): PlannedChange => ({
+  ...base(o, resource),
+  action: 'forget',
+  note,
+  patchFor: (obj) => (stillStale(obj) ? { metadata: { annotations: { [marker]: null } } } : undefined),
+});
+
 export function pauseInstanceChange(ai: KubeObject, now: string): PlannedChange {
-  const base = {
-    resource: resources.applicationInstances,
-    namespace: ai.metadata.namespace,
-    name: ai.metadata.name,
-    seen: slim(ai),
-  };
-  if (isPaused(ai)) {
-    const byUs = annotations(ai)[pausedByAnnotation];
-    return {
-      ...base,
-      action: 'none',
-      note: byUs ? `already paused by kubectl-vw at ${byUs}` : 'already paused (not by kubectl-vw: resume leaves it)',
-    };
-  }
+  const at = base(ai, resources.applicationInstances);
+  if (pausedByTool(ai))
+    return { ...at, action: 'none', note: `already paused by kubectl-vw at ${annotationsOf(ai)[pausedByAnnotation]}` };
+  if (isPaused(ai) && stalePauseMarker(ai))
+    return forgetMarker(
+      ai,
+      resources.applicationInstances,
+      pausedByAnnotation,
+      stalePauseMarker,
+      "already paused, by someone else since: clearing kubectl-vw's stale marker",
+    );
+  if (isPaused(ai)) return { ...at, action: 'none', note: 'already paused (not by kubectl-vw: resume leaves it)' };
   return {
-    ...base,
+    ...at,
     action: 'pause',
     // Recording that this tool paused it is what lets resume undo exactly this run's work.
     patchFor: (obj) =>
@@ -55,28 +74,28 @@ export function pauseInstanceChange(ai: KubeObject, now: string): PlannedChange 
 }
 
 export function suspendHelmReleaseChange(hr: KubeObject, now: string): PlannedChange {
-  const base = {
-    resource: resources.helmReleases,
-    namespace: hr.metadata.namespace,
-    name: hr.metadata.name,
-    seen: slim(hr),
-  };
-  const suspended = (o: KubeObject) => (o.spec as { suspend?: boolean } | undefined)?.suspend === true;
-  if (suspended(hr)) {
-    const byUs = annotations(hr)[suspendedByAnnotation];
+  const at = base(hr, resources.helmReleases);
+  if (suspendedByTool(hr))
     return {
-      ...base,
+      ...at,
       action: 'none',
-      note: byUs
-        ? `already suspended by kubectl-vw at ${byUs}`
-        : 'already suspended (not by kubectl-vw: resume leaves it)',
+      note: `already suspended by kubectl-vw at ${annotationsOf(hr)[suspendedByAnnotation]}`,
     };
-  }
+  if (isSuspended(hr) && staleSuspendMarker(hr))
+    return forgetMarker(
+      hr,
+      resources.helmReleases,
+      suspendedByAnnotation,
+      staleSuspendMarker,
+      "already suspended, by someone else since: clearing kubectl-vw's stale marker",
+    );
+  if (isSuspended(hr))
+    return { ...at, action: 'none', note: 'already suspended (not by kubectl-vw: resume leaves it)' };
   return {
-    ...base,
+    ...at,
     action: 'suspend',
     patchFor: (obj) =>
-      suspended(obj)
+      isSuspended(obj)
         ? undefined
         : { metadata: { annotations: { [suspendedByAnnotation]: now } }, spec: { suspend: true } },
   };

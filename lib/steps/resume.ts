@@ -2,9 +2,10 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import { pauseAnnotation, pausedByAnnotation, resources, suspendedByAnnotation } from '../operator/names';
 import { findCondition, type ApplicationInstance } from '../operator/schemas';
-import { annotationsOf, type PlannedChange, slim } from './changes';
+import { type PlannedChange, slim } from './changes';
 import type { InstancePlan, OperatorReport } from './instance-step';
-import { helmReleaseNameOf, isPaused } from './pause';
+import { forgetMarker, helmReleaseNameOf } from './pause';
+import { isPaused, isSuspended, pausedByTool, stalePauseMarker, staleSuspendMarker, suspendedByTool } from './markers';
 import { type Selection, selectInstances } from './selection';
 
 export interface ResumeOptions {
@@ -18,62 +19,66 @@ export interface ResumeOptions {
 /** waitFor: instances that must end with Suspended=False/ReconcileResumed. */
 export type ResumePlan = InstancePlan;
 
-const annotations = annotationsOf;
 export const reportsResumed = (ai: ApplicationInstance) =>
   findCondition(ai.status?.conditions, 'Suspended')?.status !== 'True';
 export const resumedReport: OperatorReport = { describe: 'Suspended=False (ReconcileResumed)', done: reportsResumed };
 
+const base = (o: KubeObject, resource: PlannedChange['resource']) => ({
+  resource,
+  namespace: o.metadata.namespace,
+  name: o.metadata.name,
+  seen: slim(o),
+});
+
 export function resumeInstanceChange(ai: KubeObject, forceAll: boolean): PlannedChange {
-  const base = {
-    resource: resources.applicationInstances,
-    namespace: ai.metadata.namespace,
-    name: ai.metadata.name,
-    seen: slim(ai),
-  };
-  if (!isPaused(ai)) return { ...base, action: 'none', note: 'not paused' };
-  if (!annotations(ai)[pausedByAnnotation] && !forceAll) {
-    return { ...base, action: 'none', note: 'paused, but not by kubectl-vw (use --force-all to resume it)' };
-  }
-  return {
-    ...base,
+  const at = base(ai, resources.applicationInstances);
+  const resume: PlannedChange = {
+    ...at,
     action: 'resume',
     patchFor: (obj) =>
       isPaused(obj)
         ? { metadata: { annotations: { [pauseAnnotation]: null, [pausedByAnnotation]: null } } }
         : undefined,
   };
+  if (pausedByTool(ai) || (isPaused(ai) && forceAll)) return resume;
+  // A marker that no longer tells the truth is cleared: a later pause by hand must never be undone.
+  if (stalePauseMarker(ai)) {
+    const why = isPaused(ai) ? 'paused again by someone else since kubectl-vw paused it' : 'not paused any more';
+    return forgetMarker(
+      ai,
+      resources.applicationInstances,
+      pausedByAnnotation,
+      stalePauseMarker,
+      `${why}: clearing kubectl-vw's stale marker`,
+    );
+  }
+  if (!isPaused(ai)) return { ...at, action: 'none', note: 'not paused' };
+  return { ...at, action: 'none', note: 'paused, but not by kubectl-vw (use --force-all to resume it)' };
 }
 
 export function unsuspendHelmReleaseChange(hr: KubeObject, forceAll: boolean): PlannedChange {
-  const base = {
-    resource: resources.helmReleases,
-    namespace: hr.metadata.namespace,
-    name: hr.metadata.name,
-    seen: slim(hr),
-  };
-  const suspended = (o: KubeObject) => (o.spec as { suspend?: boolean } | undefined)?.suspend === true;
-  const byUs = (o: KubeObject) => Boolean(annotations(o)[suspendedByAnnotation]);
-  if (!suspended(hr)) {
-    // A stale marker (someone un-suspended by hand) is cleared so the record stays true.
-    return byUs(hr)
-      ? {
-          ...base,
-          action: 'forget',
-          note: 'already resumed; clearing the kubectl-vw marker',
-          patchFor: (o) => (byUs(o) ? { metadata: { annotations: { [suspendedByAnnotation]: null } } } : undefined),
-        }
-      : { ...base, action: 'none', note: 'not suspended' };
-  }
-  if (!byUs(hr) && !forceAll)
-    return { ...base, action: 'none', note: 'suspended, but not by kubectl-vw (use --force-all)' };
-  return {
-    ...base,
+  const at = base(hr, resources.helmReleases);
+  const unsuspend: PlannedChange = {
+    ...at,
     action: 'unsuspend',
     patchFor: (obj) =>
-      suspended(obj)
+      isSuspended(obj)
         ? { metadata: { annotations: { [suspendedByAnnotation]: null } }, spec: { suspend: false } }
         : undefined,
   };
+  if (suspendedByTool(hr) || (isSuspended(hr) && forceAll)) return unsuspend;
+  if (staleSuspendMarker(hr)) {
+    const why = isSuspended(hr) ? 'suspended again by someone else since kubectl-vw suspended it' : 'already resumed';
+    return forgetMarker(
+      hr,
+      resources.helmReleases,
+      suspendedByAnnotation,
+      staleSuspendMarker,
+      `${why}: clearing kubectl-vw's stale marker`,
+    );
+  }
+  if (!isSuspended(hr)) return { ...at, action: 'none', note: 'not suspended' };
+  return { ...at, action: 'none', note: 'suspended, but not by kubectl-vw (use --force-all)' };
 }
 
 /** The reinstall path's last step, read-only: what resuming would change. */

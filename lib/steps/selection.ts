@@ -2,6 +2,8 @@ import { UsageError } from '../errors';
 import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import { requireNamespaceName } from '../kube/config';
+import type { KubeObject } from '../kube/resources';
+import { markerFields } from './markers';
 import { requireNamespace } from './preflight';
 import { resources } from '../operator/names';
 import { type ApplicationInstance, applicationInstanceSchema, parseObject } from '../operator/schemas';
@@ -103,8 +105,9 @@ export const selectionScope = (sel: Selection): string | undefined =>
 
 function slimInstance(ai: ApplicationInstance): ApplicationInstance {
   const { name, namespace, uid, resourceVersion, annotations, labels, creationTimestamp } = ai.metadata;
+  const managedFields = markerFields(ai as KubeObject);
   return {
-    metadata: { name, namespace, uid, resourceVersion, annotations, labels, creationTimestamp },
+    metadata: { name, namespace, uid, resourceVersion, annotations, labels, creationTimestamp, managedFields },
     spec: { backup: ai.spec.backup },
     status: { helmReleaseRef: ai.status?.helmReleaseRef, conditions: ai.status?.conditions },
   };

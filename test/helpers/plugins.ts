@@ -30,7 +30,9 @@ export async function vw(
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
 
-export const adminClient = (kubeconfig: string) => new KubeClient(resolveKubeTarget({ kubeconfig }, process.env));
+// Tests write as someone else than kubectl vw: what they set must never pass for its work.
+export const adminClient = (kubeconfig: string) =>
+  new KubeClient(resolveKubeTarget({ kubeconfig }, process.env), { userAgent: 'vw-test-admin' });
 
 export interface AppSpec {
   name: string;

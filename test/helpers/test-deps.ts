@@ -105,7 +105,7 @@ export function testDeps(opts: TestDepsOptions = {}): { deps: Deps; out: TestStr
       ((flags) => {
         if (!opts.kubeconfig && !flags.kubeconfig) throw new Error('this test must not connect to a cluster');
         const target = resolveKubeTarget(flags, vars);
-        return { target, client: new KubeClient(target) };
+        return { target, client: new KubeClient(target, { fieldManager: 'kubectl-vw' }) };
       }),
   };
   return {
