@@ -28,7 +28,11 @@ export const isAlreadyExists = (e: unknown) => isConflict(e) && (e as ApiError).
 
 /** 429, 5xx (but not 501) and connection failures are worth another try; the rest are answers. */
 export function isRetryable(e: unknown): boolean {
-  if (e instanceof ConnectionError) return true;
+  // A certificate that does not match, or credentials that cannot be made, will not change on a retry.
+  if (e instanceof ConnectionError) {
+    const code = String((e.cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+    return !/CERT|TLS|SSL|ALTNAME/.test(code) && !e.message.includes('authentication failed');
+  }
   if (!(e instanceof ApiError)) return false;
   return e.status === 429 || (e.status >= 500 && e.status !== 501);
 }
