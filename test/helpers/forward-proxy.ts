@@ -1,0 +1,115 @@
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+
+// A plain-HTTP front for the test API server whose answers a test decides request by request:
+// forward (with the admin's credentials), answer itself, delay, or end a watch with an in-band
+// ERROR event. Every request is logged with its time, for asserting spacing and counts.
+
+export interface Seen {
+  at: number;
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  watch: boolean;
+}
+
+export type Decision =
+  | { forward: true; delayMs?: number }
+  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | { watchError: number };
+
+export async function startForwardProxy(
+  adminKubeconfig: string,
+  decide: (req: Seen) => Decision = () => ({ forward: true }),
+) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(adminKubeconfig);
+  const upstream = new URL(kc.getCurrentCluster()?.server ?? '');
+  const tls: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(tls);
+  const agent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
+  const log: Seen[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const up = https.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: upstream.host },
+        agent,
+      },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const seen: Seen = {
+      at: Date.now(),
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      watch: url.searchParams.get('watch') === '1',
+    };
+    log.push(seen);
+    const d = decide(seen);
+    if ('forward' in d) {
+      if (!d.delayMs) return forward(req, res);
+      const t = setTimeout(() => {
+        timers.delete(t);
+        forward(req, res);
+      }, d.delayMs);
+      timers.add(t);
+      return;
+    }
+    req.resume();
+    if ('watchError' in d) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: d.watchError, message: 'injected watch error' } })}\n`,
+      );
+      return;
+    }
+    res.writeHead(d.status, { 'Content-Type': 'application/json', ...d.headers });
+    res.end(
+      JSON.stringify(
+        d.body ?? {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          code: d.status,
+          message: 'injected by the test proxy',
+        },
+      ),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const kubeconfig = join(tmpdir(), `vw-forward-${port}.kubeconfig`);
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: proxied\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: proxied\n  context: {cluster: proxied, user: via-proxy}\ncurrent-context: proxied\n`,
+  );
+  return {
+    kubeconfig,
+    log,
+    stop: () =>
+      new Promise<void>((r) => {
+        for (const t of timers) clearTimeout(t);
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
