@@ -19,7 +19,8 @@ export interface Seen {
 }
 
 export type Decision =
-  | { forward: true; delayMs?: number }
+  /** dropResponse: the server applies the request; the client sees its connection reset instead of the answer. */
+  | { forward: true; delayMs?: number; dropResponse?: boolean }
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | { watchError: number };
 
@@ -35,7 +36,7 @@ export async function startForwardProxy(
   const agent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
   const log: Seen[] = [];
   const timers = new Set<NodeJS.Timeout>();
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, drop = false) => {
     const up = https.request(
       {
         host: upstream.hostname,
@@ -46,6 +47,11 @@ export async function startForwardProxy(
         agent,
       },
       (upRes) => {
+        if (drop) {
+          upRes.resume();
+          res.socket?.destroy();
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
       },
@@ -65,10 +71,10 @@ export async function startForwardProxy(
     log.push(seen);
     const d = decide(seen);
     if ('forward' in d) {
-      if (!d.delayMs) return forward(req, res);
+      if (!d.delayMs) return forward(req, res, d.dropResponse);
       const t = setTimeout(() => {
         timers.delete(t);
-        forward(req, res);
+        forward(req, res, d.dropResponse);
       }, d.delayMs);
       timers.add(t);
       return;
