@@ -1,6 +1,8 @@
 import type { KubeClient } from '../../lib/kube/client';
 import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
-import { adminClient, createApps, vw } from '../helpers/plugins';
+import { resources } from '../../lib/operator/names';
+import { startForwardProxy } from '../helpers/forward-proxy';
+import { adminClient, appNames, createApps, vw } from '../helpers/plugins';
 
 // The lock is client-go's leader election, as a CLI uses it: a lease counts as expired only when
 // this process has watched its record stay unchanged for the lease's duration. Nothing here
@@ -110,5 +112,46 @@ describe('the lock', () => {
     }
     for (const h of holders) expect(h).toMatch(/^[^/]+\/\d+\/[0-9a-f]{8}\/PauseResult$/);
     expect(new Set(holders).size).toBe(2);
+  });
+
+  it('a run that cannot renew stops changing things between objects, says so in one line, exit 3', async () => {
+    const many = await createTestNamespace('lock-renew');
+    try {
+      await createApps(
+        client,
+        many,
+        appNames('r', 80).map((name) => ({ name })),
+      );
+      // The lease is taken (created, or a released one replaced); every renewal after that fails.
+      // Each change is slow, so the run outlives its renew deadline.
+      let writes = 0;
+      const proxy = await startForwardProxy(adminKubeconfig(), (r) => {
+        const leaseWrite = (r.method === 'PUT' || r.method === 'POST') && r.path.includes('/leases');
+        if (leaseWrite && ++writes > 1) return { status: 500 };
+        if (r.method === 'PATCH' && r.path.includes('/applicationinstances/')) return { forward: true, delayMs: 400 };
+        return { forward: true };
+      });
+      try {
+        const r = await vw(['pause', '-n', many, '--all', '--no-wait', '--concurrency', '1', '-o', 'json'], {
+          kubeconfig: proxy.kubeconfig,
+          timeoutMs: 120_000,
+        });
+        expect(r.stderr).toMatch(
+          /error: lost the lock Lease kube-system\/kubectl-vw \(could not renew it for 20s\): stopped between objects/,
+        );
+        expect(r.exitCode).toBe(3);
+        const doc = JSON.parse(r.stdout);
+        expect(doc.summary.skipped).toBeGreaterThan(0); // the rest was never started
+        expect(doc.summary.changed).toBeLessThan(80);
+        const paused = (await client.list(resources.applicationInstances, { namespace: many })).items.filter(
+          (i) => i.metadata.annotations?.['apps.vworkspace.io/reconcile'],
+        ).length;
+        expect(paused).toBe(doc.summary.changed);
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      await deleteNamespace(many, { wait: true });
+    }
   });
 });

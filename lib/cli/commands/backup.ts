@@ -182,11 +182,13 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
     return applied.some((a) => a.error) || plan.invalid.length ? ExitCode.someFailed : ExitCode.ok;
   }
   const started = deps.clock.monotonic();
-  const { records, timedOut } = await withLock(deps, session, 'BackupResult', (signal) =>
-    takeBackups(stepDeps(deps, client, signal), o, plan, scope),
-  );
+  let stopped = deps.signal;
+  const { records, timedOut } = await withLock(deps, session, 'BackupResult', (signal) => {
+    stopped = signal;
+    return takeBackups(stepDeps(deps, client, signal), o, plan, scope);
+  });
   printBackupRecords(deps.io, o.output, report, records);
   const code = verdict(deps, o, records, timedOut, plan.invalid.length, deps.clock.monotonic() - started);
-  throwIfInterrupted(deps.signal);
+  throwIfInterrupted(stopped);
   return code;
 }

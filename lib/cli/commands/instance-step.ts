@@ -98,15 +98,19 @@ export async function runInstanceStep(o: InstanceStepOptions, step: InstanceStep
   ]);
   const plan = await step.plan(client, selection);
   const started = deps.clock.monotonic();
-  const apply = (signal: AbortSignal) =>
-    applyInstancePlan(stepDeps(deps, client, signal), plan, {
+  // The run's signal: interrupted, or (under the lock) the lock lost; checked once the rows are out.
+  let stopped = deps.signal;
+  const apply = (signal: AbortSignal) => {
+    stopped = signal;
+    return applyInstancePlan(stepDeps(deps, client, signal), plan, {
       dryRun: o.dryRun,
       concurrency: o.concurrency,
       verb: step.verb,
       wait: o.wait ? { timeoutMs: o.timeoutMs, namespace: selectionScope(selection), report: step.report } : undefined,
     });
+  };
   const outcome = o.dryRun === 'none' ? await withLock(deps, session, step.kind, apply) : await apply(deps.signal);
   const code = finish(deps, o, step, target.context, outcome, deps.clock.monotonic() - started);
-  throwIfInterrupted(deps.signal);
+  throwIfInterrupted(stopped);
   return code;
 }

@@ -126,6 +126,7 @@ async function runPhases(
       );
     if (phase.id === 'step5-delete-crds') await deleteCrds(step, opts, ev);
     if (phase.id === 'step5-delete-namespace') await deleteOperatorNamespace(step, opts, ev);
+    throwIfInterrupted(step.signal);
     done.push(phase.id);
   }
   return done;
