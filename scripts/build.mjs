@@ -50,8 +50,17 @@ console.error(`built ${Object.keys(entries).length} bundles into ${outdir}/`);
 // dist/bin: what a user puts on PATH to get `kubectl vw ...` from the bundles (tests do the same).
 // kubectl_complete-vw (and -vw-<step>) are kubectl's plugin completion hooks (kubectl 1.26+).
 mkdirSync(`${outdir}/bin`, { recursive: true });
+// The wrappers run on the project's own Node 22 (the `node` devDependency) when it is there, so
+// they work as printed on a machine whose `node` is older; elsewhere, on the `node` on PATH.
 const wrapper = (bundle, extra = '') =>
-  `#!/bin/sh\nexec node "$(dirname "$(readlink -f "$0")")/../${bundle}.js" ${extra}"$@"\n`;
+  [
+    '#!/bin/sh',
+    'here="$(dirname "$(readlink -f "$0")")"',
+    'node="$here/../../node_modules/node/bin/node"',
+    '[ -x "$node" ] || node=node',
+    `exec "$node" "$here/../${bundle}.js" ${extra}"$@"`,
+    '',
+  ].join('\n');
 for (const name of Object.keys(entries).filter((n) => n.startsWith('kubectl-vw'))) {
   writeFileSync(`${outdir}/bin/${name}`, wrapper(name));
   chmodSync(`${outdir}/bin/${name}`, 0o755);
