@@ -1,4 +1,5 @@
-import { operatorCrds } from '../../lib/operator/names';
+import { helmReleaseName, operatorCrds, operatorNamespace } from '../support/contract';
+import { helmOwnership } from '../support/kinds';
 import { createTestNamespace, deleteNamespace, kubectl, kubectlOk, restrictedKubeconfig } from '../support/kube-env';
 
 // The harness itself, proven with the real kubectl: what every other integration test takes for
@@ -69,6 +70,19 @@ test.each([...operatorCrds.map((name) => [name, 'v1alpha1'] as const), ...Object
     expect(crd.spec.versions.find((v) => v.name === version)?.served).toBe(true);
   },
 );
+
+test.each(operatorCrds)("%s carries the operator release's ownership, so helm install adopts it", async (name) => {
+  const crd = await getJson<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } }>([
+    'get',
+    'crd',
+    name,
+  ]);
+  expect(crd.metadata.labels?.[helmOwnership.managedByLabel]).toBe(helmOwnership.managedByValue);
+  expect(crd.metadata.annotations).toMatchObject({
+    [helmOwnership.releaseNameAnnotation]: helmReleaseName,
+    [helmOwnership.releaseNamespaceAnnotation]: operatorNamespace,
+  });
+});
 
 test.each(operatorCrds)('%s has the status subresource', async (name) => {
   const crd = await getJson<Crd>(['get', 'crd', name]);
