@@ -234,7 +234,7 @@ export async function startFaultProxy(adminKubeconfig: string): Promise<FaultPro
   const kubeconfig = join(tmpdir(), `vw-fault-proxy-${process.pid}-${port}.kubeconfig`);
   await writeFile(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: fault-proxy\n  cluster:\n    server: ${url}\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: fault-proxy\n  context: {cluster: fault-proxy, user: via-proxy}\ncurrent-context: fault-proxy\n`,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fault-proxy\n  cluster:\n    server: ${url}\n    insecure-skip-tls-verify: true\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: fault-proxy\n  context: {cluster: fault-proxy, user: via-proxy}\ncurrent-context: fault-proxy\n`,
   );
 
   return {
