@@ -23,7 +23,11 @@ async function main() {
     log: (l) => process.stderr.write(`  ${l}\n`),
     // The operator checks Odoo's health every 10 minutes here, so the decommission preflight
     // still sees the Odoo it saw at registration when the demo takes it down just before.
-    sim: { healthIntervalMs: 600_000 },
+    // The simulated operator's own log would drown the plugins' output; VW_SIM_LOG=1 shows it.
+    sim: {
+      healthIntervalMs: 600_000,
+      log: process.env.VW_SIM_LOG === '1' ? (l) => process.stderr.write(`  [sim] ${l}\n`) : () => {},
+    },
   });
   let code = 0;
   try {

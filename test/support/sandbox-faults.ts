@@ -106,13 +106,15 @@ export async function watchSandboxFaults(opts: {
       log(`${name}: odoo ${odoo}`);
     }
     if (odoo) applied.odoo = odoo;
-    if (opts.sim && (backups || phase)) {
-      const phases = new Map(opts.sim.faults.storageLocationPhases);
-      if (phase) phases.set(location, phase);
-      opts.sim.setFaults({
-        ...(backups ? { backupOutcome: backups } : {}),
-        storageLocationPhases: phases,
-      });
+    // Only a change is applied: setFaults re-runs every reconcile, which a switch of Odoo alone
+    // must not cause (the operator would re-check Odoo's health at once, which it does not).
+    const sim = opts.sim;
+    const newOutcome = backups && sim && backups !== sim.faults.backupOutcome ? backups : undefined;
+    const newPhase = phase && sim && sim.faults.storageLocationPhases.get(location) !== phase ? phase : undefined;
+    if (sim && (newOutcome || newPhase)) {
+      const phases = new Map(sim.faults.storageLocationPhases);
+      if (newPhase) phases.set(location, newPhase);
+      sim.setFaults({ ...(newOutcome ? { backupOutcome: newOutcome } : {}), storageLocationPhases: phases });
       log(`${name}: backups ${backups ?? applied.backups}, storageLocation ${phase ?? applied.storageLocation}`);
     }
     if (backups) applied.backups = backups;

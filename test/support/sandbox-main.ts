@@ -52,7 +52,7 @@ async function main() {
   log('starting the control plane (first run builds the Kubernetes binaries: many minutes)...');
   const started = Date.now();
   const world = await startWorld({
-    log: (line) => log(`[control-plane] ${line}`),
+    log: (line) => log(`[world] ${line}`),
     sim: { log: verbose ? (line) => log(`[sim-operator] ${line}`) : () => {} },
   });
   let stopping = false;
