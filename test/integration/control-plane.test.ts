@@ -1,9 +1,19 @@
-import { operatorCrds } from '../../lib/operator/names';
-import { createTestNamespace, deleteNamespace, kubectl, kubectlOk, restrictedKubeconfig } from '../support/kube-env';
+import { helmReleaseName, operatorCrds, operatorNamespace } from '../support/contract';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
+import { core, helmOwnership } from '../support/kinds';
+import { Kube } from '../support/kube';
+import {
+  adminKubeconfig,
+  createTestNamespace,
+  deleteNamespace,
+  kubectl,
+  kubectlOk,
+  restrictedKubeconfig,
+} from '../support/kube-env';
 
 // The harness itself, proven with the real kubectl: what every other integration test takes for
 // granted (CRDs served and validating, RBAC enforced, namespace and garbage-collector controllers
-// running) is checked here once.
+// running, the fault proxy in front of the API server) is checked here once.
 
 const upstreamCrds = {
   'helmreleases.helm.toolkit.fluxcd.io': 'v2',
@@ -69,6 +79,19 @@ test.each([...operatorCrds.map((name) => [name, 'v1alpha1'] as const), ...Object
     expect(crd.spec.versions.find((v) => v.name === version)?.served).toBe(true);
   },
 );
+
+test.each(operatorCrds)("%s carries the operator release's ownership, so helm install adopts it", async (name) => {
+  const crd = await getJson<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } }>([
+    'get',
+    'crd',
+    name,
+  ]);
+  expect(crd.metadata.labels?.[helmOwnership.managedByLabel]).toBe(helmOwnership.managedByValue);
+  expect(crd.metadata.annotations).toMatchObject({
+    [helmOwnership.releaseNameAnnotation]: helmReleaseName,
+    [helmOwnership.releaseNamespaceAnnotation]: operatorNamespace,
+  });
+});
 
 test.each(operatorCrds)('%s has the status subresource', async (name) => {
   const crd = await getJson<Crd>(['get', 'crd', name]);
@@ -208,4 +231,113 @@ test('deleting an owner deletes its dependents (garbage collector)', async () =>
   await kubectlOk(['delete', 'configmap', 'owner', '-n', ns, '--cascade=background']);
   await kubectlOk(['wait', '--for=delete', 'configmap/dependent', '-n', ns, '--timeout=60s']);
   expect((await kubectl(['get', 'configmap', 'dependent', '-n', ns])).stderr).toContain('NotFound');
+});
+
+describe('the fault proxy', () => {
+  let proxy: FaultProxy;
+  let kube: Kube;
+  const configMap = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns } });
+
+  beforeAll(async () => {
+    proxy = await startFaultProxy(adminKubeconfig());
+    kube = Kube.fromFile(proxy.kubeconfig, { userAgent: 'fault-proxy-test/v1', maxAttempts: 1 });
+  });
+  afterAll(async () => {
+    kube?.close();
+    await proxy?.stop();
+  });
+  beforeEach(() => {
+    proxy.clearRules();
+    proxy.clearRequests();
+  });
+
+  test('forwards with the admin credentials and records every request', async () => {
+    await kube.create(core.configMaps, configMap('fp-plain'));
+    const got = await kube.get(core.configMaps, 'fp-plain', ns);
+    expect(got.metadata.name).toBe('fp-plain');
+    expect(proxy.requests.map((r) => [r.method, r.path, r.status, r.forwarded, r.outcome, r.userAgent])).toEqual([
+      ['POST', `/api/v1/namespaces/${ns}/configmaps`, 201, true, 'answered', 'fault-proxy-test/v1'],
+      ['GET', `/api/v1/namespaces/${ns}/configmaps/fp-plain`, 200, true, 'answered', 'fault-proxy-test/v1'],
+    ]);
+  });
+
+  test('429 with Retry-After on the next K matching requests: kubectl waits and retries, the record shows the spacing', async () => {
+    await kube.create(core.configMaps, configMap('fp-throttled'));
+    const rule = proxy.addRule({
+      method: 'PATCH',
+      path: /\/configmaps\/fp-throttled$/,
+      action: { status: 429, retryAfterSeconds: 1 },
+      times: 2,
+    });
+    await kubectlOk([
+      '--kubeconfig',
+      proxy.kubeconfig,
+      'patch',
+      'configmap',
+      'fp-throttled',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"data":{"k":"v"}}',
+    ]);
+    expect(rule.applied).toBe(2);
+    expect(rule.remaining).toBe(0);
+    const patches = proxy.requests.filter((r) => r.method === 'PATCH');
+    expect(patches.map((r) => [r.status, r.forwarded])).toEqual([
+      [429, false],
+      [429, false],
+      [200, true],
+    ]);
+    for (let i = 1; i < patches.length; i++) {
+      expect(patches[i]!.time.getTime() - patches[i - 1]!.time.getTime()).toBeGreaterThanOrEqual(950);
+    }
+  });
+
+  test('rules can match dry runs only: the API server saw dryRun=All, and the real request went through', async () => {
+    proxy.addRule({ dryRun: true, action: { status: 500 } });
+    const input = { ...configMap('fp-dry'), data: { a: '1' } };
+    const dry = await kubectl(['--kubeconfig', proxy.kubeconfig, 'apply', '--dry-run=server', '-f', '-'], { input });
+    expect(dry.exitCode).not.toBe(0);
+    const real = await kubectl(['--kubeconfig', proxy.kubeconfig, 'apply', '-f', '-'], { input });
+    expect(real.exitCode).toBe(0);
+    const dryRuns = proxy.requests.filter((r) => r.dryRun);
+    expect(dryRuns.length).toBeGreaterThan(0);
+    expect(dryRuns.every((r) => new URLSearchParams(r.query).get('dryRun') === 'All' && r.status === 500)).toBe(true);
+    expect(proxy.requests.some((r) => !r.dryRun && r.method !== 'GET' && r.status === 201)).toBe(true);
+  });
+
+  test('reset before forwarding: the client sees a reset and the API server never saw the request', async () => {
+    proxy.addRule({ method: 'POST', action: { reset: true }, times: 1 });
+    await expect(kube.create(core.configMaps, configMap('fp-reset'))).rejects.toThrow();
+    expect(proxy.requests[0]).toMatchObject({ method: 'POST', outcome: 'reset', forwarded: false });
+    const admin = Kube.fromFile(adminKubeconfig());
+    expect(await admin.find(core.configMaps, 'fp-reset', ns)).toBeUndefined();
+    admin.close();
+  });
+
+  test('forward then drop: the API server applied it, the client sees a reset', async () => {
+    proxy.addRule({ method: 'POST', action: { drop: true }, times: 1 });
+    await expect(kube.create(core.configMaps, configMap('fp-dropped'))).rejects.toThrow();
+    expect(proxy.requests[0]).toMatchObject({ method: 'POST', outcome: 'dropped', forwarded: true });
+    const admin = Kube.fromFile(adminKubeconfig());
+    expect(await admin.find(core.configMaps, 'fp-dropped', ns)).toBeDefined();
+    admin.close();
+  });
+
+  test('delay, 5xx, and probability', async () => {
+    proxy.addRule({ method: 'GET', path: /fp-plain$/, action: { delayMs: 400 }, times: 1 });
+    const started = Date.now();
+    await kube.get(core.configMaps, 'fp-plain', ns);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    proxy.addRule({ method: 'GET', path: /fp-plain$/, action: { status: 503 }, times: 1 });
+    await expect(kube.get(core.configMaps, 'fp-plain', ns)).rejects.toMatchObject({ status: 503 });
+    const never = proxy.addRule({ method: 'GET', action: { status: 500 }, probability: 0 });
+    await kube.get(core.configMaps, 'fp-plain', ns);
+    expect(never.applied).toBe(0);
+    const always = proxy.addRule({ method: 'GET', action: { status: 502 }, probability: 1 });
+    await expect(kube.get(core.configMaps, 'fp-plain', ns)).rejects.toMatchObject({ status: 502 });
+    always.remove();
+    await kube.get(core.configMaps, 'fp-plain', ns);
+  });
 });

@@ -5,7 +5,12 @@ import { type FakeOdoo, decommissionPath, healthPath, startFakeOdoo } from '../s
 // modes, since the decommission tests read "Odoo down" and "Odoo back" through them.
 
 const post = (url: string, body: unknown, signal?: AbortSignal) =>
-  fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
+  fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'User-Agent': 'vworkspace-operator/v0.1.0' },
+    body: JSON.stringify(body),
+    signal,
+  });
 
 describe('fake Odoo', () => {
   let odoo: FakeOdoo;
@@ -29,7 +34,13 @@ describe('fake Odoo', () => {
     expect(await res.json()).toEqual({ acknowledged: true });
     expect(odoo.decommissioned()).toEqual(['c-1']);
     const [call] = odoo.decommissionCalls();
-    expect(call).toMatchObject({ method: 'POST', path: decommissionPath, body: { clusterID: 'c-1' }, status: 200 });
+    expect(call).toMatchObject({
+      method: 'POST',
+      path: decommissionPath,
+      body: { clusterID: 'c-1' },
+      status: 200,
+      userAgent: 'vworkspace-operator/v0.1.0',
+    });
     expect(call?.time).toBeInstanceOf(Date);
   });
 
@@ -75,5 +86,33 @@ describe('fake Odoo', () => {
     const fast = Date.now();
     expect((await fetch(`${odoo.url}${healthPath}`)).status).toBe(200);
     expect(Date.now() - fast).toBeLessThan(300);
+  });
+
+  test('unauthorized answers 401 to every agent call and acknowledges nothing', async () => {
+    await odoo.setMode('unauthorized');
+    expect((await fetch(`${odoo.url}${healthPath}`)).status).toBe(401);
+    const res = await post(`${odoo.url}${decommissionPath}`, { clusterID: 'c-5' });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: expect.stringContaining('credential') });
+    expect(odoo.decommissioned()).toEqual([]);
+    expect(odoo.calls.map((c) => c.status)).toEqual([401, 401]);
+  });
+
+  test('rejecting refuses the decommission with a 4xx (409 unless told) and answers the rest', async () => {
+    await odoo.setMode('rejecting');
+    expect((await post(`${odoo.url}${decommissionPath}`, { clusterID: 'c-6' })).status).toBe(409);
+    expect((await fetch(`${odoo.url}${healthPath}`)).status).toBe(200);
+    await odoo.setMode('rejecting', { status: 404 });
+    expect((await post(`${odoo.url}${decommissionPath}`, { clusterID: 'c-6' })).status).toBe(404);
+    expect(odoo.decommissioned()).toEqual([]);
+    await expect(odoo.setMode('rejecting', { status: 503 })).rejects.toThrow(/4xx/);
+    await odoo.setMode('up');
+    expect((await post(`${odoo.url}${decommissionPath}`, { clusterID: 'c-6' })).status).toBe(200);
+    expect(odoo.decommissioned()).toEqual(['c-6']);
+  });
+
+  test('an unknown mode is refused', async () => {
+    await expect(odoo.setMode('sideways' as never)).rejects.toThrow(/unknown Odoo mode/);
+    expect(odoo.mode).toBe('up');
   });
 });

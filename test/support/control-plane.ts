@@ -130,7 +130,7 @@ async function bringUp(
   }
 
   const run = { kubeconfig: adminKubeconfig, cacheDir: join(dir, 'kubectl-cache') };
-  const [, crds] = await Promise.all([installReadonlyRbac(run), installCrds(run, [operatorCrdsDir, crdsDir])]);
+  const [, crds] = await Promise.all([installReadonlyRbac(run), installCrds(run, [crdsDir], [operatorCrdsDir])]);
   return { server, adminKubeconfig, restrictedKubeconfig, dir, binDir: bins.binDir, crds };
 }
 
@@ -213,7 +213,7 @@ async function useExistingCluster(log: (s: string) => void): Promise<ControlPlan
     const server = view.stdout.trim();
     log(`using the existing cluster at ${server} (USE_EXISTING_CLUSTER=true)`);
     const binDir = process.env.KUBEBUILDER_ASSETS || (await runBuildTools(['helm', 'krew'], log));
-    const crds = await installCrds(run, [operatorCrdsDir, await upstreamCrdsDir(log)]);
+    const crds = await installCrds(run, [await upstreamCrdsDir(log)], [operatorCrdsDir]);
     return { server, adminKubeconfig: kubeconfig, dir, binDir, crds, stop: async () => removeTempDir(dir) };
   } catch (err) {
     removeTempDir(dir);

@@ -1,13 +1,28 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { odooDecommissionPath } from './contract';
 
 /**
  * A stand-in for the Odoo side of the operator: the two agent endpoints the operator calls
  * (operator-api.md, "Cluster"), with switches for the ways Odoo goes wrong in the field.
  */
 
-/** up: answers; down: not listening (connection refused); failing: 503; slow: answers late. */
-export type OdooMode = 'up' | 'down' | 'failing' | 'slow';
+/**
+ * up: answers; down: not listening (connection refused); failing: 503 to everything; slow: answers
+ * late (delayMs, default 2 s); unauthorized: 401 to every agent call (a revoked or wrong
+ * credential); rejecting: the decommission is refused with a 4xx (status, default 409), the rest
+ * answers.
+ */
+export type OdooMode = 'up' | 'down' | 'failing' | 'slow' | 'unauthorized' | 'rejecting';
+
+export const odooModes: readonly OdooMode[] = ['up', 'down', 'failing', 'slow', 'unauthorized', 'rejecting'];
+
+export interface OdooModeOptions {
+  /** slow: how late each answer comes (default 2000 ms). */
+  delayMs?: number;
+  /** rejecting: the 4xx status of the refusal (default 409). */
+  status?: number;
+}
 
 export interface OdooCall {
   method: string;
@@ -15,6 +30,8 @@ export interface OdooCall {
   /** The parsed JSON body, or the raw text when it is not JSON, or undefined when empty. */
   body: unknown;
   time: Date;
+  /** The caller's User-Agent header. */
+  userAgent?: string;
   /** The status answered (after any delay); undefined while a slow answer is pending or was cut off. */
   status?: number;
 }
@@ -26,7 +43,7 @@ export interface FakeOdoo {
   /** Every request received, in arrival order. */
   readonly calls: OdooCall[];
   /** Resolves once the new mode is in force (for down: the port refuses connections). */
-  setMode(mode: OdooMode, opts?: { delayMs?: number }): Promise<void>;
+  setMode(mode: OdooMode, opts?: OdooModeOptions): Promise<void>;
   /** Cluster IDs acknowledged by POST /api/agent/cluster/decommission, in order. */
   decommissioned(): string[];
   /** The decommission calls received (answered or not), for asserting how often the operator called. */
@@ -34,7 +51,8 @@ export interface FakeOdoo {
   stop(): Promise<void>;
 }
 
-export const decommissionPath = '/api/agent/cluster/decommission';
+export const decommissionPath = odooDecommissionPath;
+/** The fake's own health endpoint (the contract names none; the simulated operator polls it). */
 export const healthPath = '/api/agent/health';
 
 const json = (res: http.ServerResponse, status: number, body: unknown) => {
@@ -55,6 +73,7 @@ function parseBody(text: string): unknown {
 export async function startFakeOdoo(): Promise<FakeOdoo> {
   let mode: OdooMode = 'up';
   let delayMs = 0;
+  let rejectStatus = 409;
   const calls: OdooCall[] = [];
   const acknowledged: string[] = [];
   const pendingTimers = new Set<NodeJS.Timeout>();
@@ -62,6 +81,10 @@ export async function startFakeOdoo(): Promise<FakeOdoo> {
   const answer = (req: http.IncomingMessage, body: unknown): { status: number; payload: unknown } => {
     if (mode === 'failing') return { status: 503, payload: { error: 'service unavailable' } };
     const path = new URL(req.url ?? '/', 'http://odoo').pathname;
+    if (mode === 'unauthorized' && path.startsWith('/api/agent/'))
+      return { status: 401, payload: { error: 'invalid or revoked agent credential' } };
+    if (mode === 'rejecting' && req.method === 'POST' && path === decommissionPath)
+      return { status: rejectStatus, payload: { error: `decommission refused (${rejectStatus})` } };
     if (req.method === 'GET' && path === healthPath) return { status: 200, payload: { status: 'ok' } };
     if (req.method === 'POST' && path === decommissionPath) {
       const clusterID = (body as { clusterID?: unknown } | undefined)?.clusterID;
@@ -84,6 +107,7 @@ export async function startFakeOdoo(): Promise<FakeOdoo> {
         path: new URL(req.url ?? '/', 'http://odoo').pathname,
         body,
         time: new Date(),
+        userAgent: req.headers['user-agent'],
       };
       calls.push(call);
       const respond = () => {
@@ -134,7 +158,13 @@ export async function startFakeOdoo(): Promise<FakeOdoo> {
       return mode;
     },
     async setMode(next, opts = {}) {
+      if (!odooModes.includes(next)) throw new Error(`unknown Odoo mode ${next}`);
       delayMs = next === 'slow' ? (opts.delayMs ?? 2000) : 0;
+      if (next === 'rejecting') {
+        rejectStatus = opts.status ?? 409;
+        if (rejectStatus < 400 || rejectStatus > 499)
+          throw new Error(`rejecting needs a 4xx status, not ${rejectStatus}`);
+      }
       if (next === 'down') {
         mode = next;
         await close();

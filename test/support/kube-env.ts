@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
+import { fluxFinalizer } from './kinds';
 
 // What integration tests use to reach the control plane global-setup started (or the existing
 // cluster named by USE_EXISTING_CLUSTER=true and KUBECONFIG).
@@ -92,11 +93,43 @@ export async function createTestNamespace(prefix: string): Promise<string> {
 }
 
 /**
- * Deletes a namespace (gone already is fine). By default it does not wait for the namespace
+ * Lets go of Flux's finalizer on a namespace's HelmReleases, as Flux would. A test usually stops
+ * its simulated world (and with it the Flux stand-in) before deleting its namespaces; without
+ * this, the namespace would stay Terminating for ever, an artefact of the harness, not of the
+ * product. (A cluster without the HelmRelease CRD has nothing to let go.)
+ */
+export async function releaseFluxFinalizers(namespace: string): Promise<number> {
+  const r = await kubectl(['get', 'helmreleases.helm.toolkit.fluxcd.io', '-n', namespace, '-o', 'json']);
+  if (r.exitCode !== 0) return 0;
+  const items = (JSON.parse(r.stdout) as { items: { metadata: { name: string; finalizers?: string[] } }[] }).items;
+  let released = 0;
+  for (const hr of items) {
+    const finalizers = hr.metadata.finalizers ?? [];
+    if (!finalizers.includes(fluxFinalizer)) continue;
+    const rest = finalizers.filter((f) => f !== fluxFinalizer);
+    const patched = await kubectl([
+      'patch',
+      'helmreleases.helm.toolkit.fluxcd.io',
+      hr.metadata.name,
+      '-n',
+      namespace,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ metadata: { finalizers: rest.length ? rest : null } }),
+    ]);
+    if (patched.exitCode === 0) released++;
+  }
+  return released;
+}
+
+/**
+ * Deletes a namespace (gone already is fine), first letting go of the Flux finalizers its
+ * HelmReleases carry (see releaseFluxFinalizers). By default it does not wait for the namespace
  * controller to empty it; `wait: true` does, up to the timeout.
  */
 export async function deleteNamespace(name: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const timeout = opts.timeoutMs ?? 60_000;
+  await releaseFluxFinalizers(name);
   await kubectlOk(
     ['delete', 'namespace', name, '--ignore-not-found', `--wait=${opts.wait === true}`, `--timeout=${timeout / 1000}s`],
     {

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { operatorDeploymentName } from './chart';
 import { seedSandbox, startWorld } from './sandbox';
+import { sandboxFaultsExample } from './sandbox-faults';
 
 // `npm run sandbox`: a control plane with an installed vworkspace-operator to try the plugins on.
 // Starts etcd, kube-apiserver and kube-controller-manager, a fake Odoo and the simulated operator,
@@ -50,7 +52,7 @@ async function main() {
   log('starting the control plane (first run builds the Kubernetes binaries: many minutes)...');
   const started = Date.now();
   const world = await startWorld({
-    log: (line) => log(`[control-plane] ${line}`),
+    log: (line) => log(`[world] ${line}`),
     sim: { log: verbose ? (line) => log(`[sim-operator] ${line}`) : () => {} },
   });
   let stopping = false;
@@ -88,7 +90,9 @@ async function main() {
       `#   Velero         BackupStorageLocation ${summary.storageLocation} (Available); VolumeSnapshotClass ${summary.snapshotClass}`,
       `#   apps           ${summary.apps.length} ApplicationInstances in ${summary.namespaces.join(', ')}; ${notCapable} without backup capability`,
       `#   volumes        ${volumes} PVCs bound to PVs (${retained} Retain, ${volumes - retained} Delete)`,
-      '#   operator       simulated: pauses, backups, decommission; Deployment vworkspace-operator shows it running',
+      `#   operator       simulated: pauses, backups, decommission; Deployment ${operatorDeploymentName} shows it running`,
+      `#   faults         ConfigMap ${summary.faults ?? '(none)'}: odoo up|down|failing|slow, backups succeed|fail|hang|partial, storageLocation Available|Unavailable`,
+      `#                  e.g. ${sandboxFaultsExample()}`,
       '# try: kubectl vw status; kubectl vw uninstall --dry-run',
       '# Ctrl-C stops everything.',
     ];

@@ -1,26 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { mapLimit } from '../../lib/concurrency';
-import { isAlreadyExists } from '../../lib/kube/api-error';
-import { KubeClient } from '../../lib/kube/client';
-import { resolveKubeTarget } from '../../lib/kube/config';
-import { apiVersionOf, core, type KubeObject, type ResourceType } from '../../lib/kube/resources';
+import { chartDir, installOperatorChart } from './chart';
 import {
+  apiVersionOf,
   defaultStorageLocation,
   helmReleaseName,
+  kinds,
   operatorNamespace,
   pauseAnnotation,
   pauseValue,
-  resources,
+  type Resource,
   veleroNamespace,
-} from '../../lib/operator/names';
+} from './contract';
 import { type FakeOdoo, startFakeOdoo } from './fake-odoo';
+import { isAlreadyExists, Kube, type KubeObject } from './kube';
+import { core, fluxFinalizer, metaTime, upstream } from './kinds';
+import {
+  ensureSandboxFaults,
+  sandboxFaultsName,
+  sandboxFaultsNamespace,
+  type SandboxFaultsWatch,
+  watchSandboxFaults,
+} from './sandbox-faults';
 import { SimOperator, type SimOperatorOptions } from './sim-operator';
 import { instanceLabel, operationNamespaceLabel } from './sim-operator/operations';
+
+export { chartDir, installOperatorChart };
 
 // Seeds a cluster with what an installation of vworkspace-operator looks like before the
 // uninstall procedure: the operator's helm release, its Cluster CR, Velero's storage location, a
@@ -30,36 +34,31 @@ import { instanceLabel, operationNamespaceLabel } from './sim-operator/operation
 /** On seeded PVs: the namespace of their claim, so a test can clean up the cluster-scoped PVs. */
 export const seedNamespaceLabel = 'vworkspace.io/seed-namespace';
 
-export const chartDir = fileURLToPath(new URL('../fixtures/chart/vworkspace-app-operator', import.meta.url));
 export const sandboxClusterName = 'cluster-sandbox-1';
 export const snapshotClassName = 'csi-rbd';
 export const storageClassName = 'csi-rbd';
 /** The CSI driver the seeded PVs and the VolumeSnapshotClass name (none runs). */
 export const volumeDriver = 'rbd.csi.ceph.com';
 
-const storageClasses: ResourceType = {
-  group: 'storage.k8s.io',
-  version: 'v1',
-  plural: 'storageclasses',
-  kind: 'StorageClass',
-  namespaced: false,
-};
-const volumeSnapshotClasses: ResourceType = {
-  group: 'snapshot.storage.k8s.io',
-  version: 'v1',
-  plural: 'volumesnapshotclasses',
-  kind: 'VolumeSnapshotClass',
-  namespaced: false,
-};
+/** The test world's client (kube.ts), as seeding and tests use it. */
+export type WorldClient = Kube;
 
-export const clientFor = (kubeconfig: string) =>
-  new KubeClient(resolveKubeTarget({ kubeconfig }, process.env), {
-    maxConnections: 16,
-    userAgent: 'vworkspace-sandbox',
-  });
+export const clientFor = (kubeconfig: string): WorldClient =>
+  Kube.fromFile(kubeconfig, { maxSockets: 16, userAgent: 'vworkspace-sandbox/v0.1.0' });
+
+/** At most `limit` of `fn` at a time, results in input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>) {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T, i);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 /** create, where "already exists" counts as done: seeding twice changes nothing. */
-async function ensure(client: KubeClient, r: ResourceType, obj: KubeObject): Promise<boolean> {
+async function ensure(client: WorldClient, r: Resource, obj: KubeObject): Promise<boolean> {
   try {
     await client.create(r, obj, obj.metadata.namespace);
     return true;
@@ -69,20 +68,23 @@ async function ensure(client: KubeClient, r: ResourceType, obj: KubeObject): Pro
   }
 }
 
-export async function ensureNamespace(client: KubeClient, name: string, labels?: Record<string, string>) {
+export async function ensureNamespace(client: WorldClient, name: string, labels?: Record<string, string>) {
   await ensure(client, core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
 }
 
-/** Velero's namespace and a BackupStorageLocation in the given phase (Velero's CRD has no status subresource). */
+/**
+ * Velero's namespace and a BackupStorageLocation in the given phase, as Velero's validation
+ * leaves it (Velero's CRD has no status subresource).
+ */
 export async function ensureVeleroLocation(
-  client: KubeClient,
+  client: WorldClient,
   opts: { name?: string; phase?: 'Available' | 'Unavailable'; bucket?: string } = {},
 ) {
   const name = opts.name ?? defaultStorageLocation;
   await ensureNamespace(client, veleroNamespace);
-  await ensure(client, resources.backupStorageLocations, {
-    apiVersion: apiVersionOf(resources.backupStorageLocations),
-    kind: 'BackupStorageLocation',
+  await ensure(client, upstream.backupStorageLocations, {
+    apiVersion: apiVersionOf(upstream.backupStorageLocations),
+    kind: upstream.backupStorageLocations.kind,
     metadata: { name, namespace: veleroNamespace },
     spec: {
       provider: 'aws',
@@ -91,17 +93,14 @@ export async function ensureVeleroLocation(
       config: { region: 'eu-west-1' },
     },
   });
-  await client.mergePatch(resources.backupStorageLocations, name, veleroNamespace, {
-    status: {
-      phase: opts.phase ?? 'Available',
-      lastValidationTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    },
+  await client.mergePatch(upstream.backupStorageLocations, name, veleroNamespace, {
+    status: { phase: opts.phase ?? 'Available', lastValidationTime: metaTime() },
   });
 }
 
 /** The StorageClass the seeded PVs name and the VolumeSnapshotClass the final backups use. */
-export async function ensureStorageClasses(client: KubeClient) {
-  await ensure(client, storageClasses, {
+export async function ensureStorageClasses(client: WorldClient) {
+  await ensure(client, core.storageClasses, {
     apiVersion: 'storage.k8s.io/v1',
     kind: 'StorageClass',
     metadata: { name: storageClassName },
@@ -109,7 +108,7 @@ export async function ensureStorageClasses(client: KubeClient) {
     reclaimPolicy: 'Delete',
     volumeBindingMode: 'Immediate',
   });
-  await ensure(client, volumeSnapshotClasses, {
+  await ensure(client, upstream.volumeSnapshotClasses, {
     apiVersion: 'snapshot.storage.k8s.io/v1',
     kind: 'VolumeSnapshotClass',
     metadata: { name: snapshotClassName, labels: { 'velero.io/csi-volumesnapshot-class': 'true' } },
@@ -118,53 +117,16 @@ export async function ensureStorageClasses(client: KubeClient) {
   });
 }
 
-/** A Cluster CR as the operator's registration leaves it (the operator adds its finalizer). */
-export async function ensureCluster(client: KubeClient, opts: { name?: string; namespace?: string; odooUrl: string }) {
+/** A Cluster CR as a user creates it; the operator registers it (finalizer, clusterID). */
+export async function ensureCluster(client: WorldClient, opts: { name?: string; namespace?: string; odooUrl: string }) {
   const namespace = opts.namespace ?? operatorNamespace;
   await ensureNamespace(client, namespace);
-  await ensure(client, resources.clusters, {
-    apiVersion: apiVersionOf(resources.clusters),
-    kind: 'Cluster',
+  await ensure(client, kinds.clusters, {
+    apiVersion: apiVersionOf(kinds.clusters),
+    kind: kinds.clusters.kind,
     metadata: { name: opts.name ?? sandboxClusterName, namespace },
     spec: { odoo: { url: opts.odooUrl } },
   });
-}
-
-/**
- * helm upgrade --install of the local stand-in chart with the real helm binary: the release
- * `vworkspace-app-operator` the procedure's step 5 uninstalls. helm's own state goes to a temp
- * dir, never the user's.
- */
-export async function installOperatorChart(
-  kubeconfig: string,
-  opts: { helmBin: string; namespace?: string; odooUrl?: string; keepCrds?: boolean; helmHome?: string },
-) {
-  const home = opts.helmHome ?? join(tmpdir(), 'vw-sandbox-helm');
-  mkdirSync(home, { recursive: true });
-  const args = [
-    'upgrade',
-    '--install',
-    helmReleaseName,
-    chartDir,
-    '-n',
-    opts.namespace ?? operatorNamespace,
-    '--create-namespace',
-    '--kubeconfig',
-    kubeconfig,
-    '--set',
-    `keepCrds=${opts.keepCrds ?? true}`,
-    ...(opts.odooUrl ? ['--set', `odoo.url=${opts.odooUrl}`] : []),
-  ];
-  const r = await execa(opts.helmBin, args, {
-    reject: false,
-    stdin: 'ignore',
-    env: {
-      HELM_CACHE_HOME: join(home, 'cache'),
-      HELM_CONFIG_HOME: join(home, 'config'),
-      HELM_DATA_HOME: join(home, 'data'),
-    },
-  });
-  if (r.exitCode !== 0) throw new Error(`helm ${args.join(' ')} exited ${r.exitCode}: ${r.stderr || r.stdout}`);
 }
 
 const catalog = [
@@ -210,7 +172,7 @@ export interface SeededApp {
  * the PV, volumeName on the PVC, both phase Bound); some PVs Retain, others Delete, csi or hostPath.
  */
 async function seedVolumes(
-  client: KubeClient,
+  client: WorldClient,
   namespace: string,
   app: string,
   count: number,
@@ -238,7 +200,7 @@ async function seedVolumes(
         claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: pvc },
         ...(csi
           ? { csi: { driver: volumeDriver, volumeHandle: `vol-${randomUUID()}`, fsType: 'ext4' } }
-          : { hostPath: { path: `/var/lib/vworkspace/${namespace}/${pvc}`, type: 'DirectoryOrCreate' } }),
+          : { hostPath: { path: `/srv/vworkspace/${namespace}/${pvc}`, type: 'DirectoryOrCreate' } }),
       },
     });
     await ensure(client, core.persistentVolumeClaims, {
@@ -259,20 +221,12 @@ async function seedVolumes(
     const unprotected = { metadata: { finalizers: null } };
     await client.mergePatch(core.persistentVolumes, pv, undefined, unprotected);
     await client.mergePatch(core.persistentVolumeClaims, pvc, namespace, unprotected);
-    await client.mergePatch(
-      core.persistentVolumes,
-      pv,
-      undefined,
-      { status: { phase: 'Bound' } },
-      { subresource: 'status' },
-    );
-    await client.mergePatch(
-      core.persistentVolumeClaims,
-      pvc,
-      namespace,
-      { status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: size } } },
-      { subresource: 'status' },
-    );
+    await client.patchStatus(core.persistentVolumes, pv, undefined, { phase: 'Bound' });
+    await client.patchStatus(core.persistentVolumeClaims, pvc, namespace, {
+      phase: 'Bound',
+      accessModes: ['ReadWriteOnce'],
+      capacity: { storage: size },
+    });
     volumes.push({ pvc, pv, size, reclaimPolicy });
   }
   return volumes;
@@ -280,7 +234,7 @@ async function seedVolumes(
 
 /** Seeds `count` ApplicationInstances (with PVCs bound to PVs) into an existing namespace. */
 export async function seedApps(
-  client: KubeClient,
+  client: WorldClient,
   namespace: string,
   count: number,
   opts: SeedAppsOptions = {},
@@ -293,9 +247,9 @@ export async function seedApps(
     const name = `${opts.prefix ?? entry.name}-${index}`;
     const backupCapable = !(every > 0 && index % every === 0);
     const volumeCount = opts.volumes === undefined || opts.volumes === 'mixed' ? 1 + (index % 2) : opts.volumes;
-    await ensure(client, resources.applicationInstances, {
-      apiVersion: apiVersionOf(resources.applicationInstances),
-      kind: 'ApplicationInstance',
+    await ensure(client, kinds.applicationInstances, {
+      apiVersion: apiVersionOf(kinds.applicationInstances),
+      kind: kinds.applicationInstances.kind,
       metadata: {
         name,
         namespace,
@@ -318,11 +272,13 @@ export async function seedApps(
 }
 
 /**
- * Removes what seeding and the sim leave outside a test namespace for it: its PVs, and the
- * VolumeSnapshotContents and Velero Backups of its Operations. Call before deleting the namespace.
+ * Removes what seeding and the sim leave outside a test namespace for it (its PVs, and the
+ * VolumeSnapshotContents and Velero Backups of its Operations), and lets go of the Flux
+ * finalizers of its HelmReleases (no Flux runs once the sim is stopped; a namespace holding one
+ * would stay Terminating for ever). Call before deleting the namespace.
  */
-export async function cleanupSeeded(client: KubeClient, namespace: string) {
-  const del = async (r: ResourceType, labelSelector: string, ns?: string) => {
+export async function cleanupSeeded(client: WorldClient, namespace: string) {
+  const del = async (r: Resource, labelSelector: string, ns?: string) => {
     const { items } = await client.list(r, { labelSelector, namespace: ns });
     await mapLimit(items, 8, async (o) => {
       await client
@@ -331,10 +287,26 @@ export async function cleanupSeeded(client: KubeClient, namespace: string) {
       await client.delete(r, o.metadata.name, o.metadata.namespace).catch(() => undefined);
     });
   };
+  const releaseFlux = async () => {
+    const { items } = await client.list(upstream.helmReleases, { namespace });
+    await mapLimit(
+      items.filter((hr) => hr.metadata.finalizers?.includes(fluxFinalizer)),
+      8,
+      async (hr) => {
+        const rest = (hr.metadata.finalizers ?? []).filter((f) => f !== fluxFinalizer);
+        await client
+          .mergePatch(upstream.helmReleases, hr.metadata.name, namespace, {
+            metadata: { finalizers: rest.length ? rest : null },
+          })
+          .catch(() => undefined);
+      },
+    );
+  };
   await Promise.all([
     del(core.persistentVolumes, `${seedNamespaceLabel}=${namespace}`),
-    del(resources.volumeSnapshotContents, `${operationNamespaceLabel}=${namespace}`),
-    del(resources.veleroBackups, `${operationNamespaceLabel}=${namespace}`, veleroNamespace),
+    del(upstream.volumeSnapshotContents, `${operationNamespaceLabel}=${namespace}`),
+    del(upstream.veleroBackups, `${operationNamespaceLabel}=${namespace}`, veleroNamespace),
+    releaseFlux(),
   ]);
 }
 
@@ -348,6 +320,8 @@ export interface SandboxOptions {
   helmBin: string;
   odooUrl: string;
   helmHome?: string;
+  /** Create the sandbox-faults ConfigMap with its defaults (default true). */
+  faultsConfigMap?: boolean;
 }
 
 export interface SandboxSummary {
@@ -357,6 +331,8 @@ export interface SandboxSummary {
   apps: SeededApp[];
   storageLocation: string;
   snapshotClass: string;
+  /** `<namespace>/<name>` of the fault switches, when created. */
+  faults?: string;
 }
 
 export const sandboxNamespace = (i: number) => `tenant-${String(i).padStart(2, '0')}`;
@@ -368,10 +344,12 @@ export async function seedSandbox(kubeconfig: string, opts: SandboxOptions): Pro
     const appCount = opts.apps ?? 36;
     const nsCount = Math.max(1, opts.namespaces ?? 6);
     await ensureNamespace(client, operatorNamespace);
+    const withFaults = opts.faultsConfigMap ?? true;
     await Promise.all([
       installOperatorChart(kubeconfig, { helmBin: opts.helmBin, odooUrl: opts.odooUrl, helmHome: opts.helmHome }),
       ensureVeleroLocation(client),
       ensureStorageClasses(client),
+      withFaults ? ensureSandboxFaults(client) : undefined,
     ]);
     await ensureCluster(client, { odooUrl: opts.odooUrl });
     const namespaces = Array.from({ length: nsCount }, (_, i) => sandboxNamespace(i + 1));
@@ -394,6 +372,7 @@ export async function seedSandbox(kubeconfig: string, opts: SandboxOptions): Pro
       apps,
       storageLocation: `${veleroNamespace}/${defaultStorageLocation}`,
       snapshotClass: snapshotClassName,
+      ...(withFaults ? { faults: `${sandboxFaultsNamespace}/${sandboxFaultsName}` } : {}),
     };
   } finally {
     client.close();
@@ -404,6 +383,8 @@ export interface World {
   kubeconfig: string;
   odoo: FakeOdoo;
   sim: SimOperator;
+  /** The sandbox-faults ConfigMap watch (unless turned off). */
+  faults?: SandboxFaultsWatch;
   /** Present when startWorld started the control plane. */
   controlPlane?: { adminKubeconfig: string; binDir: string; dir: string; stop(): Promise<void> };
   stop(): Promise<void>;
@@ -413,11 +394,16 @@ export interface WorldOptions {
   /** Use this cluster; without it a control plane is started. */
   kubeconfig?: string;
   log?: (line: string) => void;
-  /** Passed to the SimOperator (kubeconfig and odooUrl are filled in). */
+  /** Passed to the SimOperator (kubeconfig and odooUrl are filled in); latency 'realistic' unless set. */
   sim?: Omit<SimOperatorOptions, 'kubeconfig'>;
+  /**
+   * Obey the sandbox-faults ConfigMap (default true: sandbox-faults in default, its
+   * storageLocation switching aws-primary); false to ignore it.
+   */
+  faultsConfigMap?: boolean | { namespace?: string; name?: string; storageLocation?: string };
 }
 
-/** A control plane (started here or given), a fake Odoo and a running simulated operator. */
+/** A control plane (started here or given), a fake Odoo and a running simulated world. */
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const stack: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -439,7 +425,16 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     const sim = new SimOperator({ log: opts.log, ...opts.sim, kubeconfig, odooUrl: opts.sim?.odooUrl ?? odoo.url });
     await sim.start();
     stack.push(() => sim.stop());
-    return { kubeconfig, odoo, sim, controlPlane, stop };
+    let faults: SandboxFaultsWatch | undefined;
+    if (opts.faultsConfigMap !== false) {
+      const where = typeof opts.faultsConfigMap === 'object' ? opts.faultsConfigMap : {};
+      const kube = clientFor(kubeconfig);
+      stack.push(async () => kube.close());
+      faults = await watchSandboxFaults({ kube, odoo, sim, log: opts.log, ...where });
+      const watch = faults;
+      stack.push(async () => watch.stop());
+    }
+    return { kubeconfig, odoo, sim, faults, controlPlane, stop };
   } catch (err) {
     await stop();
     throw err;

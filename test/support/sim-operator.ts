@@ -1,23 +1,61 @@
-import { KubeClient } from '../../lib/kube/client';
-import { resolveKubeTarget } from '../../lib/kube/config';
-import { objectKey, observe } from '../../lib/kube/watch';
-import { operatorNamespace, veleroNamespace } from '../../lib/operator/names';
+import { bundleDeployments, operatorDeploymentName } from './chart';
+import { helmReleaseName, operatorNamespace, veleroNamespace as contractVeleroNamespace } from './contract';
+import { Informer, Kube, type KubeObject, objectKey } from './kube';
+import { core } from './kinds';
 import { applicationInstanceController } from './sim-operator/application-instances';
 import { clusterController } from './sim-operator/clusters';
-import { type Controller, defaultFaults, type SimContext, type SimFaults, splitKey } from './sim-operator/context';
-import { OperatorDeploymentStatus } from './sim-operator/deployment';
+import {
+  type Controller,
+  defaultFaults,
+  type SimContext,
+  type SimFaults,
+  SimStopped,
+  splitKey,
+} from './sim-operator/context';
+import {
+  type DeploymentObject,
+  deploymentController,
+  replicasOf,
+  writeDeploymentStatus,
+} from './sim-operator/deployment';
+import { fluxController } from './sim-operator/flux';
 import { operationController } from './sim-operator/operations';
 import { WorkQueue } from './sim-operator/queue';
+import { draw, type LatencyProfile, resolveTiming, type SimTiming } from './sim-operator/timing';
+import { storageLocationController, veleroController } from './sim-operator/velero';
 import { volumeController } from './sim-operator/volumes';
 
-export type { BackupFailure, SimFaults } from './sim-operator/context';
+export type {
+  BackupFailure,
+  BackupOutcome,
+  Registration,
+  SimFaults,
+} from './sim-operator/context';
 export { catalogSource } from './sim-operator/application-instances';
-export { instanceLabel, snapshotDriver, veleroBackupName } from './sim-operator/operations';
+export { healthPath } from './sim-operator/clusters';
+export {
+  instanceLabel,
+  operationAnnotation,
+  operationNamespaceLabel,
+  snapshotDriver,
+  veleroBackupName,
+} from './sim-operator/operations';
+export { type LatencyProfile, type SimTiming, timingProfiles } from './sim-operator/timing';
 
 /**
- * A simulated vworkspace-operator: the reconcilers operator-api.md describes, driven by watches
- * (list + watch through lib/kube/watch, a keyed work queue per kind) against the real test
- * control plane. It does what the plugins rely on the operator doing, and nothing they do.
+ * A simulated vworkspace-operator and the world it lives in, driven by watches (list + watch, a
+ * keyed work queue per controller with controller-runtime's backoff) against the real test
+ * control plane:
+ *
+ * - the operator's reconcilers (operator-api.md): ApplicationInstances (HelmReleases, the pause
+ *   condition), Operations, Clusters. They run while the operator's Deployment is there and
+ *   scaled up (followDeployment), as the operator's pod would.
+ * - the world's stand-ins: Velero (its Backup phase machine, garbage collection, location
+ *   validation), Flux's helm-controller (its HelmRelease finalizer), the kubelet and deployment
+ *   controller (Deployment status of the release's controllers and of the operator), the PV
+ *   controller. Velero and Flux act only while their Deployments are installed (once seen).
+ *
+ * Every step takes a jittered while by default (latency 'realistic').
  *
  *   const sim = new SimOperator({ kubeconfig, namespaces: [ns] });
  *   await sim.start();   // resolves once every watch has listed
@@ -25,7 +63,24 @@ export { instanceLabel, snapshotDriver, veleroBackupName } from './sim-operator/
  *   await sim.stop();
  */
 
-export type SimController = 'applicationInstances' | 'operations' | 'clusters' | 'volumes';
+export type SimController =
+  | 'applicationInstances'
+  | 'operations'
+  | 'clusters'
+  | 'volumes'
+  | 'velero'
+  | 'flux'
+  | 'deployments';
+
+export const allControllers: SimController[] = [
+  'applicationInstances',
+  'operations',
+  'clusters',
+  'volumes',
+  'velero',
+  'flux',
+  'deployments',
+];
 
 export interface SimOperatorOptions {
   kubeconfig: string;
@@ -33,52 +88,61 @@ export interface SimOperatorOptions {
   namespaces?: string[];
   /** Odoo's URL when a Cluster's spec.odoo.url is empty. */
   odooUrl?: string;
-  /** Where Clusters and the operator Deployment live (default vworkspace-system); handled only when in scope. */
+  /** Where Clusters and the release's Deployments live (default vworkspace-system); handled only when in scope. */
   clusterNamespace?: string;
+  /** Where Velero keeps its Backups and locations (default velero). */
   veleroNamespace?: string;
   log?: (line: string) => void;
-  /** Keep Deployment vworkspace-operator's status in step with the sim (default true). */
+  /** The operator's own Deployment (default: the stand-in chart's, chart.ts operatorDeploymentName). */
+  operatorDeployment?: string;
+  /** Flux's helm-controller Deployment (default: the chart's); once seen, Flux runs only while it is there. */
+  fluxDeployment?: string;
+  /** Velero's Deployment (default: the chart's); once seen, Velero runs only while it is there. */
+  veleroDeployment?: string;
+  /** The helm release whose Deployments the kubelet stand-in rolls out (default vworkspace-app-operator). */
+  release?: string;
+  /** Write the Deployments' status as the kubelet would (default true). */
   manageDeployment?: boolean;
   /**
-   * Behave like the operator's pod: once the Deployment has been seen, its deletion (helm
-   * uninstall) or a scale to 0 stops reconciling until it is back (default true; needs
-   * manageDeployment).
+   * Behave like the operator's pod: once its Deployment has been seen, its deletion (helm
+   * uninstall) or a scale to 0 stops reconciling until it is back (default true).
    */
   followDeployment?: boolean;
-  /**
-   * Which reconcilers run (default all). 'volumes' stands in for the PV controller: a PV whose
-   * claim (in scope) is deleted becomes Released (Retain) or is deleted (Delete).
-   */
+  /** Which controllers run (default all). */
   controllers?: SimController[];
   faults?: Partial<SimFaults>;
+  /** 'realistic' (default): every step takes a jittered while; 'fast': next to none. */
+  latency?: LatencyProfile;
+  /** Overrides of the latency profile's values, e.g. { backoff: { baseMs: 50, maxMs: 1000 } }. */
+  timing?: Partial<SimTiming>;
   /** How often a Cluster's Odoo health is re-checked (default 10 s). */
   healthIntervalMs?: number;
   /** Timeout of each Odoo call (default 5 s). */
   odooTimeoutMs?: number;
-  /** Backoff of the decommission retries (default 500 ms doubling to 5 s). */
+  /** Deprecated: timing.backoff ({ baseMs: initialMs, maxMs }). */
   decommissionBackoff?: { initialMs: number; maxMs: number };
+  /** The operator's User-Agent, on its API requests and its Odoo calls (default vworkspace-operator/v0.1.0). */
+  userAgent?: string;
 }
 
-/** Thrown inside reconcilers once the sim stops, so nothing is written afterwards. */
-class SimStopped extends Error {
-  constructor() {
-    super('simulated operator stopped');
-  }
-}
-
-interface Running {
+interface Group {
   abort: AbortController;
+  controllers: Controller[];
   queues: WorkQueue[];
   known: Set<string>[];
 }
 
 interface Process {
   abort: AbortController;
-  client: KubeClient;
-  deployment?: OperatorDeploymentStatus;
-  controllers?: Running;
-  /** True once the Deployment was seen: from then on its absence means "not running". */
-  deploymentSeen: boolean;
+  kubes: Map<string, Kube>;
+  /** The kubelet's client, for the operator Deployment's status on stop and crash. */
+  kubelet: Kube;
+  operator?: Group;
+  world?: Group;
+  /** Deployments of the cluster namespace, by name, once listed. */
+  deployments?: Informer<DeploymentObject>;
+  /** Bundle Deployments seen at least once: from then on their absence means "not installed". */
+  seen: Set<string>;
   transitions: Promise<void>;
   /** Set first thing by stop() and crash(): no transition may start reconciling again. */
   stopping: boolean;
@@ -87,9 +151,12 @@ interface Process {
 const envLog =
   process.env.VW_SIM_LOG === '1' ? (line: string) => process.stderr.write(`[sim-operator] ${line}\n`) : () => {};
 
+export const operatorUserAgent = 'vworkspace-operator/v0.1.0';
+
 export class SimOperator {
   /** Runtime-switchable faults; after changing them in place, call kick() (setFaults does). */
   readonly faults: SimFaults;
+  readonly timing: SimTiming;
   private readonly opts: SimOperatorOptions;
   private readonly log: (line: string) => void;
   private proc?: Process;
@@ -98,10 +165,23 @@ export class SimOperator {
     this.opts = opts;
     this.log = opts.log ?? envLog;
     this.faults = { ...defaultFaults(), ...opts.faults };
+    const legacy = opts.decommissionBackoff;
+    this.timing = resolveTiming(opts.latency, {
+      ...(legacy ? { backoff: { baseMs: legacy.initialMs, maxMs: legacy.maxMs } } : {}),
+      ...opts.timing,
+    });
   }
 
   get clusterNamespace() {
     return this.opts.clusterNamespace ?? operatorNamespace;
+  }
+
+  get veleroNamespace() {
+    return this.opts.veleroNamespace ?? contractVeleroNamespace;
+  }
+
+  get operatorDeployment() {
+    return this.opts.operatorDeployment ?? operatorDeploymentName;
   }
 
   /** Whether the sim is started (not stopped, not crashed). */
@@ -109,74 +189,153 @@ export class SimOperator {
     return this.proc !== undefined;
   }
 
-  /** Whether the reconcilers are running (false while dormant because the Deployment is gone). */
+  /** Whether the operator's reconcilers are running (false while dormant because its Deployment is gone). */
   get reconciling() {
-    return this.proc?.controllers !== undefined;
+    return this.proc?.operator !== undefined;
   }
 
-  private inScope(namespace: string) {
+  /** Whether Flux runs (its Deployment there, or never seen). */
+  get fluxInstalled() {
+    return this.installed(this.opts.fluxDeployment ?? bundleDeployments.helmController);
+  }
+
+  /** Whether Velero runs (its Deployment there, or never seen). */
+  get veleroInstalled() {
+    return this.installed(this.opts.veleroDeployment ?? bundleDeployments.velero);
+  }
+
+  private installed(deployment: string): boolean {
+    const proc = this.proc;
+    if (!proc?.deployments || !proc.seen.has(deployment)) return true;
+    const d = proc.deployments.get(`${this.clusterNamespace}/${deployment}`);
+    return !!d && !d.metadata.deletionTimestamp && replicasOf(d) > 0;
+  }
+
+  private inScope(namespace: string | undefined) {
+    if (namespace === undefined) return !this.opts.namespaces;
     return !this.opts.namespaces || this.opts.namespaces.includes(namespace);
   }
 
-  private buildControllers(): Controller[] {
-    const wanted = new Set<SimController>(
-      this.opts.controllers ?? ['applicationInstances', 'operations', 'clusters', 'volumes'],
-    );
+  private wanted() {
+    return new Set<SimController>(this.opts.controllers ?? allControllers);
+  }
+
+  private operatorControllers(): Controller[] {
+    const wanted = this.wanted();
     const namespaces = this.opts.namespaces ?? [undefined];
     const list: Controller[] = [];
     if (wanted.has('applicationInstances')) list.push(applicationInstanceController(namespaces));
-    if (wanted.has('operations')) list.push(operationController(namespaces));
+    if (wanted.has('operations')) list.push(operationController(namespaces, this.veleroNamespace));
     if (wanted.has('clusters') && this.inScope(this.clusterNamespace))
       list.push(clusterController(this.clusterNamespace));
-    if (wanted.has('volumes')) list.push(volumeController((ns) => this.inScope(ns), namespaces));
     return list;
+  }
+
+  private worldControllers(): Controller[] {
+    const wanted = this.wanted();
+    const namespaces = this.opts.namespaces ?? [undefined];
+    const list: Controller[] = [];
+    if (wanted.has('volumes')) list.push(volumeController((ns) => this.inScope(ns), namespaces));
+    if (wanted.has('velero')) {
+      const installed = () => this.veleroInstalled;
+      list.push(veleroController(this.veleroNamespace, installed));
+      list.push(storageLocationController(this.veleroNamespace, installed));
+    }
+    if (wanted.has('flux')) list.push(fluxController(namespaces, () => this.fluxInstalled));
+    if (wanted.has('deployments') && this.managesDeployments) {
+      list.push(
+        deploymentController({
+          namespace: this.clusterNamespace,
+          operatorDeployment: this.operatorDeployment,
+          release: this.opts.release ?? helmReleaseName,
+          operatorRunning: () => this.reconciling,
+        }),
+      );
+    }
+    return list;
+  }
+
+  private get managesDeployments() {
+    return (this.opts.manageDeployment ?? true) && this.inScope(this.clusterNamespace);
+  }
+
+  private kubeFor(proc: Process, userAgent: string): Kube {
+    let kube = proc.kubes.get(userAgent);
+    if (!kube) {
+      kube = Kube.fromFile(this.opts.kubeconfig, { userAgent, maxSockets: 8 });
+      proc.kubes.set(userAgent, kube);
+    }
+    return kube;
   }
 
   async start(): Promise<void> {
     if (this.proc) throw new Error('simulated operator already started');
-    const client = new KubeClient(resolveKubeTarget({ kubeconfig: this.opts.kubeconfig }, process.env), {
-      maxConnections: 8,
-      userAgent: 'vworkspace-operator-sim',
-    });
     const proc: Process = {
       abort: new AbortController(),
-      client,
-      deploymentSeen: false,
+      kubes: new Map(),
+      kubelet: Kube.fromFile(this.opts.kubeconfig, { userAgent: 'kubelet/v1.32.0 (linux/amd64) kubernetes/sim' }),
+      seen: new Set(),
       transitions: Promise.resolve(),
       stopping: false,
     };
     this.proc = proc;
     try {
-      if ((this.opts.manageDeployment ?? true) && this.inScope(this.clusterNamespace)) {
-        proc.deployment = new OperatorDeploymentStatus(client, this.clusterNamespace, this.log);
-        const follow = this.opts.followDeployment ?? true;
-        let initial = true;
-        let scaledDown = false;
-        await proc.deployment.watch(proc.abort.signal, (p) => {
-          if (p.present) proc.deploymentSeen = true;
-          scaledDown = p.present && p.replicas === 0;
-          if (initial || !follow || !proc.deploymentSeen) return;
-          const wanted = p.present && p.replicas > 0;
-          if (wanted !== (proc.controllers !== undefined)) this.transition(proc, wanted);
+      let runOperator = true;
+      if (this.managesDeployments) {
+        const informer = new Informer<DeploymentObject>(this.kubeFor(proc, operatorUserAgent), core.deployments, {
+          namespace: this.clusterNamespace,
+          signal: proc.abort.signal,
+          onError: (err) => this.log(`deployment watch: ${(err as Error).message}`),
         });
-        initial = false;
+        proc.deployments = informer;
+        informer.on((type, d) => this.deploymentChanged(proc, type, d));
+        await informer.start();
+        for (const d of informer.list()) proc.seen.add(d.metadata.name);
         // Started against a Deployment scaled to 0, the operator is not running either.
-        if (follow && scaledDown) {
+        const mine = informer.get(`${this.clusterNamespace}/${this.operatorDeployment}`);
+        if ((this.opts.followDeployment ?? true) && mine && replicasOf(mine) === 0) {
           this.log('operator Deployment scaled to 0: started, not reconciling');
-          await proc.deployment.setRunning(false);
-          return;
+          runOperator = false;
         }
       }
-      await this.startControllers(proc);
-      await proc.deployment?.setRunning(true);
+      proc.world = await this.startGroup(proc, this.worldControllers());
+      if (runOperator) proc.operator = await this.startGroup(proc, this.operatorControllers());
+      await this.syncOperatorDeployment(proc);
       this.log(`started (namespaces: ${this.opts.namespaces?.join(', ') ?? 'all'})`);
     } catch (err) {
       proc.abort.abort();
-      await this.stopControllers(proc, false);
-      client.close();
+      await this.stopGroups(proc, false);
+      this.closeClients(proc);
       this.proc = undefined;
       throw err;
     }
+  }
+
+  private deploymentChanged(proc: Process, type: string, d: KubeObject) {
+    const name = d.metadata.name;
+    if (type !== 'DELETED') proc.seen.add(name);
+    if (!proc.world && !proc.operator) return; // still starting: start() decides
+    const flux = this.opts.fluxDeployment ?? bundleDeployments.helmController;
+    const velero = this.opts.veleroDeployment ?? bundleDeployments.velero;
+    if (name === flux) this.kickGroup(proc.world, 'flux-helm-controller');
+    if (name === velero) {
+      this.kickGroup(proc.world, 'velero');
+      this.kickGroup(proc.world, 'backupstoragelocations');
+    }
+    if (name === this.operatorDeployment && (this.opts.followDeployment ?? true)) {
+      const present = type !== 'DELETED' && !d.metadata.deletionTimestamp;
+      const wanted = present && replicasOf(d as DeploymentObject) > 0;
+      if (wanted !== (proc.operator !== undefined)) this.transition(proc, wanted);
+    }
+  }
+
+  /** The operator Deployment's status, straight from the kubelet (at start, stop and crash). */
+  private async syncOperatorDeployment(proc: Process) {
+    if (!proc.deployments) return;
+    const d = proc.deployments.get(`${this.clusterNamespace}/${this.operatorDeployment}`);
+    if (!d) return;
+    const fresh = await proc.kubelet.find<DeploymentObject>(core.deployments, d.metadata.name, d.metadata.namespace);
+    if (fresh) await writeDeploymentStatus(proc.kubelet, fresh, proc.operator !== undefined && !proc.stopping);
   }
 
   /** Going dormant or waking with the Deployment, one transition at a time. */
@@ -184,112 +343,126 @@ export class SimOperator {
     proc.transitions = proc.transitions
       .then(async () => {
         if (proc.stopping || proc.abort.signal.aborted) return;
-        if (run && !proc.controllers) {
+        if (run && !proc.operator) {
           this.log('operator Deployment is back: reconciling again');
-          await this.startControllers(proc);
-          await proc.deployment?.setRunning(true);
-        } else if (!run && proc.controllers) {
+          proc.operator = await this.startGroup(proc, this.operatorControllers());
+        } else if (!run && proc.operator) {
           this.log('operator Deployment gone or scaled to 0: no longer reconciling');
-          await this.stopControllers(proc, false);
-          await proc.deployment?.setRunning(false);
+          const group = proc.operator;
+          proc.operator = undefined;
+          await this.stopGroup(group, false);
         }
+        this.kickGroup(proc.world, 'deployments');
       })
       .catch((err) => this.log(`transition failed: ${(err as Error).message}`));
   }
 
-  private async startControllers(proc: Process) {
+  private async startGroup(proc: Process, controllers: Controller[]): Promise<Group> {
     const abort = new AbortController();
     const parent = proc.abort.signal;
-    parent.addEventListener('abort', () => abort.abort(), { once: true });
-    const ctx: SimContext = {
-      client: proc.client,
-      signal: abort.signal,
-      faults: this.faults,
-      log: this.log,
-      odooUrl: this.opts.odooUrl,
-      veleroNamespace: this.opts.veleroNamespace ?? veleroNamespace,
-      odooTimeoutMs: this.opts.odooTimeoutMs ?? 5_000,
-      healthIntervalMs: this.opts.healthIntervalMs ?? 10_000,
-      decommissionBackoff: this.opts.decommissionBackoff ?? { initialMs: 500, maxMs: 5_000 },
-      guard: () => {
-        if (abort.signal.aborted) throw new SimStopped();
-      },
-    };
-    const running: Running = { abort, queues: [], known: [] };
-    proc.controllers = running;
+    if (parent.aborted) abort.abort();
+    else parent.addEventListener('abort', () => abort.abort(), { once: true });
+    const group: Group = { abort, controllers, queues: [], known: [] };
     const listed: Promise<void>[] = [];
-    for (const controller of this.buildControllers()) {
+    for (const controller of controllers) {
+      const userAgent = controller.userAgent ?? this.opts.userAgent ?? operatorUserAgent;
+      const kube = this.kubeFor(proc, userAgent);
+      const ctx: SimContext = {
+        kube,
+        signal: abort.signal,
+        faults: this.faults,
+        timing: this.timing,
+        log: this.log,
+        odooUrl: this.opts.odooUrl,
+        veleroNamespace: this.veleroNamespace,
+        clusterNamespace: this.clusterNamespace,
+        odooTimeoutMs: this.opts.odooTimeoutMs ?? 5_000,
+        healthIntervalMs: this.opts.healthIntervalMs ?? 10_000,
+        userAgent,
+        inScope: (ns) => this.inScope(ns),
+        guard: () => {
+          if (abort.signal.aborted) throw new SimStopped();
+        },
+      };
       const known = new Set<string>();
       const queue = new WorkQueue(
         async (key) => {
-          if (abort.signal.aborted) return;
+          if (abort.signal.aborted) return undefined;
           const [namespace, name] = splitKey(key);
           try {
             return await controller.reconcile(ctx, namespace, name);
           } catch (err) {
-            if (err instanceof SimStopped || abort.signal.aborted) return;
+            if (err instanceof SimStopped || abort.signal.aborted) return undefined;
             throw err;
           }
         },
-        { onError: (key, err) => this.log(`${controller.name} ${key}: ${(err as Error).message}`) },
+        {
+          latency: () => draw(this.timing.reconcileLatencyMs),
+          backoff: this.timing.backoff,
+          onError: (key, err, retryInMs) =>
+            this.log(`${controller.name} ${key}: ${(err as Error).message} (retry in ${Math.round(retryInMs)} ms)`),
+        },
       );
-      running.queues.push(queue);
-      running.known.push(known);
-      for (const source of controller.watches) {
+      group.queues.push(queue);
+      group.known.push(known);
+      controller.watches.forEach((source, index) => {
         for (const namespace of source.namespaces) {
           const keyOf = source.keyOf ?? objectKey;
-          listed.push(
-            new Promise<void>((resolve, reject) => {
-              observe(proc.client, source.resource, {
-                namespace,
-                fieldSelector: source.fieldSelector,
-                signal: abort.signal,
-                onList: (items) => {
-                  for (const obj of items) {
-                    const key = keyOf(obj);
-                    if (key === undefined) continue;
-                    known.add(key);
-                    queue.add(key);
-                  }
-                  resolve();
-                },
-                onEvent: (type, obj) => {
-                  const key = keyOf(obj);
-                  if (key === undefined) return;
-                  if (type === 'DELETED') known.delete(key);
-                  else known.add(key);
-                  queue.add(key);
-                },
-                onError: (err) =>
-                  this.log(`${controller.name} watch of ${source.resource.plural}: ${(err as Error).message}`),
-              }).then(resolve, (err) => {
-                this.log(`${controller.name} watch of ${source.resource.plural} ended: ${(err as Error).message}`);
-                reject(err);
-              });
-            }),
-          );
+          const informer = new Informer(kube, source.resource, {
+            namespace,
+            fieldSelector: source.fieldSelector,
+            labelSelector: source.labelSelector,
+            signal: abort.signal,
+            onError: (err) =>
+              this.log(`${controller.name} watch of ${source.resource.plural}: ${(err as Error).message}`),
+          });
+          informer.on((type, obj, old) => {
+            const key = keyOf(obj);
+            if (key === undefined) return;
+            if (type === 'DELETED' && index === 0) known.delete(key);
+            else known.add(key);
+            if (source.predicate && !source.predicate(type, obj, old)) return;
+            queue.add(key);
+          });
+          listed.push(informer.start());
         }
-      }
+      });
     }
-    await Promise.all(listed);
+    try {
+      await Promise.all(listed);
+    } catch (err) {
+      await this.stopGroup(group, false);
+      throw err;
+    }
+    return group;
   }
 
   /** graceful: let reconciles in flight finish their writes; otherwise they stop at their next write. */
-  private async stopControllers(proc: Process, graceful: boolean) {
-    const running = proc.controllers;
-    if (!running) return;
-    proc.controllers = undefined;
-    if (!graceful) running.abort.abort();
-    const drained = Promise.all(running.queues.map((q) => q.shutdown()));
+  private async stopGroup(group: Group, graceful: boolean) {
+    if (!graceful) group.abort.abort();
+    const drained = Promise.all(group.queues.map((q) => q.shutdown()));
     if (graceful) {
       // A reconcile waiting on a slow Odoo is cut off after a while, as a pod's grace period would.
-      const timer = setTimeout(() => running.abort.abort(), 5_000);
+      const timer = setTimeout(() => group.abort.abort(), 5_000);
       await drained;
       clearTimeout(timer);
-      running.abort.abort();
+      group.abort.abort();
     } else {
       await drained;
     }
+  }
+
+  private async stopGroups(proc: Process, graceful: boolean) {
+    const { operator, world } = proc;
+    proc.operator = undefined;
+    proc.world = undefined;
+    if (operator) await this.stopGroup(operator, graceful);
+    if (world) await this.stopGroup(world, graceful);
+  }
+
+  private closeClients(proc: Process) {
+    for (const kube of proc.kubes.values()) kube.close();
+    proc.kubelet.close();
   }
 
   /** Stops cleanly: reconciles in flight finish, then the watches end and the Deployment shows 0 available. */
@@ -299,10 +472,10 @@ export class SimOperator {
     this.proc = undefined;
     proc.stopping = true;
     await proc.transitions;
-    await this.stopControllers(proc, true);
+    await this.stopGroups(proc, true);
     proc.abort.abort();
-    await proc.deployment?.setRunning(false);
-    proc.client.close();
+    await this.syncOperatorDeployment(proc).catch((err) => this.log(`deployment status: ${(err as Error).message}`));
+    this.closeClients(proc);
     this.log('stopped');
   }
 
@@ -317,9 +490,9 @@ export class SimOperator {
     this.proc = undefined;
     proc.stopping = true;
     proc.abort.abort();
-    await this.stopControllers(proc, false);
-    await proc.deployment?.setRunning(false);
-    proc.client.close();
+    await this.stopGroups(proc, false);
+    await this.syncOperatorDeployment(proc).catch((err) => this.log(`deployment status: ${(err as Error).message}`));
+    this.closeClients(proc);
     this.log('crashed');
   }
 
@@ -329,25 +502,30 @@ export class SimOperator {
     await this.start();
   }
 
-  /** Changes faults and re-runs every reconcile, so a lifted hang or a new delay takes effect. */
+  /** Changes faults and re-runs every reconcile, so a lifted hang or a new outcome takes effect. */
   setFaults(faults: Partial<SimFaults>) {
     Object.assign(this.faults, faults);
     this.kick();
   }
 
+  private kickGroup(group: Group | undefined, controller?: string) {
+    if (!group) return;
+    group.queues.forEach((q, i) => {
+      if (controller && group.controllers[i]?.name !== controller) return;
+      for (const key of group.known[i] ?? []) q.add(key);
+    });
+  }
+
   /** Re-runs the reconcile of every object the sim knows about. */
   kick() {
-    const running = this.proc?.controllers;
-    if (!running) return;
-    running.queues.forEach((q, i) => {
-      for (const key of running.known[i] ?? []) q.add(key);
-    });
+    this.kickGroup(this.proc?.operator);
+    this.kickGroup(this.proc?.world);
   }
 
   /** Resolves when no reconcile is queued or running (timed requeues aside). */
   async idle(): Promise<void> {
     for (;;) {
-      const queues = this.proc?.controllers?.queues ?? [];
+      const queues = [...(this.proc?.operator?.queues ?? []), ...(this.proc?.world?.queues ?? [])];
       await Promise.all(queues.map((q) => q.whenIdle()));
       if (queues.every((q) => q.idle)) return;
     }

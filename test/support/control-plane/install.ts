@@ -1,4 +1,9 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
+import yaml from 'js-yaml';
+import { helmReleaseName, operatorNamespace } from '../contract';
+import { helmOwnership } from '../kinds';
 
 // What every test run installs into the cluster, with the real kubectl and the admin kubeconfig.
 
@@ -91,19 +96,50 @@ export async function installReadonlyRbac(run: KubectlRun): Promise<void> {
 }
 
 /**
- * Applies every CRD in the given directories (server-side: the Flux CRD is too big for the
- * last-applied annotation) and waits until the API server serves each of them.
+ * The CRDs of a directory as helm would have left them had the operator's release installed them:
+ * labelled managed-by Helm and annotated with the release, so that a later `helm install` of the
+ * chart (which renders the same CRDs) adopts them instead of refusing to touch objects it does
+ * not own.
  */
-export async function installCrds(run: KubectlRun, dirs: string[]): Promise<string[]> {
-  const applied = await kubectl(run, [
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '--field-manager=vw-test',
-    ...dirs.flatMap((d) => ['-f', d]),
-    '-o',
-    'name',
-  ]);
+function helmOwnedCrds(dir: string): object[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => {
+      const crd = yaml.load(readFileSync(join(dir, f), 'utf8')) as {
+        metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      };
+      crd.metadata.labels = { ...crd.metadata.labels, [helmOwnership.managedByLabel]: helmOwnership.managedByValue };
+      crd.metadata.annotations = {
+        ...crd.metadata.annotations,
+        [helmOwnership.releaseNameAnnotation]: helmReleaseName,
+        [helmOwnership.releaseNamespaceAnnotation]: operatorNamespace,
+      };
+      return crd;
+    });
+}
+
+/**
+ * Applies every CRD in the given directories (server-side: the Flux CRD is too big for the
+ * last-applied annotation) and waits until the API server serves each of them. Those in
+ * `helmOwned` carry the operator release's ownership metadata (see helmOwnedCrds).
+ */
+export async function installCrds(run: KubectlRun, dirs: string[], helmOwned: string[] = []): Promise<string[]> {
+  const owned = helmOwned.flatMap(helmOwnedCrds);
+  const applied = await kubectl(
+    run,
+    [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=vw-test',
+      ...dirs.flatMap((d) => ['-f', d]),
+      ...(owned.length ? ['-f', '-'] : []),
+      '-o',
+      'name',
+    ],
+    owned.length ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: owned }) : undefined,
+  );
   const names = applied
     .split('\n')
     .map((l) => l.trim())

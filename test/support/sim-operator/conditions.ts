@@ -1,7 +1,7 @@
-import type { Condition } from '../../../lib/operator/schemas';
+import type { Condition } from '../contract';
+import { metaTime } from '../kinds';
 
-/** metav1.Time: RFC 3339 in whole seconds, as the API server writes it. */
-export const metaTime = (at = new Date()) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export { metaTime };
 
 export interface ConditionUpdate {
   type: string;
@@ -9,6 +9,9 @@ export interface ConditionUpdate {
   reason: string;
   message: string;
 }
+
+export const findCondition = (conditions: Condition[] | undefined, type: string) =>
+  conditions?.find((c) => c.type === type);
 
 /**
  * apimachinery's meta.SetStatusCondition: lastTransitionTime moves only when status changes;

@@ -1,16 +1,15 @@
-import { isNotFound } from '../../../lib/kube/api-error';
-import type { KubeClient } from '../../../lib/kube/client';
-import { core, type KubeObject } from '../../../lib/kube/resources';
-import { observe } from '../../../lib/kube/watch';
-import { operatorDeployment } from '../../../lib/operator/names';
-import { metaTime } from './conditions';
+import { type Kube, type KubeObject, isNotFound } from '../kube';
+import { core, helmOwnership, metaTime } from '../kinds';
+import type { Controller } from './context';
+import { draw } from './timing';
 
-// There is no kubelet nor deployment controller in the test control plane, so the operator's
-// Deployment status is written here: available while the sim runs, unavailable once it stops or
-// crashes. That status is how the plugins tell whether "the operator is running" (step 3 can only
-// drain with a running operator).
+// No kubelet, no deployment controller and no scheduler run in the test control plane: this
+// plays their part for the Deployments of the operator's release. The bundled controllers
+// (Flux, cert-manager, external-secrets, Velero) are reported available once rolled out; the
+// operator's own Deployment is available exactly while the simulated operator runs, which is how
+// a client tells whether "the operator is running".
 
-interface DeploymentObject extends KubeObject {
+export interface DeploymentObject extends KubeObject {
   spec?: { replicas?: number };
   status?: {
     observedGeneration?: number;
@@ -21,14 +20,10 @@ interface DeploymentObject extends KubeObject {
   };
 }
 
-export interface DeploymentPresence {
-  present: boolean;
-  /** spec.replicas (1 when unset), 0 when absent. */
-  replicas: number;
-}
+export const replicasOf = (d: DeploymentObject) => d.spec?.replicas ?? 1;
 
 function desiredStatus(d: DeploymentObject, running: boolean) {
-  const replicas = d.spec?.replicas ?? 1;
+  const replicas = replicasOf(d);
   const up = running && replicas > 0 ? replicas : 0;
   const now = metaTime();
   return {
@@ -39,7 +34,7 @@ function desiredStatus(d: DeploymentObject, running: boolean) {
     availableReplicas: up,
     unavailableReplicas: replicas - up,
     conditions: [
-      up > 0
+      up > 0 || replicas === 0
         ? {
             type: 'Available',
             status: 'True',
@@ -60,7 +55,7 @@ function desiredStatus(d: DeploymentObject, running: boolean) {
         type: 'Progressing',
         status: 'True',
         reason: 'NewReplicaSetAvailable',
-        message: `ReplicaSet "${operatorDeployment}" has successfully progressed.`,
+        message: `ReplicaSet "${d.metadata.name}-5d8f7c9b4" has successfully progressed.`,
         lastUpdateTime: now,
         lastTransitionTime: now,
       },
@@ -80,77 +75,73 @@ const inStep = (d: DeploymentObject, want: ReturnType<typeof desiredStatus>) => 
   );
 };
 
-/** Mirrors the sim's state into Deployment vworkspace-operator's status, and reports its presence. */
-export class OperatorDeploymentStatus {
-  private running = false;
-  private last?: DeploymentObject;
-  private writes: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly client: KubeClient,
-    readonly namespace: string,
-    private readonly log: (line: string) => void,
-  ) {}
-
-  /** Watches the Deployment until the signal aborts; resolves once the first list is in. */
-  watch(signal: AbortSignal, onPresence: (p: DeploymentPresence) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let listed = false;
-      const seen = (d: DeploymentObject | undefined) => {
-        this.last = d;
-        onPresence({ present: !!d, replicas: d ? (d.spec?.replicas ?? 1) : 0 });
-        if (d) this.sync();
-      };
-      observe(this.client, core.deployments, {
-        namespace: this.namespace,
-        fieldSelector: `metadata.name=${operatorDeployment}`,
-        signal,
-        onList: (items) => {
-          seen(items[0] as DeploymentObject | undefined);
-          if (!listed) resolve();
-          listed = true;
-        },
-        onEvent: (type, obj) => seen(type === 'DELETED' ? undefined : (obj as DeploymentObject)),
-        onError: (err) => this.log(`deployment watch: ${(err as Error).message}`),
-      }).catch((err) => {
-        if (!listed) reject(err);
-        else this.log(`deployment watch ended: ${(err as Error).message}`);
-      });
-    });
+/**
+ * Writes a Deployment's status as the deployment controller and kubelet would: `running` pods,
+ * or none. Returns whether anything was written.
+ */
+export async function writeDeploymentStatus(kube: Kube, d: DeploymentObject, running: boolean): Promise<boolean> {
+  const want = desiredStatus(d, running);
+  if (inStep(d, want)) return false;
+  try {
+    await kube.patchStatus(core.deployments, d.metadata.name, d.metadata.namespace, want);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
   }
+}
 
-  /** Sets whether the operator counts as running, and writes that into the status. */
-  setRunning(running: boolean): Promise<void> {
-    this.running = running;
-    return this.sync();
-  }
+export const ownedByRelease = (d: KubeObject, release: string, namespace: string) =>
+  d.metadata.annotations?.[helmOwnership.releaseNameAnnotation] === release &&
+  d.metadata.annotations?.[helmOwnership.releaseNamespaceAnnotation] === namespace;
 
-  private sync(): Promise<void> {
-    this.writes = this.writes
-      .then(() => this.write())
-      .catch((err) => this.log(`deployment status: ${(err as Error).message}`));
-    return this.writes;
-  }
-
-  private async write() {
-    const d =
-      this.last ?? (await this.client.find<DeploymentObject>(core.deployments, operatorDeployment, this.namespace));
-    if (!d) return;
-    const want = desiredStatus(d, this.running);
-    if (inStep(d, want)) return;
-    try {
-      this.last = await this.client.mergePatch<DeploymentObject>(
-        core.deployments,
-        operatorDeployment,
-        this.namespace,
-        { status: want },
-        { subresource: 'status' },
-      );
-      this.log(
-        `deployment ${this.namespace}/${operatorDeployment}: ${want.availableReplicas}/${want.replicas} available`,
-      );
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
+export function deploymentController(opts: {
+  namespace: string;
+  operatorDeployment: string;
+  release: string;
+  operatorRunning: () => boolean;
+}): Controller {
+  const due = new Map<string, number>();
+  return {
+    name: 'deployments',
+    userAgent: 'kube-controller-manager/v1.32.0 (linux/amd64) kubernetes/deployment-controller',
+    watches: [
+      {
+        resource: core.deployments,
+        namespaces: [opts.namespace],
+        // Its own status writes are not news.
+        predicate: (type, obj, old) =>
+          type === 'ADDED' ||
+          (type === 'MODIFIED' &&
+            (obj.metadata.generation !== old?.metadata.generation ||
+              JSON.stringify(obj.metadata.annotations) !== JSON.stringify(old?.metadata.annotations))),
+      },
+    ],
+    async reconcile(ctx, namespace, name) {
+      const d = await ctx.kube.find<DeploymentObject>(core.deployments, name, namespace);
+      if (!d || d.metadata.deletionTimestamp) {
+        due.delete(name);
+        return undefined;
+      }
+      let running: boolean;
+      if (name === opts.operatorDeployment) running = opts.operatorRunning();
+      else if (ownedByRelease(d, opts.release, opts.namespace)) {
+        // A rollout takes a moment.
+        const k = `${name}@${d.metadata.generation}`;
+        let at = due.get(k);
+        if (at === undefined) {
+          at = Date.now() + draw(ctx.timing.rolloutDelayMs);
+          due.set(k, at);
+        }
+        if (at > Date.now()) return { requeueAfterMs: at - Date.now() };
+        running = true;
+      } else return undefined;
+      ctx.guard();
+      if (await writeDeploymentStatus(ctx.kube, d, running)) {
+        const n = running ? replicasOf(d) : 0;
+        ctx.log(`deployment ${namespace}/${name}: ${n}/${replicasOf(d)} available`);
+      }
+      return undefined;
+    },
+  };
 }

@@ -1,285 +1,162 @@
 import { createHash } from 'node:crypto';
-import { isAlreadyExists, isConflict, isNotFound } from '../../../lib/kube/api-error';
-import { core, apiVersionOf, type KubeObject } from '../../../lib/kube/resources';
-import { parseGoDuration } from '../../../lib/duration';
-import { resources } from '../../../lib/operator/names';
-import type { ApplicationInstance, Operation } from '../../../lib/operator/schemas';
+import {
+  type ApplicationInstance,
+  apiVersionOf,
+  backupNotSupported,
+  kinds,
+  type Operation,
+  operationEngine,
+} from '../contract';
+import { isAlreadyExists, isConflict, isNotFound, type KubeObject } from '../kube';
+import { upstream, veleroFinalPhases } from '../kinds';
 import { metaTime } from './conditions';
-import type { BackupFailure, Controller, SimContext } from './context';
+import { type BackupFailure, type Controller, faultFor, type SimContext } from './context';
+import { draw } from './timing';
 
-// The operator's Operation reconciler for type Backup with the velero engine (operator-api.md,
-// "Operation"): Pending → Running → Succeeded | Failed, with the Velero Backup it made named in
-// status.backupRef. Velero itself does not run here: the sim writes the Backup as Velero would
-// leave it, and the CSI VolumeSnapshotContents its CSI plugin would leave behind.
+// The operator's Operation reconciler (operator-api.md, "Operation"). A Backup goes Pending →
+// (target checks) → Running with startTime and backupRef → the operator creates the Velero Backup
+// (no status: Velero's New) and waits for Velero (velero.ts) to bring it to a final phase; only
+// then does the Operation finish. Restore and Upgrade run to Succeeded after a while without
+// touching Velero.
 
 /** The CSI driver of the VolumeSnapshotContents the sim makes (no such driver runs anywhere). */
 export const snapshotDriver = 'csi.vworkspace.test';
 /** On the Velero Backups and VolumeSnapshotContents the sim makes: the Operation's namespace. */
 export const operationNamespaceLabel = 'ops.vworkspace.io/operation-namespace';
-/** The label the sim (and the sandbox) use to tie PVCs to their ApplicationInstance. */
+/** On the Velero Backups the sim makes: `<namespace>/<operation>`, how Velero's news finds its Operation. */
+export const operationAnnotation = 'ops.vworkspace.io/operation';
+/** On the Velero Backups the sim makes: the VolumeSnapshotClass the Operation asked for. */
+export const snapshotClassAnnotation = 'ops.vworkspace.io/csi-snapshot-class';
+/** The label the sim (and the sandbox) use to tie PVCs (and backups) to their ApplicationInstance. */
 export const instanceLabel = 'app.kubernetes.io/instance';
 
-const shortHash = (s: string, n = 10) => createHash('sha256').update(s).digest('hex').slice(0, n);
+export const shortHash = (s: string, n = 10) => createHash('sha256').update(s).digest('hex').slice(0, n);
 
 /** A label value is at most 63 characters; longer ones are cut and suffixed with a hash, as Velero does. */
 export const validLabelValue = (s: string) => (s.length <= 63 ? s : `${s.slice(0, 57)}${shortHash(s, 6)}`);
 
-/** The Velero Backup the sim makes for an Operation: `<namespace>-<operation>`, in the Velero namespace. */
-export const veleroBackupName = (namespace: string, operation: string) => {
-  const name = `${namespace}-${operation}`;
+/**
+ * The Velero Backup the operator makes for an Operation: `<namespace>-<operation>`, plus a piece
+ * of the Operation's uid when given (so an Operation deleted and made again gets a new Backup, not
+ * the old one's outcome), in the Velero namespace.
+ */
+export const veleroBackupName = (namespace: string, operation: string, uid?: string) => {
+  const name = `${namespace}-${operation}${uid ? `-${uid.slice(0, 8)}` : ''}`;
   return name.length <= 253 ? name : `${name.slice(0, 242)}-${shortHash(name)}`;
 };
 
-function uuidFrom(seed: string) {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-const binarySuffix: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-const decimalSuffix: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-/** A resource.Quantity such as 5Gi or 500M in bytes; 0 when it is not one. */
-export function quantityBytes(q: string | undefined): number {
-  const m = /^(\d+(?:\.\d+)?)([KMGT]i|[kMGT])?$/.exec(q ?? '');
-  if (!m) return 0;
-  const unit = m[2] ?? '';
-  return Math.round(Number(m[1]) * (binarySuffix[unit] ?? decimalSuffix[unit] ?? 1));
-}
+/** Velero's default TTL when a Backup names none. */
+export const veleroDefaultTtl = '720h0m0s';
 
 type OperationObject = Operation & KubeObject;
 type Params = NonNullable<Operation['spec']['parameters']>;
 
-interface PvcObject extends KubeObject {
-  spec?: { volumeName?: string; resources?: { requests?: { storage?: string } } };
+interface VeleroBackup extends KubeObject {
+  spec?: { storageLocation?: string; ttl?: string; snapshotVolumes?: boolean };
+  status?: { phase?: string; failureReason?: string; validationErrors?: string[]; errors?: number };
 }
 
-interface Outcome {
-  veleroPhase: 'Completed' | 'Failed' | 'PartiallyFailed' | 'FailedValidation' | 'InProgress';
-  operationPhase: 'Succeeded' | 'Failed' | 'Running';
-  reason: string;
-  message: string;
-  failureReason?: string;
-  validationErrors?: string[];
-}
-
-function faultFor<T>(faults: Map<string, T> | Set<string>, namespace: string, app: string): T | boolean | undefined {
-  for (const key of [`${namespace}/${app}`, app]) {
-    if (faults instanceof Set) {
-      if (faults.has(key)) return true;
-    } else if (faults.has(key)) return faults.get(key);
-  }
-  return undefined;
-}
-
-/** The PVCs a backup of the application covers: those labelled for it, else the namespace's. */
-async function volumesOf(ctx: SimContext, namespace: string, app: string): Promise<PvcObject[]> {
-  const { items } = await ctx.client.list<PvcObject>(core.persistentVolumeClaims, { namespace });
-  const labelled = items.filter((p) => p.metadata.labels?.[instanceLabel] !== undefined);
-  const mine = labelled.length ? labelled.filter((p) => p.metadata.labels?.[instanceLabel] === app) : items;
-  return mine.filter((p) => p.spec?.volumeName);
-}
-
-/**
- * What Velero's CSI plugin leaves behind for each bound PVC: a VolumeSnapshotContent with
- * deletionPolicy Retain (its VolumeSnapshot is deleted after the backup), ready to use.
- */
-async function snapshotVolumes(ctx: SimContext, op: OperationObject, app: string, backupName: string, params: Params) {
+function desiredVeleroBackup(ctx: SimContext, op: OperationObject, name: string) {
   const ns = op.metadata.namespace as string;
-  const made: string[] = [];
-  for (const pvc of await volumesOf(ctx, ns, app)) {
-    const seed = `${ns}/${op.metadata.name}/${pvc.metadata.name}`;
-    const name = `snapcontent-${uuidFrom(seed)}`;
-    const snapshotHandle = `snap-${uuidFrom(`handle:${seed}`)}`;
-    const body = {
-      apiVersion: apiVersionOf(resources.volumeSnapshotContents),
-      kind: resources.volumeSnapshotContents.kind,
-      metadata: {
-        name,
-        labels: {
-          'velero.io/backup-name': validLabelValue(backupName),
-          [instanceLabel]: validLabelValue(app),
-          [operationNamespaceLabel]: ns,
-        },
-        annotations: {
-          'ops.vworkspace.io/source-pvc': `${ns}/${pvc.metadata.name}`,
-          'ops.vworkspace.io/source-pv': pvc.spec?.volumeName ?? '',
-        },
-      },
-      spec: {
-        deletionPolicy: 'Retain',
-        driver: snapshotDriver,
-        source: { snapshotHandle },
-        ...(params.csiSnapshotClassName ? { volumeSnapshotClassName: params.csiSnapshotClassName } : {}),
-        volumeSnapshotRef: {
-          apiVersion: apiVersionOf(resources.volumeSnapshots),
-          kind: resources.volumeSnapshots.kind,
-          name: `velero-${pvc.metadata.name.slice(0, 200)}-${shortHash(seed, 5)}`,
-          namespace: ns,
-        },
-      },
-    };
-    ctx.guard();
-    try {
-      await ctx.client.create(resources.volumeSnapshotContents, body);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    ctx.guard();
-    await ctx.client.mergePatch(
-      resources.volumeSnapshotContents,
-      name,
-      undefined,
-      {
-        status: {
-          readyToUse: true,
-          snapshotHandle,
-          // int64 nanoseconds since the epoch, as the CSI sidecar writes it.
-          creationTime: Date.now() * 1_000_000,
-          restoreSize: quantityBytes(pvc.spec?.resources?.requests?.storage),
-        },
-      },
-      { subresource: 'status' },
-    );
-    made.push(name);
-  }
-  return made;
-}
-
-/** Velero validates the BackupStorageLocation before anything else. */
-async function checkLocation(ctx: SimContext, params: Params): Promise<Outcome | undefined> {
-  const name = params.storageLocation;
-  if (!name) return undefined;
-  const bsl = await ctx.client.find(resources.backupStorageLocations, name, ctx.veleroNamespace);
-  if (!bsl) {
-    const error = `a BackupStorageLocation CRD with the name specified in the backup spec needs to be created before this backup can be executed. Error: backupstoragelocations.velero.io "${name}" not found`;
-    return {
-      veleroPhase: 'FailedValidation',
-      operationPhase: 'Failed',
-      reason: 'BackupFailedValidation',
-      message: error,
-      validationErrors: [error],
-    };
-  }
-  const phase = (bsl.status as { phase?: string } | undefined)?.phase;
-  if (phase !== 'Available') {
-    const error = `BackupStorageLocation "${name}" is unavailable (phase ${phase ?? 'unknown'})`;
-    return {
-      veleroPhase: 'Failed',
-      operationPhase: 'Failed',
-      reason: 'VeleroBackupFailed',
-      message: error,
-      failureReason: error,
-    };
-  }
-  return undefined;
-}
-
-function injectedFailure(f: string | BackupFailure): Outcome {
-  const failure = typeof f === 'string' ? { reason: f } : f;
-  const veleroPhase = failure.veleroPhase ?? (/partial/i.test(failure.reason) ? 'PartiallyFailed' : 'Failed');
-  const message = failure.message ?? `velero backup ended ${veleroPhase}`;
-  return { veleroPhase, operationPhase: 'Failed', reason: failure.reason, message, failureReason: message };
-}
-
-/** Creates the Velero Backup as Velero leaves it, or moves an existing one (a hung backup) on. */
-async function writeVeleroBackup(
-  ctx: SimContext,
-  op: OperationObject,
-  app: string,
-  params: Params,
-  outcome: Outcome,
-  snapshots: number,
-) {
-  const ns = op.metadata.namespace as string;
-  const name = veleroBackupName(ns, op.metadata.name);
-  const now = new Date();
-  const ttl = params.ttl ?? '720h0m0s';
-  const finished = outcome.veleroPhase !== 'InProgress';
-  const status = {
-    phase: outcome.veleroPhase,
-    version: 1,
-    formatVersion: '1.1.0',
-    startTimestamp: metaTime(new Date((op.status?.startTime && Date.parse(op.status.startTime)) || now.getTime())),
-    ...(finished ? { completionTimestamp: metaTime(now) } : {}),
-    ...(outcome.veleroPhase !== 'FailedValidation'
-      ? { expiration: metaTime(new Date(now.getTime() + (parseGoDuration(ttl) ?? 0))) }
-      : {}),
-    ...(outcome.failureReason ? { failureReason: outcome.failureReason } : {}),
-    ...(outcome.validationErrors ? { validationErrors: outcome.validationErrors } : {}),
-    ...(outcome.veleroPhase === 'PartiallyFailed' || outcome.veleroPhase === 'Failed' ? { errors: 1 } : {}),
-    progress: { totalItems: 10 + snapshots, itemsBackedUp: finished ? 10 + snapshots : 0 },
-    ...(params.snapshotVolumes
-      ? { csiVolumeSnapshotsAttempted: snapshots, csiVolumeSnapshotsCompleted: finished ? snapshots : 0 }
-      : {}),
-  };
-  const body = {
-    apiVersion: apiVersionOf(resources.veleroBackups),
-    kind: resources.veleroBackups.kind,
+  const app = op.spec.targetRef.name;
+  const params: Params = op.spec.parameters ?? {};
+  return {
+    apiVersion: apiVersionOf(upstream.veleroBackups),
+    kind: upstream.veleroBackups.kind,
     metadata: {
       name,
       namespace: ctx.veleroNamespace,
       labels: {
-        ...(params.storageLocation ? { 'velero.io/storage-location': validLabelValue(params.storageLocation) } : {}),
         [instanceLabel]: validLabelValue(app),
         'ops.vworkspace.io/operation': validLabelValue(op.metadata.name),
         [operationNamespaceLabel]: ns,
       },
-      annotations: { 'ops.vworkspace.io/operation': `${ns}/${op.metadata.name}` },
+      annotations: {
+        [operationAnnotation]: `${ns}/${op.metadata.name}`,
+        ...(params.csiSnapshotClassName ? { [snapshotClassAnnotation]: params.csiSnapshotClassName } : {}),
+      },
     },
     spec: {
       includedNamespaces: [ns],
       ...(params.storageLocation ? { storageLocation: params.storageLocation } : {}),
-      ttl,
+      ttl: params.ttl ?? veleroDefaultTtl,
       snapshotVolumes: params.snapshotVolumes ?? false,
       csiSnapshotTimeout: '10m0s',
       itemOperationTimeout: '4h0m0s',
       defaultVolumesToFsBackup: false,
-      metadata: {},
       hooks: {},
     },
-    status,
   };
-  ctx.guard();
-  let created: KubeObject;
-  try {
-    created = await ctx.client.create(resources.veleroBackups, body, ctx.veleroNamespace);
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-    ctx.guard();
-    created = await ctx.client.mergePatch(resources.veleroBackups, name, ctx.veleroNamespace, { status });
-  }
-  // Velero's CRDs have no status subresource; should a later version add one, write it there.
-  if ((created.status as { phase?: string } | undefined)?.phase !== status.phase) {
-    ctx.guard();
-    await ctx.client.mergePatch(
-      resources.veleroBackups,
-      name,
-      ctx.veleroNamespace,
-      { status },
-      { subresource: 'status' },
-    );
-  }
-  return name;
 }
 
-export function operationController(namespaces: (string | undefined)[]): Controller {
-  // When each Operation may take its next step (faults.phaseDelayMs); lost on a crash, as an
-  // in-memory rate limit would be.
+/** The Operation's end, given the final phase of its Velero Backup. */
+function outcomeOf(
+  ctx: SimContext,
+  op: OperationObject,
+  backup: VeleroBackup,
+): { phase: 'Succeeded' | 'Failed'; reason: string; message: string } {
+  const ns = op.metadata.namespace as string;
+  const ref = `${ctx.veleroNamespace}/${backup.metadata.name}`;
+  const phase = backup.status?.phase ?? '';
+  const injected = faultFor(ctx.faults.failBackups, ns, op.spec.targetRef.name);
+  const injectedReason =
+    injected === undefined || injected === true
+      ? undefined
+      : typeof injected === 'string'
+        ? injected
+        : (injected as BackupFailure).reason;
+  const detail = backup.status?.failureReason ?? backup.status?.validationErrors?.join('; ') ?? '';
+  switch (phase) {
+    case 'Completed':
+      return { phase: 'Succeeded', reason: 'BackupCompleted', message: `velero backup ${ref} completed` };
+    case 'PartiallyFailed':
+      if (ctx.faults.partialAsSucceeded) {
+        // The bug this fault plays: the operator reads "finished" as "done".
+        return { phase: 'Succeeded', reason: 'BackupCompleted', message: `velero backup ${ref} completed` };
+      }
+      return {
+        phase: 'Failed',
+        reason: injectedReason ?? 'VeleroBackupPartiallyFailed',
+        message: `velero backup ${ref} ended PartiallyFailed (${backup.status?.errors ?? 0} errors)${detail ? `: ${detail}` : ''}`,
+      };
+    case 'FailedValidation':
+      return {
+        phase: 'Failed',
+        reason: 'BackupFailedValidation',
+        message: `velero backup ${ref} failed validation: ${detail}`,
+      };
+    case 'Deleting':
+      return { phase: 'Failed', reason: 'VeleroBackupDeleted', message: `velero backup ${ref} is being deleted` };
+    default:
+      return {
+        phase: 'Failed',
+        reason: injectedReason ?? 'VeleroBackupFailed',
+        message: `velero backup ${ref} ended ${phase}${detail ? `: ${detail}` : ''}`,
+      };
+  }
+}
+
+export function operationController(namespaces: (string | undefined)[], veleroNamespace: string): Controller {
+  // When each Operation may take its next step (faults.phaseDelayMs, and a Restore's or an
+  // Upgrade's run time); lost on a crash, as an in-memory rate limit would be.
   const notBefore = new Map<string, number>();
 
-  async function writeStatus(ctx: SimContext, op: OperationObject, status: Record<string, unknown>) {
+  async function writeStatus(ctx: SimContext, op: OperationObject, status: Record<string, unknown>, holdMs = 0) {
     ctx.guard();
     // resourceVersion makes the patch conditional: a transition is taken once, from the state seen.
-    await ctx.client.mergePatch(
-      resources.operations,
+    const written = await ctx.kube.patchStatus<OperationObject>(
+      kinds.operations,
       op.metadata.name,
       op.metadata.namespace,
-      { metadata: { resourceVersion: op.metadata.resourceVersion }, status },
-      { subresource: 'status' },
+      status,
+      op.metadata.resourceVersion,
     );
     const key = `${op.metadata.namespace}/${op.metadata.name}`;
-    if (ctx.faults.phaseDelayMs > 0) notBefore.set(key, Date.now() + ctx.faults.phaseDelayMs);
+    const hold = ctx.faults.phaseDelayMs + holdMs;
+    if (hold > 0) notBefore.set(key, Date.now() + hold);
     const phase = (status.phase as string) ?? op.status?.phase;
     ctx.log(`operation ${key}: ${phase}${status.reason ? ` (${status.reason})` : ''}`);
+    return written;
   }
 
   const finish = (
@@ -291,23 +168,23 @@ export function operationController(namespaces: (string | undefined)[]): Control
     extra: Record<string, unknown> = {},
   ) => writeStatus(ctx, op, { phase, reason, message, completionTime: metaTime(), ...extra });
 
-  async function step(ctx: SimContext, op: OperationObject) {
-    const ns = op.metadata.namespace as string;
-    const phase = op.status?.phase;
-    const target = op.spec.targetRef;
-    if (op.spec.type !== 'Backup') {
-      return finish(
-        ctx,
-        op,
-        'Failed',
-        'UnsupportedOperation',
-        `the simulated operator runs Backup operations only, not ${op.spec.type}`,
+  async function ensureVeleroBackup(ctx: SimContext, op: OperationObject, name: string) {
+    ctx.guard();
+    try {
+      await ctx.kube.create(upstream.veleroBackups, desiredVeleroBackup(ctx, op, name), ctx.veleroNamespace);
+      ctx.log(
+        `velero backup ${ctx.veleroNamespace}/${name}: created for operation ${op.metadata.namespace}/${op.metadata.name}`,
       );
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
     }
-    if (!phase) return writeStatus(ctx, op, { phase: 'Pending', reason: 'Accepted', message: 'waiting to start' });
+  }
 
-    if (phase === 'Pending') {
-      if (target.kind !== resources.applicationInstances.kind) {
+  async function stepBackup(ctx: SimContext, op: OperationObject) {
+    const ns = op.metadata.namespace as string;
+    const target = op.spec.targetRef;
+    if (op.status?.phase === 'Pending') {
+      if (target.kind !== kinds.applicationInstances.kind) {
         return finish(
           ctx,
           op,
@@ -316,98 +193,106 @@ export function operationController(namespaces: (string | undefined)[]): Control
           `a Backup targets an ApplicationInstance, not a ${target.kind}`,
         );
       }
-      const ai = await ctx.client.find<ApplicationInstance & KubeObject>(
-        resources.applicationInstances,
-        target.name,
-        ns,
-      );
+      if (op.spec.engine && op.spec.engine !== operationEngine) {
+        return finish(ctx, op, 'Failed', 'UnsupportedEngine', `engine ${op.spec.engine} is not supported`);
+      }
+      const ai = await ctx.kube.find<ApplicationInstance & KubeObject>(kinds.applicationInstances, target.name, ns);
       if (!ai) return finish(ctx, op, 'Failed', 'TargetNotFound', `applicationinstance ${ns}/${target.name} not found`);
       if (ai.spec?.backup?.capable === false) {
         return finish(
           ctx,
           op,
           'Failed',
-          'BackupNotSupported',
+          backupNotSupported,
           `applicationinstance ${ns}/${target.name} has no backup capability (spec.backup.capable: false)`,
         );
       }
-      return writeStatus(ctx, op, {
+      const name = veleroBackupName(ns, op.metadata.name, op.metadata.uid);
+      const running = await writeStatus(ctx, op, {
         phase: 'Running',
         reason: 'BackupStarted',
-        message: 'velero backup in progress',
+        message: `velero backup ${ctx.veleroNamespace}/${name} requested`,
         startTime: metaTime(),
+        backupRef: { namespace: ctx.veleroNamespace, name },
       });
-    }
-
-    // Running: Velero's part.
-    const app = target.name;
-    const params: Params = op.spec.parameters ?? {};
-    const backupName = veleroBackupName(ns, op.metadata.name);
-    const backupRef = { namespace: ctx.veleroNamespace, name: backupName };
-    const invalid = await checkLocation(ctx, params);
-    if (invalid) {
-      await writeVeleroBackup(ctx, op, app, params, invalid, 0);
-      return finish(ctx, op, 'Failed', invalid.reason, invalid.message, { backupRef });
-    }
-    if (faultFor(ctx.faults.hangBackups, ns, app)) {
-      // Stays Running; a change of faults requeues it.
-      const existing = await ctx.client.find(resources.veleroBackups, backupName, ctx.veleroNamespace);
-      if (!existing) {
-        await writeVeleroBackup(
-          ctx,
-          op,
-          app,
-          params,
-          { veleroPhase: 'InProgress', operationPhase: 'Running', reason: '', message: '' },
-          0,
-        );
-        ctx.log(`operation ${ns}/${op.metadata.name}: hanging (fault)`);
-      }
+      await ensureVeleroBackup(ctx, running, name);
       return;
     }
-    const failure = faultFor(ctx.faults.failBackups, ns, app);
-    if (failure) {
-      const outcome = injectedFailure(failure as string | BackupFailure);
-      await writeVeleroBackup(ctx, op, app, params, outcome, 0);
-      return finish(
+    // Running: Velero's part. Its Backup's events bring this reconcile back.
+    const ref = op.status?.backupRef ?? {
+      namespace: ctx.veleroNamespace,
+      name: veleroBackupName(ns, op.metadata.name, op.metadata.uid),
+    };
+    const backup = await ctx.kube.find<VeleroBackup>(upstream.veleroBackups, ref.name, ref.namespace);
+    if (!backup) {
+      // Lost between our Running and the create (a crash): make it now.
+      await ensureVeleroBackup(ctx, op, ref.name);
+      return;
+    }
+    const phase = backup.status?.phase ?? '';
+    if (!veleroFinalPhases.has(phase) && phase !== 'Deleting') return;
+    const end = outcomeOf(ctx, op, backup);
+    return finish(ctx, op, end.phase, end.reason, end.message, { backupRef: ref });
+  }
+
+  async function stepOther(ctx: SimContext, op: OperationObject) {
+    const type = op.spec.type;
+    const hold = draw(ctx.timing.otherOperationDelayMs);
+    if (op.status?.phase === 'Pending') {
+      return writeStatus(
         ctx,
         op,
-        'Failed',
-        outcome.reason,
-        `velero backup ${ctx.veleroNamespace}/${backupName} ended ${outcome.veleroPhase}: ${outcome.message}`,
-        { backupRef },
+        {
+          phase: 'Running',
+          reason: `${type}Started`,
+          message: `${type.toLowerCase()} in progress`,
+          startTime: metaTime(),
+        },
+        hold,
       );
     }
-    const snapshots = params.snapshotVolumes ? await snapshotVolumes(ctx, op, app, backupName, params) : [];
-    await writeVeleroBackup(
-      ctx,
-      op,
-      app,
-      params,
-      { veleroPhase: 'Completed', operationPhase: 'Succeeded', reason: '', message: '' },
-      snapshots.length,
-    );
     return finish(
       ctx,
       op,
       'Succeeded',
-      'BackupCompleted',
-      `velero backup ${ctx.veleroNamespace}/${backupName} completed (${snapshots.length} volume snapshots)`,
-      { backupRef },
+      `${type}Completed`,
+      `${type.toLowerCase()} of ${op.spec.targetRef.name} completed`,
     );
+  }
+
+  async function step(ctx: SimContext, op: OperationObject) {
+    if (!op.status?.phase) {
+      const hold = op.spec.type === 'Backup' ? 0 : draw(ctx.timing.otherOperationDelayMs);
+      return writeStatus(ctx, op, { phase: 'Pending', reason: 'Accepted', message: 'waiting to start' }, hold);
+    }
+    if (op.spec.type === 'Backup') return stepBackup(ctx, op);
+    if (op.spec.type === 'Restore' || op.spec.type === 'Upgrade') return stepOther(ctx, op);
+    return finish(ctx, op, 'Failed', 'UnsupportedOperation', `operation type ${op.spec.type} is not supported`);
   }
 
   return {
     name: 'operations',
-    watches: [{ resource: resources.operations, namespaces }],
+    watches: [
+      { resource: kinds.operations, namespaces },
+      // Velero's progress on a Backup re-runs the reconcile of the Operation that asked for it.
+      {
+        resource: upstream.veleroBackups,
+        namespaces: [veleroNamespace],
+        keyOf: (b) => {
+          const ref = b.metadata.annotations?.[operationAnnotation];
+          const ns = ref?.split('/')[0];
+          return ref && ns && namespaces.some((n) => n === undefined || n === ns) ? ref : undefined;
+        },
+      },
+    ],
     async reconcile(ctx, namespace, name) {
       const key = `${namespace}/${name}`;
-      const op = await ctx.client.find<OperationObject>(resources.operations, name, namespace);
+      const op = await ctx.kube.find<OperationObject>(kinds.operations, name, namespace);
       const phase = op?.status?.phase;
       // A finished Operation is never run again.
       if (!op || op.metadata.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed') {
         notBefore.delete(key);
-        return;
+        return undefined;
       }
       const wait = (notBefore.get(key) ?? 0) - Date.now();
       if (wait > 0) return { requeueAfterMs: wait };
@@ -416,9 +301,10 @@ export function operationController(namespaces: (string | undefined)[]): Control
       } catch (err) {
         // Someone (or our own last write) moved it on: the watch brings the new state.
         if (isConflict(err)) return { requeueAfterMs: 50 };
-        if (isNotFound(err)) return;
+        if (isNotFound(err)) return undefined;
         throw err;
       }
+      return undefined;
     },
   };
 }

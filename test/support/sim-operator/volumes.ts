@@ -1,5 +1,5 @@
-import { isNotFound } from '../../../lib/kube/api-error';
-import { core, type KubeObject } from '../../../lib/kube/resources';
+import { isNotFound, type KubeObject } from '../kube';
+import { core } from '../kinds';
 import type { Controller, SimContext } from './context';
 
 // Not the operator's job, but no PV controller runs in the test control plane: this plays the
@@ -18,6 +18,7 @@ export function volumeController(
 ): Controller {
   return {
     name: 'persistentvolumes',
+    userAgent: 'kube-controller-manager/v1.32.0 (linux/amd64) kubernetes/persistent-volume-binder',
     watches: [
       {
         resource: core.persistentVolumes,
@@ -37,30 +38,25 @@ export function volumeController(
         },
       },
     ],
-    async reconcile(ctx: SimContext, _namespace, name): Promise<undefined> {
-      const pv = await ctx.client.find<PvObject>(core.persistentVolumes, name);
+    async reconcile(ctx: SimContext, _namespace, name) {
+      const pv = await ctx.kube.find<PvObject>(core.persistentVolumes, name);
       const claim = pv?.spec?.claimRef;
-      if (!pv || !claim?.namespace || !claim.name || !inScope(claim.namespace) || pv.metadata.deletionTimestamp) return;
-      if (pv.status?.phase !== 'Bound') return;
-      const pvc = await ctx.client.find(core.persistentVolumeClaims, claim.name, claim.namespace);
-      if (pvc && (!claim.uid || pvc.metadata.uid === claim.uid)) return;
+      if (!pv || !claim?.namespace || !claim.name || !inScope(claim.namespace) || pv.metadata.deletionTimestamp)
+        return undefined;
+      if (pv.status?.phase !== 'Bound') return undefined;
+      const pvc = await ctx.kube.find(core.persistentVolumeClaims, claim.name, claim.namespace);
+      if (pvc && (!claim.uid || pvc.metadata.uid === claim.uid)) return undefined;
       ctx.guard();
       if (pv.spec?.persistentVolumeReclaimPolicy === 'Delete') {
         try {
-          await ctx.client.delete(core.persistentVolumes, name);
+          await ctx.kube.delete(core.persistentVolumes, name);
           ctx.log(`persistentvolume ${name}: claim gone, reclaimPolicy Delete: deleted`);
         } catch (err) {
           if (!isNotFound(err)) throw err;
         }
-        return;
+        return undefined;
       }
-      await ctx.client.mergePatch(
-        core.persistentVolumes,
-        name,
-        undefined,
-        { status: { phase: 'Released' } },
-        { subresource: 'status' },
-      );
+      await ctx.kube.patchStatus(core.persistentVolumes, name, undefined, { phase: 'Released' });
       ctx.log(
         `persistentvolume ${name}: claim gone, reclaimPolicy ${pv.spec?.persistentVolumeReclaimPolicy ?? 'Retain'}: Released`,
       );
