@@ -9,9 +9,21 @@ export interface HelmReleaseInfo {
   version: number;
   status: string;
   chart: string;
-  /** Objects the release rendered, as helm uninstall will delete them. */
-  objects: { kind: string; name: string; namespace?: string }[];
+  /** Objects the release rendered; helm uninstall deletes them, except those it keeps. */
+  objects: ReleaseObject[];
 }
+
+export interface ReleaseObject {
+  kind: string;
+  name: string;
+  namespace?: string;
+  /** `helm.sh/resource-policy: keep`: helm uninstall leaves it in place. */
+  keep: boolean;
+}
+
+/** What helm uninstall will delete, and what it will keep. */
+export const deletedBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).filter((o) => !o.keep);
+export const keptBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).filter((o) => o.keep);
 
 /**
  * Reads a helm 3 release from its storage Secret (sh.helm.release.v1.<name>.v<N>): the data is
@@ -42,10 +54,21 @@ export async function readHelmRelease(
     chart = `${json.chart?.metadata?.name ?? ''}-${json.chart?.metadata?.version ?? ''}`;
     objects = yaml
       .loadAll(json.manifest ?? '')
-      .filter((d): d is { kind: string; metadata: { name: string; namespace?: string } } =>
-        Boolean(d && typeof d === 'object' && 'kind' in d),
+      .filter(
+        (
+          d,
+        ): d is {
+          kind: string;
+          metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+        } => Boolean(d && typeof d === 'object' && 'kind' in d),
       )
-      .map((d) => ({ kind: d.kind, name: d.metadata.name, namespace: d.metadata.namespace }));
+      .map((d) => ({
+        kind: d.kind,
+        name: d.metadata.name,
+        // helm renders namespaced objects without metadata.namespace into the release's namespace
+        namespace: d.metadata.namespace ?? (d.kind === 'CustomResourceDefinition' ? undefined : namespace),
+        keep: d.metadata.annotations?.['helm.sh/resource-policy'] === 'keep',
+      }));
   }
   return { name, namespace, version: latest.version, status, chart, objects };
 }

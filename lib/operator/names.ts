@@ -75,9 +75,6 @@ export const operatorCrds = [
   'clusters.ops.vworkspace.io',
 ] as const;
 
-/** The operator's Deployment, rendered by the chart; without it the Cluster finalizer never drains. */
-export const operatorDeployment = 'vworkspace-operator';
-
 /**
  * Where kubectl vw keeps what must outlive the operator's namespace: the lock Lease and the step 3
  * record. kube-system always exists and cannot be deleted (the API server's NamespaceLifecycle

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { installOperatorChart } from '../support/chart';
+import { adminKubeconfig, toolsBinDir } from '../support/kube-env';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { KubeClient } from '../../lib/kube/client';
@@ -109,30 +111,22 @@ export async function ensureStorageLocation(client: KubeClient, name = 'aws-prim
   await client.mergePatch(resources.backupStorageLocations, name, 'velero', { status: { phase } });
 }
 
-/** The operator namespace, its Deployment (the simulated operator keeps its status) and a Cluster CR. */
-export async function createOperatorWorld(client: KubeClient, opts: { cluster?: string; odooUrl: string }) {
-  await client
-    .create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vworkspace-system' } })
-    .catch(ignoreExists);
-  await client
-    .create(
-      core.deployments,
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'vworkspace-operator', namespace: 'vworkspace-system' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: 'vworkspace-operator' } },
-          template: {
-            metadata: { labels: { app: 'vworkspace-operator' } },
-            spec: { containers: [{ name: 'operator', image: 'vworkspace/operator:test' }] },
-          },
-        },
-      },
-      'vworkspace-system',
-    )
-    .catch(ignoreExists);
+const installed = new Set<string>();
+
+/**
+ * An installation of the operator, as its users have one: the release (installed once per test
+ * file with the real helm and the stand-in chart: the operator's Deployment, the bundled
+ * controllers, the bootstrap Secret) and, if named, a Cluster CR.
+ */
+export async function createOperatorWorld(
+  client: KubeClient,
+  opts: { cluster?: string; odooUrl: string; kubeconfig?: string },
+) {
+  const kubeconfig = opts.kubeconfig ?? adminKubeconfig();
+  if (!installed.has(kubeconfig)) {
+    await installOperatorChart(kubeconfig, { helmBin: join(toolsBinDir(), 'helm'), odooUrl: opts.odooUrl });
+    installed.add(kubeconfig);
+  }
   if (opts.cluster) {
     await client
       .create(

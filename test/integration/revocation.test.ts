@@ -119,6 +119,26 @@ describe('revocation, only on evidence', () => {
     }
   });
 
+  it('a Cluster that never registered: Odoo has nothing to acknowledge, the finalizer stays, never "revoked"', async () => {
+    sim.setFaults({ registration: 'finalizerOnly' }); // the operator's finalizer, but no cluster ID
+    try {
+      await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'rev-d' });
+      await eventually(
+        async () => (await client.find(resources.clusters, 'rev-d', system))?.metadata.finalizers?.length,
+        30_000,
+        'the finalizer',
+      );
+      const r = await vw(['decommission', 'rev-d', '--yes', '--force-preflight', '--timeout', '5s'], { kubeconfig });
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).not.toMatch(/Odoo acknowledged/);
+      const forced = await vw(['decommission', 'rev-d', '--force', '--yes', '--timeout', '30s'], { kubeconfig });
+      expect(forced.exitCode).toBe(0);
+      expect(await recordOf(client)).toMatchObject({ cluster: 'rev-d', outcome: 'forced' });
+    } finally {
+      sim.setFaults({ registration: 'normal' });
+    }
+  });
+
   it('with no record at all, the report says unknown, never invalidated', async () => {
     await client.delete(core.configMaps, 'kubectl-vw-decommission', 'kube-system').catch(() => undefined);
     await client.delete(core.configMaps, 'kubectl-vw-decommission', system).catch(() => undefined);

@@ -1,7 +1,8 @@
 import { UsageError } from '../../errors';
 import type { KubeClient } from '../../kube/client';
 import { core, type KubeObject } from '../../kube/resources';
-import { operatorDeployment, resources } from '../../operator/names';
+import { bundleDeployments } from '../../operator/bundle';
+import { helmReleaseName, operatorNamespace, resources } from '../../operator/names';
 import { type Cluster, clusterSchema, findCondition, parseObject } from '../../operator/schemas';
 import { finalBackupCheck, type JudgeOptions, surveyFinalBackups } from '../final-backups';
 import { isPaused } from '../pause';
@@ -73,33 +74,32 @@ export async function checkFinalBackups(
   return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }));
 }
 
-export interface DeploymentStatus {
-  found: boolean;
-  available: number;
-}
-
-export async function operatorDeploymentStatus(client: KubeClient, namespace: string): Promise<DeploymentStatus> {
-  const d = await client.find(core.deployments, operatorDeployment, namespace);
-  if (!d) return { found: false, available: 0 };
-  const status = d.status as { availableReplicas?: number } | undefined;
-  return { found: true, available: status?.availableReplicas ?? 0 };
-}
-
+/** The operator's bundle runs: without the operator, the Cluster finalizer can never drain. */
 async function checkOperatorRunning(client: KubeClient, namespace: string): Promise<PreflightCheck> {
-  const s = await operatorDeploymentStatus(client, namespace);
-  if (s.available > 0)
+  const deployments = await bundleDeployments(client);
+  const down = deployments.filter((d) => !d.found || d.available < 1);
+  const release = `helm release ${helmReleaseName} in ${operatorNamespace}`;
+  if (!deployments.length)
+    return {
+      name: 'operator running',
+      ok: false,
+      detail: `no Deployment of the ${release} found: without the operator the Cluster finalizer can never drain`,
+      fix: `helm status ${helmReleaseName} -n ${operatorNamespace}`,
+    };
+  if (!down.length)
     return {
       name: 'operator running',
       ok: true,
-      detail: `deployment/${operatorDeployment} has ${s.available} available`,
+      detail: `${deployments.length} of ${deployments.length} Deployments of the ${release} available`,
     };
+  const which = down
+    .map((d) => `deployment/${d.name}${d.found ? ' (no available replicas)' : ' (not found)'}`)
+    .join(', ');
   return {
     name: 'operator running',
     ok: false,
-    detail: s.found
-      ? `deployment/${operatorDeployment} in ${namespace} has no available replicas: the Cluster finalizer can never drain`
-      : `deployment/${operatorDeployment} not found in ${namespace}: without the operator the Cluster finalizer can never drain`,
-    fix: `kubectl -n ${namespace} rollout status deployment/${operatorDeployment}`,
+    detail: `${down.length} of ${deployments.length} Deployments of the ${release} not available: ${which}; the Cluster finalizer can never drain without the operator`,
+    fix: `kubectl -n ${down[0]?.namespace ?? namespace} rollout status deployment/${down[0]?.name}`,
   };
 }
 

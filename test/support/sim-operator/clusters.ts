@@ -197,6 +197,10 @@ export function clusterController(namespace: string): Controller {
       throw new Error(`cluster ${c.metadata.name}: decommission of ${JSON.stringify(clusterID)} failed: ${e.message}`);
     }
     ctx.log(`cluster ${c.metadata.name}: Odoo acknowledged the decommission of ${JSON.stringify(clusterID)}`);
+    // It reached Odoo: as a failure said OdooReachable=False, this says True again.
+    await writeStatus(ctx, c, [
+      { type: clusterConditions.odooReachable, status: 'True', reason: 'Reachable', message: `${odoo} answered` },
+    ]);
     await patchFinalizers(
       ctx,
       c,
