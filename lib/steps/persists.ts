@@ -1,6 +1,13 @@
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
-import { bootstrapCredentialSecret, operatorNamespace, resources, veleroNamespace } from '../operator/names';
+import { keptBy, readHelmRelease } from '../operator/helm-release';
+import {
+  bootstrapCredentialSecret,
+  helmReleaseName,
+  operatorNamespace,
+  resources,
+  veleroNamespace,
+} from '../operator/names';
 import { clusterSchema, parseObject } from '../operator/schemas';
 import { type DecommissionRecord, readDecommissionRecord } from './decommission/record';
 
@@ -24,6 +31,12 @@ export interface PersistsReport {
   snapshotContents: { name: string; deletionPolicy: string; driver?: string }[];
   retainedVolumes: { name: string; size?: string; claim?: string; storageClass?: string }[];
   bootstrapSecret: boolean;
+  /** What helm uninstall keeps, or kept (helm.sh/resource-policy: keep), as "Kind/name". */
+  kept: string[];
+  /** HelmReleases left (orphaned once Flux is uninstalled), as "namespace/name". */
+  helmReleases: string[];
+  /** Volumes of the applications that keep running: claims in their namespaces. */
+  runningVolumes: { claims: number; bytes: number; namespaces: number };
   odoo: {
     clusterID?: string;
     cluster?: string;
@@ -41,28 +54,56 @@ export interface PersistsInput {
   clusters: KubeObject[];
   /** The step 3 record, as stored, or as a caller read it before the namespace went. */
   record?: DecommissionRecord;
+  instances: KubeObject[];
+  helmReleases: KubeObject[];
+  claims: KubeObject[];
+  kept: string[];
 }
 
-export async function readPersistsInput(
-  client: KubeClient,
-  opts: { veleroNamespace?: string; decommission?: DecommissionRecord } = {},
-): Promise<PersistsInput> {
-  const [backups, contents, pvs, secret, clusters, stored] = await Promise.all([
+const releaseAnnotation = 'meta.helm.sh/release-name';
+
+/** What helm kept: from the release while it is installed, else what still carries its ownership. */
+async function keptObjects(client: KubeClient, given?: string[]): Promise<string[]> {
+  if (given) return given;
+  const release = await readHelmRelease(client, operatorNamespace, helmReleaseName).catch(() => undefined);
+  if (release) return keptBy(release).map((o) => `${o.kind}/${o.name}`);
+  const [crds, secrets] = await Promise.all([
+    client.listIfServed(core.crds),
+    client.listIfServed(core.secrets, { namespace: operatorNamespace }),
+  ]);
+  const owned = (o: KubeObject) => o.metadata.annotations?.[releaseAnnotation] === helmReleaseName;
+  return [
+    ...crds.filter(owned).map((o) => `CustomResourceDefinition/${o.metadata.name}`),
+    ...secrets.filter(owned).map((o) => `Secret/${o.metadata.name}`),
+  ];
+}
+
+export interface PersistsOptions {
+  veleroNamespace?: string;
+  decommission?: DecommissionRecord;
+  /** What helm uninstall kept, as the caller read it from the release before uninstalling. */
+  kept?: string[];
+}
+
+export async function readPersistsInput(client: KubeClient, opts: PersistsOptions = {}): Promise<PersistsInput> {
+  const [backups, contents, pvs, secret, clusters, stored, instances, helmReleases, claims, kept] = await Promise.all([
     client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace ?? veleroNamespace }),
     client.listIfServed(resources.volumeSnapshotContents),
     client.listIfServed(core.persistentVolumes),
     client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
     client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
     readDecommissionRecord(client).catch(() => undefined),
+    client.listIfServed(resources.applicationInstances),
+    client.listIfServed(resources.helmReleases),
+    client.listIfServed(core.persistentVolumeClaims),
+    keptObjects(client, opts.kept),
   ]);
-  // The namespace (and the record in it) may be gone by now: the caller may pass what it read before.
-  return { backups, contents, pvs, secret, clusters, record: stored ?? opts.decommission };
+  // The record may be gone with its namespace in older versions: the caller may pass what it read before.
+  const record = stored ?? opts.decommission;
+  return { backups, contents, pvs, secret, clusters, record, instances, helmReleases, claims, kept };
 }
 
-export async function persistsReport(
-  client: KubeClient,
-  opts: { veleroNamespace?: string; decommission?: DecommissionRecord } = {},
-): Promise<PersistsReport> {
+export async function persistsReport(client: KubeClient, opts: PersistsOptions = {}): Promise<PersistsReport> {
   return persistsFrom(await readPersistsInput(client, opts));
 }
 
@@ -140,6 +181,60 @@ function odooStanding(clusters: KubeObject[], record?: DecommissionRecord): Pers
         note: `revocation NOT confirmed: ${record.evidence ?? 'the Cluster went while no one watched its finalizer'}`,
       };
   }
+}
+
+const binary: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+const decimal: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+/** A resource.Quantity (5Gi, 500M) in bytes; 0 when it is not one. */
+export function quantityBytes(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]i|[kMGT])?$/.exec(q ?? '');
+  if (!m) return 0;
+  const unit = m[2] ?? '';
+  return Number(m[1]) * (binary[unit] ?? decimal[unit] ?? 1);
+}
+export const formatBytes = (n: number) =>
+  n >= 2 ** 40
+    ? `${+(n / 2 ** 40).toFixed(1)}Ti`
+    : n >= 2 ** 30
+      ? `${+(n / 2 ** 30).toFixed(1)}Gi`
+      : `${+(n / 2 ** 20).toFixed(1)}Mi`;
+
+/** The claims in the namespaces of the applications that keep running. */
+function runningVolumes(instances: KubeObject[], claims: KubeObject[]): PersistsReport['runningVolumes'] {
+  const namespaces = new Set(instances.map((i) => i.metadata.namespace));
+  const theirs = claims.filter((c) => namespaces.has(c.metadata.namespace));
+  const bytes = theirs.reduce(
+    (n, c) =>
+      n + quantityBytes((c.spec as { resources?: { requests?: { storage?: string } } })?.resources?.requests?.storage),
+    0,
+  );
+  return { claims: theirs.length, bytes, namespaces: namespaces.size };
+}
+
+/** What stays running, and what stays behind, when the applications are kept (the default). */
+function applicationRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
+  const v = r.runningVolumes;
+  return [
+    {
+      resource: 'Volumes of the applications that keep running',
+      persists: v.claims ? `Yes: ${v.claims} claims, ${formatBytes(v.bytes)}` : 'None',
+      facts: v.claims ? [`${v.claims} PersistentVolumeClaims in the ${v.namespaces} namespaces with applications`] : [],
+      purge: 'They belong to the running applications: delete the applications first (kubectl vw purge --delete-apps).',
+    },
+    {
+      resource: "The applications' HelmReleases",
+      persists: r.helmReleases.length ? `Yes: ${r.helmReleases.length}, orphaned once Flux is uninstalled` : 'None',
+      facts: r.helmReleases,
+      purge:
+        'With Flux gone nothing reconciles them or removes their finalizer: kubectl patch helmrelease NAME -n NS --type=merge -p \'{"metadata":{"finalizers":null}}\', then delete them and their charts\' resources.',
+    },
+    {
+      resource: 'Objects helm uninstall keeps (helm.sh/resource-policy: keep)',
+      persists: r.kept.length ? `Yes: ${r.kept.length}` : 'None',
+      facts: r.kept,
+      purge: 'Delete each by hand once no longer needed (CRDs only after every object of their kind is gone).',
+    },
+  ];
 }
 
 function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
@@ -230,7 +325,10 @@ export function persistsFrom(input: PersistsInput): PersistsReport {
     }),
     retainedVolumes: retainedVolumesOf(input.pvs),
     bootstrapSecret: Boolean(input.secret),
+    kept: input.kept,
+    helmReleases: input.helmReleases.map((h) => `${h.metadata.namespace}/${h.metadata.name}`),
+    runningVolumes: runningVolumes(input.instances, input.claims),
     odoo: odooStanding(input.clusters, input.record),
   };
-  return { rows: [...storageRows(facts), ...operatorRows(facts)], ...facts };
+  return { rows: [...storageRows(facts), ...applicationRows(facts), ...operatorRows(facts)], ...facts };
 }

@@ -149,7 +149,11 @@ export const purgePlan: PurgePlan = {
       note: 'release v1 (vworkspace-app-operator-0.1.0), deployed',
     },
   ],
+  kept: ['Secret/vworkspace-bootstrap-credential'],
+  helmDeletesCrds: [],
+  controllers: ['vworkspace-app-operator-controller-manager', 'helm-controller'],
   orphanedHelmReleases: 3,
+  heldBackHelmReleases: [],
   remainingCrs: { ApplicationInstance: 3, Operation: 3, Cluster: 0 },
   crdsPresent: [
     'applicationinstances.apps.vworkspace.io',
@@ -198,6 +202,12 @@ export const persistsInput: PersistsInput = {
   pvs: [pv('pv-shop-web-data', 'Retain', 'shop/web-data'), pv('pv-shop-db-data', 'Delete', 'shop/db-data')],
   secret: { metadata: { name: 'vworkspace-bootstrap-credential', namespace: 'vworkspace-system' } },
   clusters: [],
+  instances: [{ metadata: { name: 'web', namespace: 'shop' } }],
+  helmReleases: [{ metadata: { name: 'web', namespace: 'shop' } }],
+  claims: [
+    { metadata: { name: 'web-data', namespace: 'shop' }, spec: { resources: { requests: { storage: '5Gi' } } } },
+  ],
+  kept: ['Secret/vworkspace-bootstrap-credential', 'CustomResourceDefinition/applicationinstances.apps.vworkspace.io'],
   record: {
     cluster: 'cluster-prod-1',
     clusterID: '6f1e0c2a-1b2c-4d5e-8f90-123456789abc',

@@ -5,6 +5,7 @@ import { core } from '../../lib/kube/resources';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../lib/operator/names';
 import { restrictedKubeconfig, toolsBinDir } from '../support/kube-env';
 import { adminClient, distBin, eventually, vw } from '../helpers/plugins';
+import { installOperatorChart } from '../support/chart';
 import { type SandboxSummary, seedSandbox, startWorld, type World } from '../support/sandbox';
 
 // Steps 1 to 5 on one sandbox installation, in order, with `kubectl vw status` checked in every
@@ -59,7 +60,7 @@ describe('the procedure on a sandbox: purge and status', () => {
     // Past the Cluster check, --delete-apps still needs a final backup of every application.
     const apps = await vw(['purge', '--yes', '--delete-apps', '--force-preflight', '--helm', helm()], { kubeconfig });
     expect(apps.exitCode).toBe(3);
-    expect(apps.stderr).toMatch(/refusing --delete-apps: 10 of 10 applications have no Succeeded final backup/);
+    expect(apps.stderr).toMatch(/refusing --delete-apps: 10 of 10 applications have no final backup that counts/);
     expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
   });
 
@@ -80,23 +81,34 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(b.exitCode).toBe(0);
     expect((await status()).states.slice(0, 3)).toEqual(['done', 'done', 'not started']);
     const d = await vw(['decommission', '--yes', '--timeout', '60s'], { kubeconfig });
+    expect(d.stderr).toMatch(/Odoo acknowledged/);
     expect(d.exitCode).toBe(0);
     expect((await status()).states).toEqual(['done', 'done', 'done', 'not started', 'not started']);
   });
 
-  it('purge --dry-run lists every object by kind and changes nothing', async () => {
+  it('purge --dry-run lists every object by kind, what helm keeps, and changes nothing', async () => {
     const r = await vw(['purge', '--delete-apps', '--dry-run=client', '-o', 'json', '--helm', helm()], { kubeconfig });
     expect(r.exitCode).toBe(0);
     const plan = JSON.parse(r.stdout).plan;
     const step4 = plan.phases.find((p: { id: string }) => p.id === 'step4-delete-crs');
     expect(step4.counts.ApplicationInstance).toBe(10);
     const step5 = plan.phases.find((p: { id: string }) => p.id === 'step5-helm-uninstall');
-    expect(step5.counts).toMatchObject({ Deployment: 1, Secret: 1, ServiceAccount: 1 });
+    // The operator and the bundled Flux, cert-manager, external-secrets and Velero go; the
+    // bootstrap Secret and the CRDs (keepCrds=true) stay.
+    expect(step5.counts).toEqual({ Deployment: 6, ServiceAccount: 1 });
+    for (const controller of ['helm-controller', 'source-controller', 'cert-manager', 'external-secrets', 'velero'])
+      expect(step5.note).toMatch(new RegExp(`removes the operator and the bundled controllers: .*\\b${controller}\\b`));
+    expect(plan.kept.sort()).toEqual([
+      'CustomResourceDefinition/applicationinstances.apps.vworkspace.io',
+      'CustomResourceDefinition/clusters.ops.vworkspace.io',
+      'CustomResourceDefinition/operations.ops.vworkspace.io',
+      'Secret/vworkspace-bootstrap-credential',
+    ]);
     expect(await releaseSecrets()).toBeGreaterThan(0);
     expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
   });
 
-  it('refuses: no helm binary, a restricted user, CRD deletion while CRs remain', async () => {
+  it('refuses: no helm binary, a restricted user, CRD deletion while CRs remain, a release that would take the CRDs', async () => {
     const noHelm = await vw(['purge', '--yes', '--helm', '/nonexistent/helm'], { kubeconfig });
     expect(noHelm.exitCode).toBe(3);
     expect(noHelm.stderr).toMatch(/helm binary not found at \/nonexistent\/helm/);
@@ -112,24 +124,50 @@ describe('the procedure on a sandbox: purge and status', () => {
     const crds = await vw(['purge', '--yes', '--delete-crds', '--helm', helm()], { kubeconfig });
     expect(crds.exitCode).toBe(3);
     expect(crds.stderr).toMatch(/refusing --delete-crds: 10 ApplicationInstance/);
+    // With keepCrds=false, helm uninstall itself would take the CRDs, and every object of their kinds.
+    await installOperatorChart(kubeconfig, { helmBin: helm(), odooUrl: world.odoo.url, keepCrds: false });
+    try {
+      const takesCrds = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig });
+      expect(takesCrds.exitCode).toBe(3);
+      expect(takesCrds.stderr).toMatch(
+        /helm uninstall would delete the operator's CRDs .*keepCrds=false.*10 ApplicationInstance/,
+      );
+    } finally {
+      await installOperatorChart(kubeconfig, { helmBin: helm(), odooUrl: world.odoo.url, keepCrds: true });
+    }
     expect(await releaseSecrets()).toBeGreaterThan(0);
+    for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeDefined();
   });
 
-  it('keep-apps (the default): helm release really removed, CRDs and apps kept, orphans named', async () => {
-    const r = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig });
+  it('keep-apps (the default): the bundle goes, what helm keeps is reported kept, CRDs and apps stay, orphans named', async () => {
+    const r = await vw(['purge', '--yes', '--helm', helm(), '-o', 'json'], { kubeconfig });
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toMatch(/HelmReleases stay and will be orphaned/);
     expect(r.stderr).toMatch(/release "vworkspace-app-operator" uninstalled/); // helm's own output
-    expect(r.stdout).toMatch(/What persists after uninstall/);
-    // One row per object helm removed.
-    expect(r.stdout).toMatch(
-      /^vworkspace-system\s+Deployment\s+vworkspace-operator\s+delete\s+deleted\s+by helm uninstall$/m,
-    );
+    const doc = JSON.parse(r.stdout);
+    const row = (kind: string, name: string) =>
+      (doc.items as { kind: string; name: string; action: string; result: string }[]).find(
+        (i) => i.kind === kind && i.name === name,
+      );
+    expect(row('Secret', 'vworkspace-bootstrap-credential')).toMatchObject({ action: 'keep', result: 'unchanged' });
+    expect(row('CustomResourceDefinition', 'operations.ops.vworkspace.io')).toMatchObject({ action: 'keep' });
+    expect(row('Deployment', 'helm-controller')).toMatchObject({ action: 'delete', result: 'changed' });
+    expect(doc.persists.kept).toContain('Secret/vworkspace-bootstrap-credential');
+    expect(doc.persists.helmReleases.length).toBeGreaterThan(0);
+    expect(doc.persists.runningVolumes.claims).toBeGreaterThan(0);
     const list = await execa(helm(), ['list', '-n', operatorNamespace, '-q', '--kubeconfig', kubeconfig]);
     expect(list.stdout.trim()).toBe('');
     for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeDefined();
+    expect(await client.find(core.secrets, 'vworkspace-bootstrap-credential', operatorNamespace)).toBeDefined();
     expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
     expect((await status()).states).toEqual(['done', 'done', 'done', 'skipped', 'done']);
+  });
+
+  it('step 4 after step 5 is refused with its consequence', async () => {
+    const r = await vw(['purge', '--delete-apps', '--yes', '--helm', helm()], { kubeconfig });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/step 5 ran before step 4.*HelmReleases stay as orphans/);
+    expect((await client.list(resources.applicationInstances)).items).toHaveLength(10);
   });
 
   it('delete-apps killed while a finalizer holds an application; re-run, it goes on from there', async () => {
@@ -141,7 +179,16 @@ describe('the procedure on a sandbox: purge and status', () => {
     await hold(['example.com/hold']);
     const proc = execa(
       join(distBin, 'kubectl-vw'),
-      ['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes', '--timeout', '5m'],
+      [
+        'purge',
+        '--delete-apps',
+        '--force-preflight',
+        '--delete-crds',
+        '--delete-namespace',
+        '--yes',
+        '--timeout',
+        '5m',
+      ],
       { reject: false, env: { KUBECONFIG: kubeconfig } },
     );
     // Step 4 has deleted the applications and waits on the one held: crash it there.
@@ -159,22 +206,25 @@ describe('the procedure on a sandbox: purge and status', () => {
     await hold(null);
   });
 
-  it('delete-apps, delete-crds and delete-namespace: CRs gone first, then the CRDs, namespace waited for', async () => {
+  it("the re-run: CRs gone first, then the CRDs, namespace waited for; the paused apps' HelmReleases named", async () => {
     // The killed run's lock is taken over at once: its holder process is gone.
-    const r = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes', '-o', 'json'], {
-      kubeconfig,
-    });
+    const r = await vw(
+      ['purge', '--delete-apps', '--force-preflight', '--delete-crds', '--delete-namespace', '--yes', '-o', 'json'],
+      { kubeconfig },
+    );
     expect(r.exitCode).toBe(0);
     const doc = JSON.parse(r.stdout);
     const deletedKinds: Record<string, number> = {};
     for (const i of doc.items as { kind: string; action: string; result: string }[])
       if (i.action === 'delete' && i.result === 'changed') deletedKinds[i.kind] = (deletedKinds[i.kind] ?? 0) + 1;
     expect(deletedKinds).toMatchObject({ CustomResourceDefinition: 3, Namespace: 1 });
-    expect(deletedKinds.Operation).toBeGreaterThanOrEqual(10); // the killed run never reached them
+    expect(deletedKinds.Operation).toBeGreaterThanOrEqual(8); // the killed run never reached them
     expect((doc.items as { result: string }[]).filter((i) => i.result === 'failed')).toEqual([]);
-    const odoo = doc.persists.odoo;
-    expect(odoo).toMatchObject({ credential: 'revoked', cluster: 'cluster-sandbox-1' });
-    expect(odoo.clusterID).toMatch(/^[0-9a-f-]{36}$/);
+    // Every application was paused: the operator let go of their HelmReleases, which stay.
+    expect(doc.persists.helmReleases).toHaveLength(10);
+    // The step 3 record lives in kube-system: the namespace going does not take it.
+    expect(doc.persists.odoo).toMatchObject({ credential: 'revoked', cluster: 'cluster-sandbox-1' });
+    expect(doc.persists.odoo.clusterID).toMatch(/^[0-9a-f-]{36}$/);
     expect(await client.find(core.namespaces, operatorNamespace)).toBeUndefined();
     for (const crd of operatorCrds) expect(await client.find(core.crds, crd)).toBeUndefined();
     const again = await vw(['purge', '--delete-apps', '--delete-crds', '--delete-namespace', '--yes'], { kubeconfig });
@@ -189,7 +239,7 @@ describe('the procedure on a sandbox: purge and status', () => {
     );
   });
 
-  it('what persists at the end: backups, snapshots, Retain PVs; the Secret is gone', async () => {
+  it('what persists at the end: backups, snapshots, Retain PVs, orphaned HelmReleases; the Secret is gone; Odoo revoked', async () => {
     const r = await vw(['purge', '--report', '-o', 'json'], { kubeconfig });
     const p = JSON.parse(r.stdout).persists;
     const capable = seeded.apps.filter((a) => a.backupCapable).length;
@@ -197,10 +247,9 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(p.snapshotContents.length).toBeGreaterThan(0);
     expect(p.snapshotContents.every((c: { deletionPolicy: string }) => c.deletionPolicy === 'Retain')).toBe(true);
     expect(p.retainedVolumes.length).toBeGreaterThan(0);
+    expect(p.helmReleases.length).toBeGreaterThan(0);
     expect(p.bootstrapSecret).toBe(false);
-    // The namespace (and kubectl vw's record in it) is gone, so the cluster ID comes from the run
-    // that deleted it; a fresh --report can no longer know it.
-    expect(p.odoo.credential).toBe('unknown');
+    expect(p.odoo.credential).toBe('revoked');
     const table = await vw(['purge', '--report'], { kubeconfig });
     expect(table.stdout).toMatch(/Velero backups in BackupStorageLocation/);
     expect(table.stdout).toMatch(/Delete the cluster row in Odoo's Cluster Registry/);

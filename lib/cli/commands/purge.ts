@@ -74,14 +74,51 @@ function refusals(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
       `${backupCheck.fix ?? ''}; or pass --skip-backup-check`,
     );
   }
-  const crdPhase = plan.phases.find((p) => p.id === 'step5-delete-crds');
-  const remaining = Object.entries(plan.remainingCrs).filter(([, n]) => n);
-  if (crdPhase && !crdPhase.done && !o.deleteApps && remaining.length) {
+  refuseCrdLoss(o, plan);
+  refuseStep4AfterStep5(deps, o, plan);
+}
+
+const remainingText = (plan: PurgePlan) =>
+  Object.entries(plan.remainingCrs)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+
+/** Deleting a CRD deletes every object of its kind: never as a side effect, never with objects left. */
+function refuseCrdLoss(o: PurgeOptions, plan: PurgePlan) {
+  const helmPhase = plan.phases.find((p) => p.id === 'step5-helm-uninstall');
+  const remaining = remainingText(plan);
+  if (plan.helmDeletesCrds.length && helmPhase && !helmPhase.done && !o.deleteCrds) {
     throw new PreflightError(
-      `refusing --delete-crds: ${remaining.map(([k, n]) => `${n} ${k}`).join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
+      `helm uninstall would delete the operator's CRDs (the release renders them without helm.sh/resource-policy: keep, keepCrds=false)${remaining ? `, and with them ${remaining}` : ''}; nothing was deleted`,
+      'to wipe on purpose: kubectl vw purge --delete-apps --delete-crds (after final backups); to keep them: helm upgrade the release with keepCrds=true first',
+    );
+  }
+  const crdsGo = plan.phases.some((p) => p.id === 'step5-delete-crds' && !p.done) || plan.helmDeletesCrds.length > 0;
+  if (crdsGo && o.deleteCrds && !o.deleteApps && remaining) {
+    throw new PreflightError(
+      `refusing --delete-crds: ${remaining} still exist, and deleting a CRD deletes every object of its kind`,
       'add --delete-apps (step 4) to remove them first, or keep the CRDs',
     );
   }
+}
+
+/**
+ * Step 4 after step 5: with the operator and Flux gone, deleting applications leaves their
+ * HelmReleases (and their charts' resources) behind, and any HelmRelease deleted stays
+ * Terminating on Flux's finalizer, which nothing drains any more.
+ */
+function refuseStep4AfterStep5(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
+  const step4 = plan.phases.find((p) => p.id === 'step4-delete-crs');
+  if (!step4 || step4.done || plan.release) return;
+  const consequence =
+    "the operator and Flux are uninstalled already (step 5 ran before step 4): the applications' HelmReleases stay as orphans, their charts' resources run on unreconciled, and a HelmRelease deleted now stays Terminating on Flux's finalizer for good";
+  if (!o.forcePreflight)
+    throw new PreflightError(
+      `refusing --delete-apps: ${consequence}; nothing was deleted`,
+      'reinstall the operator (helm install) and run step 4 then step 5, or pass --force-preflight to delete the ApplicationInstances anyway',
+    );
+  warn(deps.io, `--force-preflight: ${consequence}`);
 }
 
 /**
@@ -115,7 +152,20 @@ async function runPhases(
   for (const phase of todo) {
     throwIfInterrupted(step.signal);
     info(deps.io, phase.title);
-    if (phase.id === 'step4-delete-crs') await deleteRemainingCrs(step, opts, ev);
+    if (phase.id === 'step4-delete-crs') {
+      await deleteRemainingCrs(step, opts, ev);
+      for (const key of plan.heldBackHelmReleases) {
+        const [namespace, name] = key.split('/');
+        ev.result({
+          kind: 'HelmRelease',
+          namespace,
+          name: name ?? key,
+          action: 'none',
+          result: 'unchanged',
+          message: 'stays: its application was paused; orphaned once Flux is uninstalled',
+        });
+      }
+    }
     if (phase.id === 'step5-helm-uninstall' && helm)
       await helmUninstall(
         helm,
@@ -167,6 +217,11 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
       `--keep-apps: ${plural(plan.orphanedHelmReleases, 'HelmRelease')} stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`,
     );
   }
+  if (plan.heldBackHelmReleases.length)
+    warn(
+      deps.io,
+      `${plural(plan.heldBackHelmReleases.length, 'HelmRelease')} of paused applications stay when those are deleted (the operator let go of them at the pause), orphaned once Flux goes: ${plan.heldBackHelmReleases.slice(0, 5).join(', ')}${plan.heldBackHelmReleases.length > 5 ? ', ...' : ''}`,
+    );
   refusals(deps, o, plan);
   const todo = plan.phases.filter((p) => !p.done);
   if (todo.some((p) => p.id === 'step5-helm-uninstall')) findHelm(deps.env, o.helm);
@@ -174,7 +229,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   if (o.dryRun === 'client' || !todo.length) {
     if (!todo.length) info(deps.io, 'nothing left to purge: every phase is done');
     printDocument(deps.io, o.output, document('PurgeResult', { ...fields, plan }), [], [], () => '');
-    if (!todo.length) printPersists(deps.io, await persistsReport(client, { decommission }), o.output);
+    if (!todo.length) printPersists(deps.io, await persistsReport(client, { decommission, kept: plan.kept }), o.output);
     return ExitCode.ok;
   }
   if (o.dryRun === 'none')
@@ -201,7 +256,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
     printResults(deps.io, o.output, 'PurgeResult', { ...fields, summary: summarize(results), plan }, results);
     throw err;
   }
-  const persists = await persistsReport(client, { decommission });
+  const persists = await persistsReport(client, { decommission, kept: plan.kept });
   printResults(
     deps.io,
     o.output,

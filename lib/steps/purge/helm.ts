@@ -72,8 +72,12 @@ export async function helmUninstall(
       kind: o.kind,
       name: o.name,
       namespace: o.namespace,
-      action: 'delete',
-      result: opts.dryRun ? 'validated' : 'changed',
-      message: opts.dryRun ? 'helm --dry-run' : 'by helm uninstall',
+      action: o.keep ? 'keep' : 'delete',
+      result: o.keep ? 'unchanged' : opts.dryRun ? 'validated' : 'changed',
+      message: o.keep
+        ? 'kept by helm uninstall (helm.sh/resource-policy: keep)'
+        : opts.dryRun
+          ? 'helm --dry-run'
+          : 'by helm uninstall',
     });
 }

@@ -1,10 +1,18 @@
 import { isNotFound } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
-import { core, type ResourceType } from '../../kube/resources';
+import { core, type KubeObject, type ResourceType } from '../../kube/resources';
+import {
+  deletedBy,
+  type HelmReleaseInfo,
+  keptBy,
+  readHelmRelease,
+  type ReleaseObject,
+} from '../../operator/helm-release';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
-import { type HelmReleaseInfo, readHelmRelease } from '../../operator/helm-release';
-import { checkFinalBackups, listClusters } from '../decommission/plan';
+import { listClusters } from '../decommission/plan';
+import { checkFinalBackups } from '../decommission/plan';
 import type { JudgeOptions } from '../final-backups';
+import { isPaused } from '../markers';
 import type { PreflightCheck } from '../preflight';
 
 export interface PurgeOptions {
@@ -31,7 +39,16 @@ export interface PurgePlan {
   checks: PreflightCheck[];
   phases: PurgePhase[];
   release?: HelmReleaseInfo;
+  /** What helm uninstall keeps (helm.sh/resource-policy: keep), as "Kind/name". */
+  kept: string[];
+  /** The operator's CRDs helm uninstall would delete (rendered without the keep policy, keepCrds=false). */
+  helmDeletesCrds: string[];
+  /** The bundled controllers helm uninstall removes (Deployments of the release). */
+  controllers: string[];
+  /** HelmReleases that stay once Flux is uninstalled: orphans whose charts' resources nobody reconciles. */
   orphanedHelmReleases: number;
+  /** HelmReleases of paused applications: deleting the applications leaves them (the operator let go of them). */
+  heldBackHelmReleases: string[];
   /** Custom resources of the operator's kinds still present (before step 4 runs). */
   remainingCrs: Record<string, number>;
   crdsPresent: string[];
@@ -57,71 +74,119 @@ function countByKind(objects: { kind: string }[]) {
   return counts;
 }
 
-/** Steps 4 and 5, read-only: what will be deleted, phase by phase, and whether it may be. */
-export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise<PurgePlan> {
-  const checks: PreflightCheck[] = [];
-  const crdsPresent = (
-    await Promise.all(operatorCrds.map(async (name) => ((await client.find(core.crds, name)) ? name : undefined)))
-  ).filter((x) => x !== undefined) as string[];
-  const crdsInstalled = crdsPresent.length === operatorCrds.length;
-  const namespacePresent = Boolean(await client.find(core.namespaces, operatorNamespace));
+const clusterCheck = (clusters: { metadata: { name: string } }[]): PreflightCheck =>
+  clusters.length
+    ? {
+        name: 'Cluster CR deleted (step 3)',
+        ok: false,
+        detail: `Cluster ${clusters.map((c) => c.metadata.name).join(', ')} still exists: its credential has not been revoked`,
+        fix: 'kubectl vw decommission',
+      }
+    : { name: 'Cluster CR deleted (step 3)', ok: true, detail: 'no Cluster CR left' };
 
-  const clusters = crdsInstalled && namespacePresent ? await listClusters(client, operatorNamespace) : [];
-  checks.push(
-    clusters.length
-      ? {
-          name: 'Cluster CR deleted (step 3)',
-          ok: false,
-          detail: `Cluster ${clusters.map((c) => c.metadata.name).join(', ')} still exists: its credential has not been revoked`,
-          fix: 'kubectl vw decommission',
-        }
-      : { name: 'Cluster CR deleted (step 3)', ok: true, detail: 'no Cluster CR left' },
-  );
+const describe = (o: ReleaseObject) => `${o.kind}/${o.name}`;
 
-  const remainingCrs: Record<string, number> = {};
-  if (crdsInstalled) for (const r of crKinds) remainingCrs[r.kind] = await countAll(client, r);
-  if (opts.deleteApps && !opts.skipBackupCheck && crdsInstalled && (remainingCrs.ApplicationInstance ?? 0) > 0) {
-    checks.push(await checkFinalBackups(client, opts.judge));
-  }
+/** The HelmReleases of paused applications: the operator let go of them, so step 4 leaves them behind. */
+async function heldBack(client: KubeClient): Promise<string[]> {
+  const [instances, hrs] = await Promise.all([
+    client.listIfServed(resources.applicationInstances),
+    client.listIfServed(resources.helmReleases),
+  ]);
+  const present = new Set(hrs.map((h) => `${h.metadata.namespace}/${h.metadata.name}`));
+  return instances
+    .filter((ai: KubeObject) => isPaused(ai))
+    .map((ai) => {
+      const ref = (ai.status as { helmReleaseRef?: { name?: string } } | undefined)?.helmReleaseRef?.name;
+      return `${ai.metadata.namespace}/${ref ?? ai.metadata.name}`;
+    })
+    .filter((k) => present.has(k));
+}
 
-  const release = namespacePresent ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
-  const orphanedHelmReleases = opts.deleteApps ? 0 : await countAll(client, resources.helmReleases);
+function step4Phase(remaining: Record<string, number>): PurgePhase {
+  const counts = { ApplicationInstance: remaining.ApplicationInstance ?? 0, Operation: remaining.Operation ?? 0 };
+  return {
+    id: 'step4-delete-crs',
+    title: 'Step 4: delete remaining ApplicationInstances and Operations, and wait until they are gone',
+    counts,
+    done: counts.ApplicationInstance + counts.Operation === 0,
+  };
+}
 
-  const phases: PurgePhase[] = [];
-  if (opts.deleteApps) {
-    const counts = {
-      ApplicationInstance: remainingCrs.ApplicationInstance ?? 0,
-      Operation: remainingCrs.Operation ?? 0,
-    };
-    phases.push({
-      id: 'step4-delete-crs',
-      title: 'Step 4: delete remaining ApplicationInstances and Operations, and wait until they are gone',
-      counts,
-      done: counts.ApplicationInstance + counts.Operation === 0,
-    });
-  }
-  phases.push({
+function helmPhase(release: HelmReleaseInfo | undefined): PurgePhase {
+  const kept = keptBy(release);
+  const controllers = deletedBy(release)
+    .filter((o) => o.kind === 'Deployment')
+    .map((o) => o.name);
+  const notes = release
+    ? [
+        `release v${release.version} (${release.chart}), ${release.status}`,
+        `removes the operator and the bundled controllers: ${controllers.join(', ') || 'none'}`,
+        ...(kept.length ? [`keeps (helm.sh/resource-policy: keep): ${kept.map(describe).join(', ')}`] : []),
+      ]
+    : ['release not installed'];
+  return {
     id: 'step5-helm-uninstall',
     title: `Step 5: helm uninstall ${helmReleaseName} -n ${operatorNamespace}`,
-    counts: release ? countByKind(release.objects) : {},
+    counts: countByKind(deletedBy(release)),
     done: !release,
-    note: release ? `release v${release.version} (${release.chart}), ${release.status}` : 'release not installed',
-  });
+    note: notes.join('; '),
+  };
+}
+
+function step5Phases(opts: PurgeOptions, release: HelmReleaseInfo | undefined, crds: string[], ns: boolean) {
+  const phases = [helmPhase(release)];
   if (opts.deleteCrds) {
     phases.push({
       id: 'step5-delete-crds',
       title: "Step 5: delete the operator's CRDs (only once no custom resource of theirs is left)",
-      counts: crdsPresent.length ? { CustomResourceDefinition: crdsPresent.length } : {},
-      done: crdsPresent.length === 0,
+      counts: crds.length ? { CustomResourceDefinition: crds.length } : {},
+      done: crds.length === 0,
     });
   }
   if (opts.deleteNamespace) {
     phases.push({
       id: 'step5-delete-namespace',
       title: `Step 5: delete namespace ${operatorNamespace} and wait for it to go (removes the bootstrap credential Secret)`,
-      counts: namespacePresent ? { Namespace: 1 } : {},
-      done: !namespacePresent,
+      counts: ns ? { Namespace: 1 } : {},
+      done: !ns,
     });
   }
-  return { checks, phases, release, orphanedHelmReleases, remainingCrs, crdsPresent, namespacePresent };
+  return phases;
+}
+
+/** Steps 4 and 5, read-only: what will be deleted, phase by phase, and whether it may be. */
+export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise<PurgePlan> {
+  const crdsPresent = (
+    await Promise.all(operatorCrds.map(async (name) => ((await client.find(core.crds, name)) ? name : undefined)))
+  ).filter((x) => x !== undefined) as string[];
+  const crdsInstalled = crdsPresent.length === operatorCrds.length;
+  const namespacePresent = Boolean(await client.find(core.namespaces, operatorNamespace));
+  const clusters = crdsInstalled && namespacePresent ? await listClusters(client, operatorNamespace) : [];
+  const checks = [clusterCheck(clusters)];
+  const remainingCrs: Record<string, number> = {};
+  if (crdsInstalled) for (const r of crKinds) remainingCrs[r.kind] = await countAll(client, r);
+  if (opts.deleteApps && !opts.skipBackupCheck && crdsInstalled && (remainingCrs.ApplicationInstance ?? 0) > 0)
+    checks.push(await checkFinalBackups(client, opts.judge));
+  const release = namespacePresent ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
+  const phases = [
+    ...(opts.deleteApps ? [step4Phase(remainingCrs)] : []),
+    ...step5Phases(opts, release, crdsPresent, namespacePresent),
+  ];
+  return {
+    checks,
+    phases,
+    release,
+    kept: keptBy(release).map(describe),
+    helmDeletesCrds: deletedBy(release)
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((o) => o.name),
+    controllers: deletedBy(release)
+      .filter((o) => o.kind === 'Deployment')
+      .map((o) => o.name),
+    orphanedHelmReleases: opts.deleteApps ? 0 : await countAll(client, resources.helmReleases),
+    heldBackHelmReleases: opts.deleteApps && crdsInstalled ? await heldBack(client) : [],
+    remainingCrs,
+    crdsPresent,
+    namespacePresent,
+  };
 }
