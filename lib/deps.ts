@@ -26,6 +26,11 @@ export interface IO {
   verbose: boolean;
   /** Width tables and reports fit in: COLUMNS, the terminal's, else 100. */
   columns: number;
+  /**
+   * Width diagnostics on stderr wrap at: COLUMNS or the terminal's. Unset for a log or a script,
+   * where each warning and error stays one line to grep.
+   */
+  errColumns?: number;
 }
 
 /** Wall-clock and monotonic time, and sleeping, so tests and the lock never read the clock directly. */

@@ -1,5 +1,6 @@
 import { styleText } from 'node:util';
 import type { Clock, IO, Reporter } from '../deps';
+import { indented } from './layout';
 
 export type { IO } from '../deps';
 
@@ -12,8 +13,18 @@ export const paint = (io: IO, s: Style, text: string) => (io.color ? style(s, te
 /** For what goes to stdout (tables, status): coloured only when stdout is a terminal. */
 export const paintOut = (io: IO, s: Style, text: string) => (io.outColor ? style(s, text) : text);
 
-export const warn = (io: IO, text: string) => io.err(`${paint(io, 'yellow', 'warning:')} ${text}`);
-export const info = (io: IO, text: string) => io.err(text);
+/** A diagnostic line, wrapped (continuations indented) when stderr has a known width. */
+export function diagnostic(io: IO, text: string, indent = 0): void {
+  for (const paragraph of text.split('\n')) {
+    const body = paragraph.trimStart();
+    const lead = indent + paragraph.length - body.length;
+    const width = io.errColumns;
+    for (const l of width ? indented(lead, body, width) : [`${' '.repeat(lead)}${body}`]) io.err(l);
+  }
+}
+
+export const warn = (io: IO, text: string) => diagnostic(io, `${paint(io, 'yellow', 'warning:')} ${text}`);
+export const info = (io: IO, text: string) => diagnostic(io, text);
 
 /** Off a terminal, progress is a plain line at most this often. */
 const plainProgressEveryMs = 5_000;
@@ -59,5 +70,4 @@ export function ioReporter(io: IO, clock: Clock): Reporter {
   };
 }
 
-/** "1 phase", "2 phases": counts read right in every message. */
-export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+export { plural } from '../plural';

@@ -2,6 +2,7 @@ import yaml from 'js-yaml';
 import type { DryRunMode, ObjectResult, ResultCounts } from '../steps/results';
 import type { OutputFormat } from './flags';
 import { type IO, paintOut } from './io';
+import { fitWidths, labelled, visibleLength, wrap } from './layout';
 
 /** Every -o json|yaml document carries this apiVersion and a kind: scripts can rely on both. */
 export const documentApiVersion = 'kubectl-vw/v1';
@@ -11,31 +12,35 @@ export interface Column<T> {
   value: (row: T) => string;
   /** Only shown with -o wide. */
   wide?: boolean;
+  /** Free text (messages, hints): wrapped first when the table is wider than the screen. */
+  text?: boolean;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are what is being stripped
-const ansi = /\x1b\[[0-9;]*m/g;
-export const visibleLength = (s: string) => s.replace(ansi, '').length;
 const pad = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - visibleLength(s)));
 
 /**
  * kubectl-style columns: no borders, upper-case headers, two spaces between columns. Cells may
- * hold several lines. Linear in the number of rows and lines: widths are measured once, then
- * each line is padded (cli-table3's layout took minutes on a few hundred multi-line rows).
+ * hold several lines. The table fits the screen (io.columns): free-text columns wrap first, then
+ * the widest. Linear in the number of rows and lines: widths are measured once, then each line is
+ * padded (cli-table3's layout took minutes on a few hundred multi-line rows).
  */
 export function renderTable<T>(rows: readonly T[], columns: Column<T>[], io: IO, wide: boolean): string {
   const cols = columns.filter((c) => wide || !c.wide);
-  const cells = rows.map((r) => cols.map((c) => c.value(r).split('\n')));
-  const widths = cols.map((c, i) =>
-    Math.max(c.header.length, ...cells.map((row) => Math.max(...(row[i] ?? ['']).map(visibleLength)))),
+  const raw = rows.map((r) => cols.map((c) => c.value(r)));
+  const natural = cols.map((c, i) =>
+    Math.max(c.header.length, ...raw.map((row) => Math.max(...(row[i] ?? '').split('\n').map(visibleLength)))),
   );
-  const lines = [
-    cols
-      .map((c, i) => pad(paintOut(io, 'bold', c.header), widths[i] ?? 0))
-      .join('  ')
-      .trimEnd(),
-  ];
-  for (const row of cells) {
+  const widths = fitWidths(
+    natural,
+    cols.map((c) => Boolean(c.text)),
+    io.columns,
+  );
+  if (!widths) return renderBlocks(raw, cols, io);
+  const cells = raw.map((row) => row.map((cell, i) => wrap(cell, widths[i] ?? 1)));
+  // Headers wrap too when a column had to be narrower than its name.
+  const header = cols.map((c, i) => wrap(c.header, widths[i] ?? 1).map((h) => paintOut(io, 'bold', h)));
+  const lines: string[] = [];
+  for (const row of [header, ...cells]) {
     const height = Math.max(...row.map((cell) => cell.length));
     for (let l = 0; l < height; l++) {
       lines.push(
@@ -46,6 +51,23 @@ export function renderTable<T>(rows: readonly T[], columns: Column<T>[], io: IO,
       );
     }
   }
+  return lines.join('\n');
+}
+
+/**
+ * Rows too wide for the screen even with wrapping, as kubectl describe lays things out: one block
+ * per row, a line per column, values wrapped.
+ */
+function renderBlocks<T>(raw: string[][], cols: Column<T>[], io: IO): string {
+  const label = Math.max(...cols.map((c) => c.header.length)) + 2;
+  const lines: string[] = [];
+  raw.forEach((row, r) => {
+    if (r) lines.push('');
+    cols.forEach((c, i) => {
+      const value = row[i] ?? '';
+      if (value) lines.push(...labelled(0, `${c.header}:`, value, io.columns, label));
+    });
+  });
   return lines.join('\n');
 }
 
@@ -93,7 +115,7 @@ export function resultColumns(dryRun: DryRunMode): Column<ObjectResult>[] {
     { header: 'NAME', value: (r) => r.name },
     { header: 'ACTION', value: (r) => r.action },
     { header: 'RESULT', value: (r) => resultText(r, dryRun) },
-    { header: 'MESSAGE', value: (r) => r.message ?? '' },
+    { header: 'MESSAGE', value: (r) => r.message ?? '', text: true },
   ];
 }
 

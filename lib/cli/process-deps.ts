@@ -12,11 +12,17 @@ import { toolFieldManager } from '../operator/names';
 
 const colourAllowed = (vars: Environment['vars']) => !vars.NO_COLOR && vars.TERM !== 'dumb';
 
-function columnsOf(vars: Environment['vars']): number {
+function columnsFromEnv(vars: Environment['vars']): number | undefined {
   const fromEnv = Number(vars.COLUMNS);
-  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
-  return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 100;
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined;
 }
+
+function columnsOf(vars: Environment['vars']): number {
+  return columnsFromEnv(vars) ?? (process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 100);
+}
+
+const errColumnsOf = (vars: Environment['vars']) =>
+  columnsFromEnv(vars) ?? (process.stderr.isTTY && process.stderr.columns ? process.stderr.columns : undefined);
 
 /** All of stdin, read as a stream: a slow writer (or a non-blocking pipe) is simply waited for. */
 async function readAll(): Promise<string> {
@@ -49,6 +55,7 @@ function processIO(verbose: boolean, onStdoutClosed: () => void): IO {
     outColor: Boolean(process.stdout.isTTY) && colourAllowed(vars),
     verbose,
     columns: columnsOf(vars),
+    errColumns: errColumnsOf(vars),
   };
 }
 

@@ -3,7 +3,7 @@ import { ExitCode, VwError } from '../errors';
 import { ApiError, ConnectionError } from '../kube/api-error';
 import type { VwCommand } from './command';
 import { printCompletions } from './completion';
-import { paint } from './io';
+import { diagnostic, paint } from './io';
 import { exitAfterDrain, processDeps } from './process-deps';
 import { attachDashValues, buildProgram, findCommand, flagTable } from './program';
 
@@ -12,8 +12,8 @@ import { attachDashValues, buildProgram, findCommand, flagTable } from './progra
 /** Turns any error into one line on stderr (and a hint), plus the documented exit code. */
 export function reportError(io: IO, err: unknown): number {
   const line = (msg: string, hint?: string) => {
-    io.err(`${paint(io, 'red', 'error:')} ${msg}`);
-    if (hint) io.err(`  ${hint}`);
+    diagnostic(io, `${paint(io, 'red', 'error:')} ${msg}`);
+    if (hint) diagnostic(io, hint, 2);
   };
   if (err instanceof VwError) {
     line(err.message, err.hint);

@@ -1,3 +1,4 @@
+import { plural } from '../plural';
 import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/resources';
 import {
@@ -134,8 +135,7 @@ export function fixFor(apps: AppFinalBackup[]): string {
   const states = new Set(apps.map((a) => a.verdict.state));
   const scope = apps.length === 1 ? `-n ${apps[0]?.namespace} ${apps[0]?.application}` : '';
   const backup = `kubectl vw backup ${scope ? `${scope} ` : ''}--ttl 8760h${states.has('failed') ? ' --retry-failed' : ''}`;
-  if (apps.some((a) => a.conflict && a.verdict.state === 'missing'))
-    return `${backup} --name-suffix final-backup-2   (an Operation of another kind holds the name)`;
+  if (apps.some((a) => a.conflict && a.verdict.state === 'missing')) return `${backup} --name-suffix final-backup-2`;
   if (states.has('unpaused')) return `kubectl vw pause ${scope || '--all'}; then ${backup}`;
   return backup;
 }
@@ -151,13 +151,13 @@ export function finalBackupCheck(apps: AppFinalBackup[]): PreflightCheck {
     return {
       name: 'final backups',
       ok: true,
-      detail: `${apps.length} applications: ${describeCounts(countStates(apps)) || 'none'}`,
+      detail: `${plural(apps.length, 'application')}: ${describeCounts(countStates(apps)) || 'none'}`,
     };
   const listed = short.slice(0, 10).map(appReason).join(', ');
   return {
     name: 'final backups',
     ok: false,
-    detail: `${short.length} of ${apps.length} applications have no final backup that counts: ${listed}${short.length > 10 ? ', ...' : ''}`,
-    fix: `${fixFor(short)}   (or --skip-backup-check if you decided not to back up)`,
+    detail: `${short.length} of ${plural(apps.length, 'application')} ${short.length === 1 ? 'has' : 'have'} no final backup that counts: ${listed}${short.length > 10 ? ', ...' : ''}; pass --skip-backup-check only if you decided not to back up`,
+    fix: fixFor(short),
   };
 }

@@ -1,3 +1,4 @@
+import { plural } from '../plural';
 import type { StepDeps } from '../deps';
 import type { KubeObject, ResourceType } from '../kube/resources';
 import { type WaitOutcome, waitForObjects } from '../kube/watch';
@@ -50,7 +51,7 @@ async function applyPlannedChanges(deps: StepDeps, plan: InstancePlan, opts: Ins
     dryRun: opts.dryRun,
     concurrency: opts.concurrency,
     onResult: (r, done) => {
-      deps.report.progress(`${opts.verb}: ${done}/${plan.changes.length} objects (${todo} to change)`);
+      deps.report.progress(`${opts.verb}: ${done}/${plural(plan.changes.length, 'object')} (${todo} to change)`);
       if (r.result === 'failed') deps.report.warn(`failed: ${r.kind} ${r.namespace}/${r.name}: ${r.message}`);
     },
   });

@@ -1,3 +1,4 @@
+import { type Noun, plural } from '../plural';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
 import { keptBy, readHelmRelease } from '../operator/helm-release';
@@ -16,6 +17,8 @@ export interface PersistsRow {
   resource: string;
   persists: string;
   facts: string[];
+  /** A list of objects, summarised on a screen ("12 PVs: a, b, c, ..."), in full with -o wide and in JSON. */
+  items?: { noun: Noun; list: string[] };
   purge: string;
 }
 
@@ -217,21 +220,25 @@ function applicationRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
   return [
     {
       resource: 'Volumes of the applications that keep running',
-      persists: v.claims ? `Yes: ${v.claims} claims, ${formatBytes(v.bytes)}` : 'None',
-      facts: v.claims ? [`${v.claims} PersistentVolumeClaims in the ${v.namespaces} namespaces with applications`] : [],
+      persists: v.claims ? `Yes: ${plural(v.claims, 'claim')}, ${formatBytes(v.bytes)}` : 'None',
+      facts: v.claims
+        ? [`${plural(v.claims, 'PersistentVolumeClaim')} in the ${plural(v.namespaces, 'namespace')} with applications`]
+        : [],
       purge: 'They belong to the running applications: delete the applications first (kubectl vw purge --delete-apps).',
     },
     {
       resource: "The applications' HelmReleases",
       persists: r.helmReleases.length ? `Yes: ${r.helmReleases.length}, orphaned once Flux is uninstalled` : 'None',
-      facts: r.helmReleases,
+      facts: [],
+      items: { noun: { one: 'HelmRelease' }, list: r.helmReleases },
       purge:
         'With Flux gone nothing reconciles them or removes their finalizer: kubectl patch helmrelease NAME -n NS --type=merge -p \'{"metadata":{"finalizers":null}}\', then delete them and their charts\' resources.',
     },
     {
       resource: 'Objects helm uninstall keeps (helm.sh/resource-policy: keep)',
       persists: r.kept.length ? `Yes: ${r.kept.length}` : 'None',
-      facts: r.kept,
+      facts: [],
+      items: { noun: { one: 'object' }, list: r.kept },
       purge: 'Delete each by hand once no longer needed (CRDs only after every object of their kind is gone).',
     },
   ];
@@ -248,7 +255,7 @@ function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
       facts: r.backups.length
         ? r.backups.map(
             (b) =>
-              `${b.storageLocation}: ${b.count} backups, newest ${b.newest ?? '?'}, expire ${b.earliestExpiry ?? '?'} .. ${b.latestExpiry ?? '?'}`,
+              `${b.storageLocation}: ${plural(b.count, 'backup')}, newest ${b.newest ?? '?'}, expire ${b.earliestExpiry ?? '?'} .. ${b.latestExpiry ?? '?'}`,
           )
         : ['no Velero Backup objects found'],
       purge: 'Delete the bucket / prefix manually after confirming no further restore needs.',
@@ -260,7 +267,7 @@ function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
         : 'None found',
       facts: snapshots
         ? [
-            `${snapshots} VolumeSnapshotContents: ${Object.entries(policyCounts)
+            `${plural(snapshots, 'VolumeSnapshotContent')}: ${Object.entries(policyCounts)
               .map(([p, n]) => `${n} ${p}`)
               .join(', ')}`,
           ]
@@ -272,7 +279,14 @@ function storageRows(r: Omit<PersistsReport, 'rows'>): PersistsRow[] {
       persists: r.retainedVolumes.length
         ? `Yes: ${r.retainedVolumes.length} with reclaimPolicy Retain`
         : 'No Retain volumes found',
-      facts: r.retainedVolumes.map((v) => `${v.name} ${v.size ?? ''} claim ${v.claim ?? '(none)'}`),
+      facts: [],
+      items: {
+        noun: {
+          one: 'Retain PV',
+          suffix: `, ${formatBytes(r.retainedVolumes.reduce((n, v) => n + quantityBytes(v.size), 0))}`,
+        },
+        list: r.retainedVolumes.map((v) => `${v.name} (${v.size ?? '?'}, claim ${v.claim ?? 'none'})`),
+      },
       purge:
         'Retain PVs must be deleted manually (kubectl delete pv NAME); backend storage is untouched until the driver-specific delete runs.',
     },

@@ -33,6 +33,9 @@ export async function vw(
 }
 
 // Tests write as someone else than kubectl vw: what they set must never pass for its work.
+/** Diagnostics are word-wrapped to the screen: joined back into sentences to match against. */
+export const unwrapped = (text: string) => text.replace(/\n +/g, ' ');
+
 export const adminClient = (kubeconfig: string) =>
   new KubeClient(resolveKubeTarget({ kubeconfig }, process.env), { userAgent: 'vw-test-admin' });
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { KubeClient } from '../../lib/kube/client';
-import { pauseAnnotation, resources } from '../../lib/operator/names';
+import { pauseAnnotation } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectlOk } from '../support/kube-env';
 import { adminClient, createApps, vw } from '../helpers/plugins';
 

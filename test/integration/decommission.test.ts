@@ -3,7 +3,7 @@ import { core } from '../../lib/kube/resources';
 import { decommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
 import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, restrictedKubeconfig } from '../support/kube-env';
-import { adminClient, createApps, createOperatorWorld, eventually, vw } from '../helpers/plugins';
+import { adminClient, createApps, createOperatorWorld, eventually, unwrapped, vw } from '../helpers/plugins';
 import { SimOperator } from '../support/sim-operator';
 
 const system = 'vworkspace-system';
@@ -190,7 +190,7 @@ describe('kubectl vw decommission', () => {
     try {
       const r = await vw(['decommission', 'cluster-d', '--yes'], { kubeconfig });
       expect(r.exitCode).toBe(3);
-      expect(r.stderr).toMatch(
+      expect(unwrapped(r.stderr)).toMatch(
         /operator running: 1 of \d+ Deployments of the helm release .* deployment\/\S+ \(no available replicas\)/,
       );
     } finally {

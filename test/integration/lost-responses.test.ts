@@ -16,8 +16,11 @@ const leases = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', 
 const dropFirst = (match: (r: Seen) => boolean) => {
   let dropped = 0;
   return {
-    decide: (r: Seen) =>
-      !dropped && match(r) ? (dropped++, { forward: true as const, dropResponse: true }) : { forward: true as const },
+    decide: (r: Seen) => {
+      if (dropped || !match(r)) return { forward: true as const };
+      dropped++;
+      return { forward: true as const, dropResponse: true };
+    },
     dropped: () => dropped,
   };
 };

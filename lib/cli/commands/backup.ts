@@ -49,9 +49,13 @@ function backupAccess(o: BackupOptions, scope: string | undefined): AccessCheck[
   ];
 }
 
-/** Phase: the wait, with a live count per phase on a terminal, a line per change off one. */
+/**
+ * Phase: the wait. A live count per phase and the slowest applications, redrawn on a terminal,
+ * a plain line at most every few seconds off one.
+ */
 async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: string | undefined, timeoutMs: number) {
   const phases = new Map<string, string>();
+  const since = new Map<string, number>();
   const order = ['Pending', 'Running', 'Succeeded', 'Failed'];
   const render = () => {
     const counts: Record<string, number> = {};
@@ -60,15 +64,23 @@ async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: st
     const width = 24;
     const filled = applied.length ? Math.round((done / applied.length) * width) : width;
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    return `${bar} ${done}/${applied.length}  ${order.map((p) => `${p} ${counts[p] ?? 0}`).join('  ')}`;
+    const now = deps.clock.monotonic();
+    const slowest = [...phases]
+      .filter(([, p]) => p !== 'Succeeded' && p !== 'Failed')
+      .map(([k]) => [k, now - (since.get(k) ?? now)] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, ms]) => `${k.split('/').pop()} ${formatDuration(ms)}`);
+    const counted = order.map((p) => `${p} ${counts[p] ?? 0}`).join('  ');
+    return `${bar} ${done}/${applied.length}  ${counted}${slowest.length ? `  slowest: ${slowest.join(', ')}` : ''}`;
   };
   const outcome = await waitForBackups(deps, applied, {
     namespace: scope,
     timeoutMs,
-    onPhase: (key, phase, reason) => {
+    onPhase: (key, phase) => {
+      if (!since.has(key)) since.set(key, deps.clock.monotonic());
       phases.set(key, phase);
-      if (deps.report.interactive) deps.report.progress(render());
-      else deps.report.info(`${key}: ${phase}${reason ? ` (${reason})` : ''}`);
+      deps.report.progress(render());
     },
   });
   deps.report.done();

@@ -26,15 +26,15 @@ const outcomeText: Record<BackupRecord['outcome'], string> = {
 export const backupColumns: Column<BackupRecord>[] = [
   { header: 'NAMESPACE', value: (r) => r.namespace },
   { header: 'APPLICATION', value: (r) => r.application },
+  { header: 'OPERATION', value: (r) => r.operation, wide: true },
   { header: 'PHASE', value: (r) => r.phase },
-  { header: 'REASON', value: (r) => r.reason ?? '' },
-  { header: 'VELERO BACKUP', value: (r) => r.backup?.name ?? '' },
-  { header: 'BACKUP PHASE', value: (r) => r.backup?.phase ?? '' },
+  { header: 'REASON', value: (r) => r.reason ?? '', wide: true },
+  { header: 'VELERO BACKUP', value: (r) => r.backup?.name ?? '', wide: true },
+  { header: 'VELERO PHASE', value: (r) => r.backup?.phase ?? '' },
   { header: 'EXPIRES', value: (r) => r.backup?.expiration ?? '' },
   { header: 'FINAL BACKUP', value: (r) => outcomeText[r.outcome] },
-  { header: 'OPERATION', value: (r) => r.operation, wide: true },
   { header: 'ACTION', value: (r) => r.action, wide: true },
-  { header: 'MESSAGE', value: (r) => r.message ?? '', wide: true },
+  { header: 'MESSAGE', value: (r) => r.message ?? '', wide: true, text: true },
 ];
 
 export interface BackupReport {

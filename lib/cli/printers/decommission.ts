@@ -1,7 +1,7 @@
 import type { Cluster, Condition } from '../../operator/schemas';
 import type { PreflightCheck } from '../../steps/decommission/plan';
 import type { OutputFormat } from '../flags';
-import { type IO, paint } from '../io';
+import type { IO } from '../io';
 import { document, printDocument } from '../output';
 
 export type DecommissionOutcome =
@@ -22,13 +22,7 @@ export interface DecommissionReport {
   checks: PreflightCheck[];
 }
 
-/** The preflight checks, one line each on stderr, with the command that fixes a failed one. */
-export function printChecks(io: IO, checks: PreflightCheck[]) {
-  for (const c of checks) {
-    io.err(`  ${c.ok ? paint(io, 'green', 'ok ') : paint(io, 'red', 'NO ')} ${c.name}: ${c.detail}`);
-    if (!c.ok && c.fix) io.err(`      fix: ${c.fix}`);
-  }
-}
+export { printChecks } from './purge';
 
 export const conditionLine = (c: Condition) =>
   `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}`;

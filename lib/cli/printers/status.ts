@@ -1,6 +1,7 @@
 import type { ProcedureStatus, StepStatus } from '../../steps/status/judge';
 import type { OutputFormat } from '../flags';
 import { type IO, paintOut } from '../io';
+import { indented, labelled } from '../layout';
 import { document, printDocument } from '../output';
 
 const stateStyle: Record<StepStatus['state'], 'green' | 'yellow' | 'red' | 'dim' | 'cyan'> = {
@@ -17,15 +18,16 @@ export function printStatus(io: IO, status: ProcedureStatus, format: OutputForma
     printDocument(io, format, document('ProcedureStatus', { ...status }), status.steps, [], (s) => `step/${s.step}`);
     return;
   }
-  io.out(`Uninstall procedure on context "${status.context}":`);
+  const width = io.columns;
+  const lines = [`Uninstall procedure on context "${status.context}":`];
   for (const s of status.steps) {
-    io.out(`  ${s.step}. ${s.name.padEnd(32)} ${paintOut(io, stateStyle[s.state], s.state.toUpperCase())}`);
-    for (const e of s.evidence) io.out(`       ${e}`);
+    lines.push(`  ${s.step}. ${s.name.padEnd(32)} ${paintOut(io, stateStyle[s.state], s.state.toUpperCase())}`);
+    for (const e of s.evidence) lines.push(...indented(7, e, width));
   }
-  if (status.next) io.out(`\nNext: ${status.next}`);
-  else io.out('\nEvery step is done.');
+  lines.push('', ...(status.next ? labelled(0, 'Next: ', status.next, width) : ['Every step is done.']));
   if (status.reinstall.length) {
-    io.out('\nFor a reinstall on this cluster:');
-    for (const r of status.reinstall) io.out(`  - ${r}`);
+    lines.push('', 'For a reinstall on this cluster:');
+    for (const r of status.reinstall) lines.push(...indented(2, `- ${r}`, width));
   }
+  io.out(lines.join('\n'));
 }

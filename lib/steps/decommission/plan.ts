@@ -1,3 +1,4 @@
+import { plural } from '../../plural';
 import { UsageError } from '../../errors';
 import type { KubeClient } from '../../kube/client';
 import { core, type KubeObject } from '../../kube/resources';
@@ -58,10 +59,10 @@ function checkPaused(instances: KubeObject[]): PreflightCheck {
     ? {
         name: 'instances paused',
         ok: false,
-        detail: `${unpaused.length} of ${total} ApplicationInstances are not paused (${unpaused.slice(0, 5).join(', ')}${unpaused.length > 5 ? ', ...' : ''})`,
+        detail: `${unpaused.length} of ${plural(total, 'ApplicationInstance')} ${unpaused.length === 1 ? 'is' : 'are'} not paused (${unpaused.slice(0, 5).join(', ')}${unpaused.length > 5 ? ', ...' : ''})`,
         fix: 'kubectl vw pause --all',
       }
-    : { name: 'instances paused', ok: true, detail: `${total} of ${total} ApplicationInstances paused` };
+    : { name: 'instances paused', ok: true, detail: `${total} of ${plural(total, 'ApplicationInstance')} paused` };
 }
 
 /** Every application has a final backup that counts, or none is possible (BackupNotSupported). */
@@ -90,7 +91,7 @@ async function checkOperatorRunning(client: KubeClient, namespace: string): Prom
     return {
       name: 'operator running',
       ok: true,
-      detail: `${deployments.length} of ${deployments.length} Deployments of the ${release} available`,
+      detail: `${deployments.length} of ${plural(deployments.length, 'Deployment')} of the ${release} available`,
     };
   const which = down
     .map((d) => `deployment/${d.name}${d.found ? ' (no available replicas)' : ' (not found)'}`)
@@ -98,7 +99,7 @@ async function checkOperatorRunning(client: KubeClient, namespace: string): Prom
   return {
     name: 'operator running',
     ok: false,
-    detail: `${down.length} of ${deployments.length} Deployments of the ${release} not available: ${which}; the Cluster finalizer can never drain without the operator`,
+    detail: `${down.length} of ${plural(deployments.length, 'Deployment')} of the ${release} not available: ${which}; the Cluster finalizer can never drain without the operator`,
     fix: `kubectl -n ${down[0]?.namespace ?? namespace} rollout status deployment/${down[0]?.name}`,
   };
 }
@@ -110,7 +111,7 @@ function checkOdooReachable(cluster: Cluster): PreflightCheck {
     name: 'Odoo reachable',
     ok: false,
     detail: `OdooReachable=${c?.status ?? 'Unknown'}${c?.reason ? ` (${c.reason})` : ''}${c?.message ? `: ${c.message}` : ''}; the finalizer will block until Odoo answers`,
-    fix: `restore connectivity from the cluster to ${cluster.spec.odoo?.url ?? "Odoo's URL"}, then re-run`,
+    fix: `curl -sS ${cluster.spec.odoo?.url ?? 'ODOO_URL'}   # from inside the cluster: restore connectivity to Odoo, then run decommission again`,
   };
 }
 

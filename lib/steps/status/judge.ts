@@ -14,6 +14,7 @@ import {
 } from '../final-backups';
 import { hasFinalizer, releasedToObserver } from '../decommission/finalizer';
 import { isPaused } from '../pause';
+import { plural } from '../../plural';
 import { type Observed, observeCluster } from './observe';
 
 export type StepState = 'not started' | 'in progress' | 'done' | 'skipped' | 'blocked';
@@ -97,8 +98,8 @@ function factsOf(o: Observed, apps: AppFinalBackup[]): Facts {
 function step1(o: Observed, f: Facts): StepStatus {
   const suspended = suspendedOf(o.helmReleases);
   const evidence = [
-    `${f.paused}/${f.instances} ApplicationInstances paused (${f.pausedByTool} by kubectl vw)`,
-    `${suspended.length}/${f.helmReleases} HelmReleases suspended (${suspended.filter((h) => h.metadata.annotations?.[suspendedByAnnotation]).length} by kubectl vw)`,
+    `${f.paused}/${plural(f.instances, 'ApplicationInstance')} paused (${f.pausedByTool} by kubectl vw)`,
+    `${suspended.length}/${plural(f.helmReleases, 'HelmRelease')} suspended (${suspended.filter((h) => h.metadata.annotations?.[suspendedByAnnotation]).length} by kubectl vw)`,
   ];
   let state: StepState;
   if (!o.crdsInstalled || f.instances === 0 || f.paused === f.instances) state = 'done';
@@ -188,8 +189,12 @@ function step3(o: Observed, f: Facts): StepStatus {
         ? 'kubectl vw decommission'
         : undefined
       : state === 'blocked'
-        ? `restore Odoo connectivity, or: kubectl vw decommission ${cluster?.metadata.name ?? ''} -n ${operatorNamespace} --force`
+        ? `kubectl vw decommission ${cluster?.metadata.name ?? ''} -n ${operatorNamespace}`
         : 'kubectl vw decommission';
+  if (state === 'blocked')
+    evidence.push(
+      `the finalizer waits for Odoo: restore connectivity and run the next command, or, only if Odoo is gone for good: kubectl vw decommission ${cluster?.metadata.name ?? ''} -n ${operatorNamespace} --force`,
+    );
   return { step: 3, name: 'delete the Cluster CR', state, evidence, next };
 }
 
@@ -197,7 +202,7 @@ function step4(o: Observed, step5Done: boolean): StepStatus {
   const remaining = o.instances.length + o.operations.length;
   const evidence = [
     o.crdsInstalled
-      ? `${o.instances.length} ApplicationInstances, ${o.operations.length} Operations remain`
+      ? `${plural(o.instances.length, 'ApplicationInstance')}, ${plural(o.operations.length, 'Operation')} remain`
       : 'operator CRDs removed',
   ];
   // Deleted but still there: a finalizer holds them (step 4 was started and did not finish).
@@ -214,12 +219,12 @@ function step4(o: Observed, step5Done: boolean): StepStatus {
   else if (held.length) state = 'in progress';
   else if (step5Done) state = 'skipped';
   else state = 'not started';
-  const next =
-    state === 'not started'
-      ? 'kubectl vw purge --delete-apps   (or skip it to keep the apps running)'
-      : state === 'in progress'
-        ? 'kubectl vw purge --delete-apps   (waits for them; see why they are held: kubectl get applicationinstances,operations -A -o custom-columns=NAME:.metadata.name,FINALIZERS:.metadata.finalizers)'
-        : undefined;
+  if (state === 'not started') evidence.push('optional: skip it to keep the applications running');
+  if (state === 'in progress')
+    evidence.push(
+      'see why they are held: kubectl get applicationinstances,operations -A -o custom-columns=NAME:.metadata.name,FINALIZERS:.metadata.finalizers',
+    );
+  const next = state === 'not started' || state === 'in progress' ? 'kubectl vw purge --delete-apps' : undefined;
   return { step: 4, name: 'delete remaining CRs (optional)', state, evidence, next };
 }
 
@@ -233,14 +238,18 @@ function step5(o: Observed, f: Facts): StepStatus {
   return { step: 5, name: 'helm uninstall', state, evidence, next: o.release ? 'kubectl vw purge' : undefined };
 }
 
+/** What a reinstall on this cluster needs: said only once the operator is uninstalled. */
 function reinstallNotes(o: Observed, f: Facts): string[] {
   const notes: string[] = [];
+  if (o.release) return notes;
   if (o.cluster) notes.push(`a Cluster CR remains (${o.cluster.metadata.name}): delete it before reinstalling`);
   if (f.paused)
-    notes.push(`${f.paused} ApplicationInstances paused: after reinstalling, resume with: kubectl vw resume --all`);
+    notes.push(
+      `${plural(f.paused, 'ApplicationInstance')} paused: after reinstalling, resume with: kubectl vw resume --all`,
+    );
   if (f.helmReleasesSuspended)
     notes.push(
-      `${f.helmReleasesSuspended} HelmReleases suspended: kubectl vw resume un-suspends those kubectl vw suspended`,
+      `${plural(f.helmReleasesSuspended, 'HelmRelease')} suspended: kubectl vw resume un-suspends those kubectl vw suspended`,
     );
   return notes;
 }
