@@ -103,8 +103,16 @@ export async function applyInstancePlan(
 ): Promise<InstanceOutcome> {
   const results = [...(await applyPlannedChanges(deps, plan, opts)), ...invalidRows(plan)];
   const interrupted = deps.signal.aborted;
-  if (!opts.wait || opts.dryRun !== 'none' || !plan.waitFor.length || interrupted) return { results };
-  const wait = await waitForOperator(deps, plan.waitFor, opts.wait);
+  // An instance whose change failed (or was never attempted) will never be reported: its row
+  // already says why, and waiting for it would only hold the run until --timeout.
+  const notMade = new Set(
+    results
+      .filter((r) => r.kind === 'ApplicationInstance' && (r.result === 'failed' || r.result === 'skipped'))
+      .map((r) => `${r.namespace}/${r.name}`),
+  );
+  const waitFor = plan.waitFor.filter((k) => !notMade.has(k));
+  if (!opts.wait || opts.dryRun !== 'none' || !waitFor.length || interrupted) return { results };
+  const wait = await waitForOperator(deps, waitFor, opts.wait);
   notePending(results, wait.pending, wait.condition);
   return { results, wait };
 }
