@@ -206,7 +206,10 @@ async function deleteCluster(run: Run, cluster: Cluster) {
   await session.client.delete(resources.clusters, cluster.metadata.name, o.namespace, {
     preconditions: { uid: cluster.metadata.uid },
   });
-  info(run.deps.io, `deleted Cluster ${cluster.metadata.name}; following the operator's finalizer`);
+  info(
+    run.deps.io,
+    `deleted Cluster ${cluster.metadata.name}; ${o.wait ? "following the operator's finalizer" : 'not following its finalizer (--no-wait)'}`,
+  );
 }
 
 /** The finalizer drained: judge the evidence, record it, and let kubectl vw's own finalizer go. */
@@ -303,7 +306,7 @@ async function decommissionCluster(run: Run, plan: DecommissionPlan, cluster: Cl
   return withLock(deps, session, 'DecommissionResult', async (signal) => {
     await deleteCluster(run, cluster);
     if (!o.wait) {
-      run.print('planned', cluster);
+      run.print('deleting', cluster);
       return ExitCode.ok;
     }
     return followPhase(run, cluster, signal);
@@ -350,7 +353,7 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
     return ExitCode.ok;
   }
   if (!o.wait) {
-    run.print('planned', cluster);
+    run.print('deleting', cluster);
     return ExitCode.ok;
   }
   return withLock(deps, session, 'DecommissionResult', (signal) => followPhase(run, cluster, signal));

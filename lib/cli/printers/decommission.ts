@@ -10,6 +10,8 @@ export type DecommissionOutcome =
   | 'already-gone'
   | 'planned'
   | 'validated'
+  /** Deleted (or being deleted) for real, its finalizer not followed: --no-wait. */
+  | 'deleting'
   | 'blocked'
   | 'timed-out'
   | 'forced';
