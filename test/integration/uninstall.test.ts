@@ -101,6 +101,12 @@ describe('kubectl vw uninstall', () => {
     expect(stuck4.exitCode).toBe(4);
     expect(stuck4.stderr).toMatch(/a finalizer is holding them/);
     expect(stuck4.stderr).toMatch(/stopped at step 4/);
+    // Every application was paused: the operator let go of their HelmReleases, which stay. The
+    // run names them though it stopped; the re-run, with the applications gone, could not.
+    const stays = stuck4.stdout.match(
+      /^\S+\s+HelmRelease\s+\S+\s+none\s+unchanged\s+stays: its application was paused/gm,
+    );
+    expect(stays).toHaveLength(6);
     expect(await states()).toEqual(['done', 'done', 'done', 'in progress', 'not started']);
     const view = await vw(['status'], { kubeconfig });
     expect(view.stdout).toContain('held by finalizers example.com/hold');

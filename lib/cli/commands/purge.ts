@@ -135,6 +135,21 @@ async function recheckGate(deps: Deps, step: StepDeps, o: PurgeOptions) {
     );
 }
 
+/** The HelmReleases of paused applications, which step 4 leaves behind. */
+function heldBackRows(plan: PurgePlan, ev: PhaseEvents) {
+  for (const key of plan.heldBackHelmReleases) {
+    const [namespace, name] = key.split('/');
+    ev.result({
+      kind: 'HelmRelease',
+      namespace,
+      name: name ?? key,
+      action: 'none',
+      result: 'unchanged',
+      message: 'stays: its application was paused; orphaned once Flux is uninstalled',
+    });
+  }
+}
+
 /** Runs each phase left to do, in the procedure's order; returns the ids of those completed. */
 async function runPhases(
   deps: Deps,
@@ -153,17 +168,13 @@ async function runPhases(
     throwIfInterrupted(step.signal);
     info(deps.io, phase.title);
     if (phase.id === 'step4-delete-crs') {
-      await deleteRemainingCrs(step, opts, ev);
-      for (const key of plan.heldBackHelmReleases) {
-        const [namespace, name] = key.split('/');
-        ev.result({
-          kind: 'HelmRelease',
-          namespace,
-          name: name ?? key,
-          action: 'none',
-          result: 'unchanged',
-          message: 'stays: its application was paused; orphaned once Flux is uninstalled',
-        });
+      try {
+        await deleteRemainingCrs(step, opts, ev);
+      } finally {
+        // They stay whether or not the run waits until every application is gone: a run that
+        // stops here (a finalizer, a failure) must name them too, for a re-run finds no
+        // application left to name them by.
+        heldBackRows(plan, ev);
       }
     }
     if (phase.id === 'step5-helm-uninstall' && helm)
