@@ -5,7 +5,7 @@ import { operatorNamespace, resources } from '../../operator/names';
 import { checkFinalBackups } from '../../steps/decommission/plan';
 import { readDecommissionRecord } from '../../steps/decommission/record';
 import { persistsReport } from '../../steps/persists';
-import { findHelm, helmUninstall } from '../../steps/purge/helm';
+import { findHelm, helmUninstall, releaseRows } from '../../steps/purge/helm';
 import { deleteCrds, deleteOperatorNamespace, deleteRemainingCrs, type PhaseEvents } from '../../steps/purge/phases';
 import { type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
 import { requireAccess } from '../../steps/preflight';
@@ -177,7 +177,10 @@ async function runPhases(
         heldBackRows(plan, ev);
       }
     }
-    if (phase.id === 'step5-helm-uninstall' && helm)
+    // A client dry run runs nothing: the release's own record says what helm would delete.
+    if (phase.id === 'step5-helm-uninstall' && o.dryRun === 'client')
+      for (const row of releaseRows(plan.release, 'client')) ev.result(row);
+    else if (phase.id === 'step5-helm-uninstall' && helm)
       await helmUninstall(
         helm,
         session.target,
@@ -237,10 +240,10 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const todo = plan.phases.filter((p) => !p.done);
   if (todo.some((p) => p.id === 'step5-helm-uninstall')) findHelm(deps.env, o.helm);
   const fields = { context: target.context, dryRun: o.dryRun };
-  if (o.dryRun === 'client' || !todo.length) {
-    if (!todo.length) info(deps.io, 'nothing left to purge: every phase is done');
+  if (!todo.length) {
+    info(deps.io, 'nothing left to purge: every phase is done');
     printDocument(deps.io, o.output, document('PurgeResult', { ...fields, plan }), [], [], () => '');
-    if (!todo.length) printPersists(deps.io, await persistsReport(client, { decommission, kept: plan.kept }), o.output);
+    printPersists(deps.io, await persistsReport(client, { decommission, kept: plan.kept }), o.output);
     return ExitCode.ok;
   }
   if (o.dryRun === 'none')
@@ -278,7 +281,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   printPersists(deps.io, persists, o.output);
   info(
     deps.io,
-    `purge${o.dryRun === 'none' ? '' : ` (dry run: ${o.dryRun})`}: ${plural(done.length, 'phase')} completed`,
+    `purge${o.dryRun === 'none' ? '' : ` (dry run: ${o.dryRun})`}: ${plural(done.length, 'phase')} ${o.dryRun === 'client' ? 'planned' : 'completed'}`,
   );
   return ExitCode.ok;
 }

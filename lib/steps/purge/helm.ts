@@ -7,6 +7,7 @@ import type { KubeTarget } from '../../kube/config';
 import { withTargetKubeconfig } from '../../kube/kubeconfig-file';
 import type { HelmReleaseInfo } from '../../operator/helm-release';
 import { helmReleaseName, operatorNamespace } from '../../operator/names';
+import { type DryRunMode, dryResult, type ObjectResult } from '../results';
 import type { PhaseEvents } from './phases';
 
 /** Finds helm: --helm, else PATH; a clear error when there is none. */
@@ -24,6 +25,22 @@ export function findHelm(env: Environment, explicit?: string): string {
     'helm binary not found on PATH: step 5 runs helm uninstall',
     'install helm 3, or pass --helm /path/to/helm',
   );
+}
+
+/** A row per object of the release: what helm uninstall deletes, and what it keeps. */
+export function releaseRows(release: HelmReleaseInfo | undefined, dryRun: DryRunMode): ObjectResult[] {
+  return (release?.objects ?? []).map((o) => ({
+    kind: o.kind,
+    name: o.name,
+    namespace: o.namespace,
+    action: o.keep ? 'keep' : 'delete',
+    result: o.keep ? 'unchanged' : dryResult(dryRun),
+    message: o.keep
+      ? 'kept by helm uninstall (helm.sh/resource-policy: keep)'
+      : dryRun === 'server'
+        ? 'helm --dry-run'
+        : 'by helm uninstall',
+  }));
 }
 
 /**
@@ -67,17 +84,5 @@ export async function helmUninstall(
       'fix what helm reports, then re-run kubectl vw purge',
     );
   }
-  for (const o of release?.objects ?? [])
-    ev.result({
-      kind: o.kind,
-      name: o.name,
-      namespace: o.namespace,
-      action: o.keep ? 'keep' : 'delete',
-      result: o.keep ? 'unchanged' : opts.dryRun ? 'validated' : 'changed',
-      message: o.keep
-        ? 'kept by helm uninstall (helm.sh/resource-policy: keep)'
-        : opts.dryRun
-          ? 'helm --dry-run'
-          : 'by helm uninstall',
-    });
+  for (const row of releaseRows(release, opts.dryRun ? 'server' : 'none')) ev.result(row);
 }
