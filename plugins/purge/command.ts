@@ -15,12 +15,13 @@ import {
   withMutationFlags,
   withTimeoutFlag,
 } from '../../lib/cli/flags';
+import { UsageError } from '../../lib/errors';
 import { operatorNamespace } from '../../lib/operator/names';
 
 export type PurgeArgs = GlobalArgs &
   MutationArgs & {
     'delete-apps': boolean;
-    'keep-apps': boolean;
+    'keep-apps'?: boolean;
     'skip-backup-check': boolean;
     'delete-crds': boolean;
     'delete-namespace': boolean;
@@ -31,6 +32,16 @@ export type PurgeArgs = GlobalArgs &
     concurrency: number;
     'expiry-margin': string;
   };
+
+/** --keep-apps is the default said out loud; with --delete-apps, or negated, it asks two things at once. */
+function keepOrDelete(args: PurgeArgs) {
+  const keep = args['keep-apps'];
+  if (keep === true && args['delete-apps'])
+    throw new UsageError('--keep-apps and --delete-apps contradict each other: choose one');
+  if (keep === false && !args['delete-apps'])
+    throw new UsageError('--no-keep-apps: to delete the applications (step 4), pass --delete-apps');
+  return { deleteApps: args['delete-apps'] };
+}
 
 export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
   command: 'purge',
@@ -53,8 +64,7 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
       })
       .option('keep-apps', {
         type: 'boolean',
-        default: true,
-        describe: 'Default: keep applications running; their HelmReleases become orphans',
+        describe: 'The default: keep applications running; their HelmReleases become orphans',
       })
       .option('skip-backup-check', {
         type: 'boolean',
@@ -94,9 +104,9 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
       ) as unknown as Argv<PurgeArgs>,
   toOptions: (args) => ({
     ...toCommon(args),
+    ...keepOrDelete(args),
     dryRun: args['dry-run'],
     yes: args.yes,
-    deleteApps: args['delete-apps'],
     skipBackupCheck: args['skip-backup-check'],
     deleteCrds: args['delete-crds'],
     deleteNamespace: args['delete-namespace'],
