@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -63,6 +63,29 @@ describe('kubectl dispatch and completion', () => {
     const noDispatcher = await kubectl(pathWith('kubectl-vw-pause'), 'vw', 'status');
     expect(noDispatcher.exitCode).not.toBe(0);
     const ai = await adminClient(kubeconfig).get(resources.applicationInstances, 'two', ns);
+    expect(ai.metadata.annotations?.[pauseAnnotation]).toBe('disabled');
+  });
+
+  it('with both on PATH, kubectl runs kubectl-vw-pause for kubectl vw pause, and kubectl-vw for the other steps', async () => {
+    // Each plugin on PATH is a wrapper that notes its own name, then runs the real binary.
+    const dir = mkdtempSync(join(tmpdir(), 'vw-path-'));
+    dirs.push(dir);
+    const log = join(dir, 'ran.log');
+    for (const b of ['kubectl-vw', 'kubectl-vw-pause']) {
+      writeFileSync(join(dir, b), `#!/bin/sh\necho "${b} $*" >> '${log}'\nexec '${join(distBin, b)}' "$@"\n`);
+      chmodSync(join(dir, b), 0o755);
+    }
+    const path = `${dir}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
+    const r = await kubectl(path, 'vw', 'pause', '-n', ns, 'other', '--no-wait', '-o', 'name');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe('applicationinstance.apps.vworkspace.io/other');
+    const version = await kubectl(path, 'vw', 'version');
+    expect(version.exitCode).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+      `kubectl-vw-pause -n ${ns} other --no-wait -o name`,
+      'kubectl-vw version',
+    ]);
+    const ai = await adminClient(kubeconfig).get(resources.applicationInstances, 'other', ns);
     expect(ai.metadata.annotations?.[pauseAnnotation]).toBe('disabled');
   });
 
