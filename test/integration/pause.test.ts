@@ -233,6 +233,9 @@ describe('kubectl vw pause / resume', () => {
       names.map((name) => ({ name })),
     );
     const proxy = await startThrottlingProxy(kubeconfig, { throttleEvery: 3 });
+    // One patch is held back a while: the writer below changes its object meanwhile, so at least
+    // that patch meets a 409, whatever the timing of the others.
+    proxy.addRule({ method: 'PATCH', path: /\/applicationinstances\/busy-1$/, action: { delayMs: 3_000 }, times: 1 });
     let writing = true;
     // A concurrent writer bumps every instance's labels, so patches carrying an old resourceVersion conflict.
     const writer = (async () => {
@@ -256,6 +259,9 @@ describe('kubectl vw pause / resume', () => {
       expect(JSON.parse(r.stdout).summary.changed + JSON.parse(r.stdout).summary.unchanged).toBe(30);
       expect(proxy.throttled()).toBeGreaterThan(0);
       expect(r.stderr).toMatch(/-> 429/);
+      const conflicts = proxy.requests.filter((q) => q.method === 'PATCH' && q.status === 409);
+      expect(conflicts.map((q) => q.path)).toContainEqual(expect.stringMatching(/\/busy-1$/));
+      expect(r.stderr).toMatch(/PATCH \S+\/busy-1 -> 409/);
       const { items } = await client.list(resources.applicationInstances, { namespace: ns });
       expect(items.every((i) => i.metadata.annotations?.[pauseAnnotation] === 'disabled')).toBe(true);
     } finally {

@@ -26,6 +26,8 @@ export async function startThrottlingProxy(adminKubeconfig: string, opts: { thro
     kubeconfig: proxy.kubeconfig,
     requests: proxy.requests,
     throttled: () => rule.applied,
+    /** Another fault on top of the throttling, tried after it. */
+    addRule: proxy.addRule,
     stop: () => proxy.stop(),
   };
 }
