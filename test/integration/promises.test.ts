@@ -434,6 +434,8 @@ describe('what the README promises', () => {
   describe('resume --dry-run', () => {
     it('client plans, server validates: rows say so as kubectl does, and nothing changes', async () => {
       await createApps(client, ns, [{ name: 'dr-1' }]);
+      // The operator gives the instance its HelmRelease: pause then suspends it.
+      await eventually(() => client.find(resources.helmReleases, 'dr-1', ns), 30_000, 'the HelmRelease of dr-1');
       expect(
         (await vw(['pause', '-n', ns, 'dr-1', '--suspend-helmreleases', '--timeout', '60s'], { kubeconfig })).exitCode,
       ).toBe(0);
