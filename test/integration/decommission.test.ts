@@ -148,6 +148,47 @@ describe('kubectl vw decommission', () => {
     expect(odoo.decommissioned()).toContain(await idOfRecord());
   });
 
+  it("a finalizer of someone else's holds the Cluster after Odoo revoked: exit 4 naming it, never 'gone'; once it goes, step 3 is done", async () => {
+    await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-h' });
+    const id = await clusterID('cluster-h');
+    await eventually(async () => (await cluster('cluster-h'))?.metadata.finalizers?.length, 30_000, 'finalizer');
+    await client.jsonPatch(resources.clusters, 'cluster-h', system, [
+      { op: 'add', path: '/metadata/finalizers/-', value: 'example.com/hold' },
+    ]);
+    try {
+      const args = ['decommission', 'cluster-h', '--yes', '--force-preflight', '--timeout', '5s', '-o', 'json'];
+      const r = await vw(args, { kubeconfig });
+      expect(r.exitCode).toBe(4);
+      expect(unwrapped(r.stderr)).toMatch(
+        /Cluster cluster-h is still there: Odoo acknowledged the decommission and revoked the credential, but example\.com\/hold still holds it/,
+      );
+      expect(r.stderr).not.toMatch(/Cluster cluster-h is gone/);
+      expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'held', finalizers: ['example.com/hold'] });
+      expect(odoo.decommissioned()).toContain(id);
+      expect((await client.get(core.configMaps, decommissionRecord, 'kube-system')).data).toMatchObject({
+        clusterID: id,
+        outcome: 'revoked',
+      });
+      expect((await cluster('cluster-h'))?.metadata.finalizers).toEqual(['example.com/hold']);
+      // A re-run, status and purge say the same: not the ways out of a stuck operator finalizer.
+      const again = await vw(['decommission', 'cluster-h', '--timeout', '2s'], { kubeconfig });
+      expect(again.exitCode).toBe(4);
+      expect(unwrapped(again.stderr)).toMatch(/revoked the credential, but example\.com\/hold still holds it/);
+      expect(again.stderr).not.toMatch(/restore connectivity/);
+      const status = JSON.parse((await vw(['status', '-o', 'json'], { kubeconfig })).stdout);
+      expect(status.steps[2].state).toBe('blocked');
+      expect(JSON.stringify(status.steps[2].evidence)).toMatch(/example\.com\/hold holds it/);
+      const purge = await vw(['purge', '--dry-run=client'], { kubeconfig });
+      expect(unwrapped(purge.stderr)).toMatch(/operator's finalizer is gone, but example\.com\/hold still holds it/);
+      expect(unwrapped(purge.stderr)).not.toMatch(/credential has not been revoked/);
+    } finally {
+      await client.mergePatch(resources.clusters, 'cluster-h', system, { metadata: { finalizers: null } });
+    }
+    await eventually(async () => !(await cluster('cluster-h')), 30_000, 'cluster-h gone');
+    const done = await vw(['decommission', 'cluster-h'], { kubeconfig });
+    expect(done.exitCode).toBe(0);
+  });
+
   it('--force needs a Cluster being deleted and a confirmation, and records the skipped revocation', async () => {
     await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-c' });
     const id = await clusterID('cluster-c');

@@ -10,7 +10,9 @@ import { judgeRevocation, type Revocation, vanished } from '../../steps/decommis
 import {
   addObserver,
   clusterKey,
+  foreignFinalizers,
   hasFinalizer,
+  hasObserver,
   manualRevocation,
   observerFinalizer,
   removeFinalizer,
@@ -229,6 +231,13 @@ async function recordOutcome(run: Run, latest: Cluster, revocation: Revocation, 
     run.now(),
   );
   await removeFinalizers(session.client, latest as KubeObject, [observerFinalizer]);
+  const held = await untilGone(run, latest, ms);
+  if (held)
+    return reportHeld(
+      run,
+      held,
+      revocation.confirmed ? revokedWords : `revocation not confirmed (${revocation.evidence})`,
+    );
   const name = latest.metadata.name;
   if (revocation.confirmed) {
     info(
@@ -244,6 +253,52 @@ async function recordOutcome(run: Run, latest: Cluster, revocation: Revocation, 
     run.print('unconfirmed', latest, { evidence: revocation.evidence, manualActions: [manualRevocation(latest)] });
   }
   return ExitCode.ok;
+}
+
+const revokedWords = 'Odoo acknowledged the decommission and revoked the credential';
+
+/** Waits, for what is left of --timeout, until the Cluster is gone; returns it if something still holds it. */
+async function untilGone(run: Run, cluster: Cluster, spentMs: number): Promise<Cluster | undefined> {
+  const { client } = run.session;
+  const { namespace, name } = cluster.metadata;
+  const waited = await waitForObjects(client, resources.clusters, [clusterKey(cluster)], (obj) => !obj, {
+    namespace,
+    timeoutMs: Math.max(run.o.timeoutMs - spentMs, 1000),
+    signal: run.deps.signal,
+  });
+  throwIfInterrupted(run.deps.signal);
+  if (!waited.timedOut) return undefined;
+  return (await client.find(resources.clusters, name, namespace)) as Cluster | undefined;
+}
+
+/**
+ * The operator's part is done (its finalizer went) yet the Cluster stays: someone else's finalizer
+ * holds it. Saying "gone" would be false, and purge would refuse: exit 4, naming the finalizer.
+ */
+function reportHeld(run: Run, latest: Cluster, done: string): number {
+  const { deps } = run;
+  const { name, namespace } = latest.metadata;
+  const held = foreignFinalizers(latest as KubeObject);
+  const list = held.join(', ') || 'a finalizer';
+  deps.io.err(
+    paint(
+      deps.io,
+      'red',
+      `Cluster ${name} is still there: ${done}, but ${list} still holds it, set by neither the operator nor kubectl vw.`,
+    ),
+  );
+  deps.io.err(
+    `  whoever set it removes it; step 3 is done once the Cluster is gone (see: kubectl get clusters.ops.vworkspace.io ${name} -n ${namespace} -o jsonpath='{.metadata.finalizers}')`,
+  );
+  run.print('held', latest, { finalizers: held });
+  return ExitCode.timeout;
+}
+
+/** What the record says of a Cluster the operator has let go. */
+function doneWords(record: DecommissionRecord | undefined): string {
+  if (record?.outcome === 'revoked') return revokedWords;
+  if (record?.outcome === 'forced') return 'its finalizer was removed by force (Odoo did not revoke the credential)';
+  return "the operator's finalizer is gone";
 }
 
 /** The finalizer did not drain in time: the operator's word and the procedure's two ways out. */
@@ -283,6 +338,8 @@ async function followPhase(run: Run, cluster: Cluster, signal = run.deps.signal)
   if (followed.end === 'released')
     return recordOutcome(run, followed.latest, judgeRevocation(followed.latest, atDeletion), elapsed());
   if (followed.end === 'gone') return recordOutcome(run, followed.latest, vanished, elapsed());
+  if (!hasFinalizer(followed.latest as KubeObject) && !hasObserver(followed.latest as KubeObject))
+    return reportHeld(run, followed.latest, doneWords(stored));
   return reportStuck(run, cluster, followed.latest, elapsed());
 }
 

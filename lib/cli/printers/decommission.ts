@@ -14,6 +14,8 @@ export type DecommissionOutcome =
   | 'deleting'
   | 'blocked'
   | 'timed-out'
+  /** The operator let go, but a finalizer of someone else's still holds the Cluster. */
+  | 'held'
   | 'forced';
 
 export interface DecommissionReport {

@@ -33,6 +33,10 @@ export const removeFinalizer = (client: KubeClient, cluster: KubeObject, dryRun:
 export const observerFinalizer = `${toolPrefix}/decommission-observer`;
 export const hasObserver = (c: KubeObject) => (c.metadata.finalizers ?? []).includes(observerFinalizer);
 
+/** Finalizers neither the operator nor kubectl vw set: someone else's, which only they may remove. */
+export const foreignFinalizers = (c: KubeObject) =>
+  (c.metadata.finalizers ?? []).filter((f) => f !== clusterFinalizer && f !== observerFinalizer);
+
 /** The operator removed its finalizer and kubectl vw's still holds the Cluster: time to judge and let go. */
 export const releasedToObserver = (c: KubeObject) => hasObserver(c) && !hasFinalizer(c);
 

@@ -9,6 +9,7 @@ import {
   type ReleaseObject,
 } from '../../operator/helm-release';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
+import { foreignFinalizers, hasFinalizer } from '../decommission/finalizer';
 import { listClusters } from '../decommission/plan';
 import { checkFinalBackups } from '../decommission/plan';
 import type { JudgeOptions } from '../final-backups';
@@ -74,15 +75,28 @@ function countByKind(objects: { kind: string }[]) {
   return counts;
 }
 
-const clusterCheck = (clusters: { metadata: { name: string } }[]): PreflightCheck =>
-  clusters.length
-    ? {
-        name: 'Cluster CR deleted (step 3)',
-        ok: false,
-        detail: `Cluster ${clusters.map((c) => c.metadata.name).join(', ')} still exists: its credential has not been revoked`,
-        fix: 'kubectl vw decommission',
-      }
-    : { name: 'Cluster CR deleted (step 3)', ok: true, detail: 'no Cluster CR left' };
+function clusterCheck(clusters: KubeObject[]): PreflightCheck {
+  const name = 'Cluster CR deleted (step 3)';
+  if (!clusters.length) return { name, ok: true, detail: 'no Cluster CR left' };
+  const names = clusters.map((c) => c.metadata.name).join(', ');
+  // Deleted, the operator's finalizer gone (Odoo's part done), yet someone else's finalizer holds it.
+  const held = clusters.filter((c) => c.metadata.deletionTimestamp && !hasFinalizer(c));
+  if (held.length === clusters.length) {
+    const finalizers = [...new Set(held.flatMap(foreignFinalizers))];
+    return {
+      name,
+      ok: false,
+      detail: `Cluster ${names} is being deleted and the operator's finalizer is gone, but ${finalizers.join(', ') || 'a finalizer'} still holds it (set by neither the operator nor kubectl vw)`,
+      fix: 'whoever set that finalizer removes it; then re-run',
+    };
+  }
+  return {
+    name,
+    ok: false,
+    detail: `Cluster ${names} still exists: its credential has not been revoked`,
+    fix: 'kubectl vw decommission',
+  };
+}
 
 const describe = (o: ReleaseObject) => `${o.kind}/${o.name}`;
 
@@ -162,7 +176,7 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
   const crdsInstalled = crdsPresent.length === operatorCrds.length;
   const namespacePresent = Boolean(await client.find(core.namespaces, operatorNamespace));
   const clusters = crdsInstalled && namespacePresent ? await listClusters(client, operatorNamespace) : [];
-  const checks = [clusterCheck(clusters)];
+  const checks = [clusterCheck(clusters as KubeObject[])];
   const remainingCrs: Record<string, number> = {};
   if (crdsInstalled) for (const r of crKinds) remainingCrs[r.kind] = await countAll(client, r);
   if (opts.deleteApps && !opts.skipBackupCheck && crdsInstalled && (remainingCrs.ApplicationInstance ?? 0) > 0)
