@@ -1,161 +1,144 @@
-// npm run bench [-- --instances 2000 --runs 10]
+// npm run bench [-- --instances 2000 --large 10000 --backups 1000 --runs 10 --skip-shell --only cold,backup,scale]
 //
-// Speed lives here, never in timed tests. On a control plane of its own:
-//  1. pause N ApplicationInstances: the procedure's shell loop (one kubectl annotate per
-//     instance) against kubectl vw pause, and the API server's raw PATCH rate at the same
-//     concurrency; peak memory of kubectl vw pause at N/4 and N objects;
-//  2. cold start of `kubectl vw pause --help` and of a real `kubectl vw status`: the standalone
-//     executable, `node dist/kubectl-vw.js`, and kubectl's own `kubectl version --client`.
-import { existsSync } from 'node:fs';
+// Speed lives here, never in timed tests. It builds the standalone executable for this machine,
+// starts control planes of its own and prints one JSON document (keys in the README, "Benchmarks"):
+//  1. coldStartMedianMs: kubectl vw pause --help beside kubectl version --client, and a real
+//     kubectl vw status on a sandbox beside kubectl get applicationinstances -A (cold-start.ts);
+//  2. backup: step 2 on 1,000 applications with the simulated operator, against the procedure's
+//     loop, and the exit once the last Operation is final (backup.ts); requestsPerObject for
+//     every command, counted by a logging proxy (requests.ts); table rendering (render.ts);
+//  3. pause, status and preflights at 10,000 applications, against the raw PATCH rate (scale.ts).
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execa } from 'execa';
-import { mapLimit } from '../../lib/concurrency';
 import type { KubeClient } from '../../lib/kube/client';
-import { core } from '../../lib/kube/resources';
-import { resources } from '../../lib/operator/names';
 import { startControlPlane } from '../support/control-plane';
-import { adminClient, distBin, repoRoot } from '../helpers/plugins';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
+import { clientFor, ensureCluster, ensureVeleroLocation, seedSandbox, startWorld } from '../support/sandbox';
+import { SimOperator } from '../support/sim-operator';
+import { adminClient, repoRoot } from '../helpers/plugins';
+import { backupBench } from './backup';
+import { coldStartBench } from './cold-start';
+import { log } from './measure';
+import { renderBench } from './render';
+import { requestsBench } from './requests';
+import { scaleBench } from './scale';
 
 const { values } = parseArgs({
   options: {
     'skip-shell': { type: 'boolean', default: false },
     instances: { type: 'string', default: '2000' },
+    large: { type: 'string', default: '10000' },
+    backups: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
+    only: { type: 'string', default: 'cold,backup,scale' },
   },
 });
-const n = Number(values.instances);
-const runs = Number(values.runs);
-const concurrency = Number(values.concurrency);
-const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const seconds = async (fn: () => Promise<unknown>) => {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
+const parts = new Set(values.only.split(','));
+const numbers = {
+  instances: Number(values.instances),
+  large: Number(values.large),
+  backups: Number(values.backups),
+  runs: Number(values.runs),
+  concurrency: Number(values.concurrency),
 };
 
-async function seed(client: KubeClient, ns: string, count: number) {
-  await client.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  await mapLimit(
-    Array.from({ length: count }, (_, i) => i),
-    32,
-    (i) =>
-      client.create(
-        resources.applicationInstances,
-        {
-          apiVersion: 'apps.vworkspace.io/v1alpha1',
-          kind: 'ApplicationInstance',
-          metadata: { name: `app-${i}`, namespace: ns },
-          spec: { catalogRef: { name: 'odoo', version: '17.0.3' }, values: { replicas: 1 } },
-        },
-        ns,
-      ),
-  );
+function machine() {
+  const cpu = cpus();
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    kubectl: execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' }).match(
+      /"gitVersion": "([^"]+)"/,
+    )?.[1],
+  };
+}
+
+/** Part 1, on a sandbox of its own. */
+async function coldPart(results: Record<string, unknown>) {
+  const world = await startWorld({ log, faultsConfigMap: false, sim: { log: () => {} } });
+  try {
+    const cp = world.controlPlane;
+    if (!cp) throw new Error('no control plane');
+    await seedSandbox(world.kubeconfig, {
+      apps: 36,
+      namespaces: 6,
+      helmBin: join(cp.binDir, 'helm'),
+      odooUrl: world.odoo.url,
+      helmHome: join(cp.dir, 'helm'),
+      faultsConfigMap: false,
+    });
+    await world.sim.idle();
+    const cold = await coldStartBench(world.kubeconfig, numbers.runs);
+    results.coldStartMedianMs = cold.medians;
+    results.coldStartRatios = cold.ratios;
+  } finally {
+    await world.stop();
+  }
+}
+
+/** Part 2: Operations and Velero simulated (realistic timing), on a control plane of their own. */
+async function backupPart(results: Record<string, unknown>) {
+  const cp = await startControlPlane({ log });
+  const sim = new SimOperator({ kubeconfig: cp.adminKubeconfig, controllers: ['operations', 'velero'], log: () => {} });
+  const client: KubeClient = adminClient(cp.adminKubeconfig);
+  let proxy: FaultProxy | undefined;
+  try {
+    const world = clientFor(cp.adminKubeconfig);
+    await ensureVeleroLocation(world);
+    await ensureCluster(world, { odooUrl: 'http://127.0.0.1:9' });
+    world.close();
+    await sim.start();
+    proxy = await startFaultProxy(cp.adminKubeconfig);
+    const env = { KUBECONFIG: cp.adminKubeconfig, NO_COLOR: '1' };
+    const { requests: backupRequests, ...backup } = await backupBench(
+      client,
+      env,
+      proxy,
+      numbers.backups,
+      values['skip-shell'],
+    );
+    const requests = { ...(await requestsBench(proxy, client, numbers.backups)), backup: backupRequests };
+    results.backup = backup;
+    results.requestsPerObject = Object.fromEntries(Object.entries(requests).map(([k, v]) => [k, v.perObject]));
+    results.requests = requests;
+  } finally {
+    client.close();
+    await proxy?.stop();
+    await sim.stop();
+    await cp.stop();
+  }
+  results.render = renderBench(numbers.backups);
+}
+
+/** Part 3: no operator, a control plane of its own. */
+async function scalePart(results: Record<string, unknown>) {
+  const cp = await startControlPlane({ log });
+  const client = adminClient(cp.adminKubeconfig);
+  try {
+    Object.assign(results, await scaleBench(cp, client, { ...numbers, skipShell: values['skip-shell'] }));
+  } finally {
+    client.close();
+    await cp.stop();
+  }
 }
 
 async function main() {
-  const cp = await startControlPlane({ log });
-  const results: Record<string, unknown> = { instances: n, concurrency, node: process.version };
-  try {
-    const client = adminClient(cp.adminKubeconfig);
-    const env = { KUBECONFIG: cp.adminKubeconfig, NO_COLOR: '1' };
-    for (const ns of ['bench-shell', 'bench-plugin', 'bench-raw', 'bench-small'])
-      await seed(client, ns, ns === 'bench-small' ? n / 4 : n);
-    log(`seeded ${n} instances in each of three namespaces`);
-
-    // 1a. The procedure's step 1 loop, verbatim but for -n instead of -A.
-    const loop = `kubectl get applicationinstances -n bench-shell -o json | jq -r '.items[] | "\\(.metadata.namespace) \\(.metadata.name)"' | while read ns name; do kubectl annotate applicationinstance -n "$ns" "$name" apps.vworkspace.io/reconcile=disabled --overwrite >/dev/null; done`;
-    // --skip-shell: the loop takes minutes; skip it when measuring the plugin alone.
-    const shell = values['skip-shell'] ? Number.NaN : await seconds(() => execa('bash', ['-c', loop], { env }));
-    log(`shell loop: ${shell.toFixed(1)} s`);
-
-    // 1b. kubectl vw pause, peak memory measured by GNU time.
-    const plugin = async (ns: string) => {
-      let rssKb = 0;
-      const secs = await seconds(async () => {
-        const r = await execa(
-          '/usr/bin/time',
-          [
-            '-f',
-            'maxrss=%M',
-            join(distBin, 'kubectl-vw'),
-            'pause',
-            '-n',
-            ns,
-            '--all',
-            '--no-wait',
-            '--concurrency',
-            String(concurrency),
-            '-o',
-            'name',
-          ],
-          {
-            env,
-            reject: false,
-          },
-        );
-        if (r.exitCode !== 0) throw new Error(`kubectl vw pause failed: ${r.stderr}`);
-        rssKb = Number(/maxrss=(\d+)/.exec(String(r.stderr))?.[1] ?? 0);
-      });
-      return { secs, rssKb };
-    };
-    const big = await plugin('bench-plugin');
-    const small = await plugin('bench-small');
-    log(
-      `kubectl vw pause: ${big.secs.toFixed(1)} s for ${n}, peak RSS ${big.rssKb} KiB (${small.rssKb} KiB for ${n / 4})`,
-    );
-
-    // 1c. The API server's raw merge-PATCH rate at the same concurrency, from one process.
-    const raw = await seconds(() =>
-      mapLimit(
-        Array.from({ length: n }, (_, i) => i),
-        concurrency,
-        (i) =>
-          client.mergePatch(resources.applicationInstances, `app-${i}`, 'bench-raw', {
-            metadata: { annotations: { 'apps.vworkspace.io/reconcile': 'disabled' } },
-          }),
-      ),
-    );
-    results.pause = {
-      shellLoopSeconds: +shell.toFixed(2),
-      pluginSeconds: +big.secs.toFixed(2),
-      speedup: +(shell / big.secs).toFixed(1),
-      pluginPerSecond: Math.round(n / big.secs),
-      rawPatchPerSecond: Math.round(n / raw),
-      pluginVsRaw: +(raw / big.secs).toFixed(2),
-      peakRssKiB: { [n / 4]: small.rssKb, [n]: big.rssKb },
-    };
-
-    // 2. Cold starts, medians of `runs`.
-    const sea = join(repoRoot, 'dist', 'package', 'linux-amd64', 'kubectl-vw');
-    const commands: [string, string, string[]][] = [
-      ['kubectl version --client (Go reference)', 'kubectl', ['version', '--client']],
-      [
-        'node dist/kubectl-vw.js pause --help',
-        process.execPath,
-        [join(repoRoot, 'dist', 'kubectl-vw.js'), 'pause', '--help'],
-      ],
-      ['node dist/kubectl-vw.js status', process.execPath, [join(repoRoot, 'dist', 'kubectl-vw.js'), 'status']],
-    ];
-    if (existsSync(sea)) {
-      commands.push(
-        ['standalone kubectl-vw pause --help', sea, ['pause', '--help']],
-        ['standalone kubectl-vw status', sea, ['status']],
-      );
-    } else log('no standalone executable (npm run package): skipping its cold start');
-    const starts: Record<string, number> = {};
-    for (const [label, cmd, args] of commands) {
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) times.push(await seconds(() => execa(cmd, args, { env })));
-      starts[label] = Math.round(median(times) * 1000);
-      log(`${label}: median ${starts[label]} ms`);
-    }
-    results.coldStartMedianMs = starts;
-  } finally {
-    await cp.stop();
+  const results: Record<string, unknown> = { machine: machine(), concurrency: numbers.concurrency };
+  if (parts.has('cold')) {
+    log('building the standalone executable for this machine (npm run package)');
+    execFileSync(process.execPath, ['scripts/release.mjs', '--package-only', '--platforms', 'linux/amd64'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await coldPart(results);
   }
+  if (parts.has('backup')) await backupPart(results);
+  if (parts.has('scale')) await scalePart(results);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 

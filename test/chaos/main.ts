@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { runSchedule, type ScheduleResult } from './campaign';
+import { rngFor } from './random';
+import { describeRun } from './runs';
+import { describeFault, drawSchedule } from './schedule';
+
+// `npm run chaos -- --runs N --seed S [--apps A] [--only K]`: N schedules of random faults drawn
+// from the seed, each on a fresh world, with the invariants checked after every run. The last
+// line is `chaos: N runs, F faults injected, V violations`; the exit code is 1 when V > 0.
+// --parallel P runs P schedules at once (each has its own control plane); --minutes M starts no
+// new schedule after M minutes, for a long campaign in a bounded time.
+
+const usage =
+  'usage: npm run chaos -- [--runs N] [--seed S] [--apps A] [--only K] [--parallel P] [--minutes M] [--verbose] [--show-runs]';
+
+function count(name: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`invalid --${name} "${text}": an integer >= ${min}\n${usage}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function report(r: ScheduleResult) {
+  const s = r.schedule;
+  const lines = [
+    `${r.violations.length ? 'VIOLATION' : 'RUNS'} in schedule ${s.index} of seed ${s.seed}: replay with npm run chaos -- --seed ${s.seed} --only ${s.index}`,
+    `  schedule: ${JSON.stringify({ ...s, faults: undefined })}`,
+    ...s.faults.map((f) => `  fault: ${describeFault(f)}`),
+    ...r.violations.map((v) => `  violated: ${v}`),
+  ];
+  for (const run of r.runs) {
+    lines.push(`  --- ${describeRun(run)}`);
+    if (run.stdout.trim())
+      lines.push(
+        ...run.stdout
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    out| ${l}`),
+      );
+    if (run.stderr.trim())
+      lines.push(
+        ...run.stderr
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    err| ${l}`),
+      );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      apps: { type: 'string' },
+      only: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      'show-runs': { type: 'boolean' },
+      parallel: { type: 'string' },
+      minutes: { type: 'string' },
+    },
+  });
+  const runs = count('runs', values.runs, 15, 1);
+  const apps = count('apps', values.apps, 6, 1);
+  const seed = values.seed ?? randomBytes(4).toString('hex');
+  const only = values.only === undefined ? undefined : count('only', values.only, 0, 0);
+  const indexes = only === undefined ? Array.from({ length: runs }, (_, i) => i) : [only];
+  const log = (l: string) => process.stdout.write(`${l}\n`);
+  log(`chaos: seed ${seed}, ${indexes.length} schedule(s), ${apps} applications each`);
+  const parallel = count('parallel', values.parallel, 1, 1);
+  const deadline =
+    values.minutes === undefined ? Infinity : Date.now() + count('minutes', values.minutes, 0, 1) * 60_000;
+  let injected = 0;
+  let violations = 0;
+  let done = 0;
+  const started = Date.now();
+  const queue = [...indexes];
+  const one = async (i: number) => {
+    const rng = rngFor(seed, i);
+    const schedule = drawSchedule(rng, seed, i);
+    log(
+      `schedule ${i}: ${schedule.mode}${schedule.deleteApps ? ' delete-apps' : ''}${schedule.wipe ? ' wipe' : ''}${schedule.suspendHelmReleases ? ' suspend-helmreleases' : ''}${schedule.skipBackup ? ' skip-backup' : ''}; ${schedule.faults.map(describeFault).join(', ')}`,
+    );
+    const r = await runSchedule(schedule, rng, apps, values.verbose ? log : () => {});
+    injected += r.injected;
+    violations += r.violations.length;
+    done++;
+    log(
+      `schedule ${i}: ${r.violations.length ? `${r.violations.length} violation(s)` : 'ok'}, ${r.injected} fault(s) injected, ${r.runs.length} runs, ${r.seconds.toFixed(0)}s`,
+    );
+    if (r.violations.length || values['show-runs']) report(r);
+  };
+  const worker = async () => {
+    for (let i = queue.shift(); i !== undefined && Date.now() < deadline; i = queue.shift()) await one(i);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, indexes.length) }, worker));
+  log(`chaos: seed ${seed}, ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+  log(`chaos: ${done} runs, ${injected} faults injected, ${violations} violations`);
+  process.exitCode = violations ? 1 : 0;
+}
+
+main().catch((err) => {
+  process.stderr.write(`chaos: ${(err as Error).stack ?? err}\n`);
+  process.exit(2);
+});
