@@ -26,6 +26,8 @@ export interface ControlPlane {
   binDir: string;
   /** The CRDs installed, by name. */
   crds: string[];
+  /** Sends a signal to one of its processes (SIGSTOP freezes the API server, SIGCONT thaws it). */
+  signal(name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager', signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -56,7 +58,12 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       await stopDaemons();
       if (process.env.VW_TEST_KEEP_DIR !== '1') removeTempDir(dir);
     };
-    return { ...cp, stop };
+    const signal: ControlPlane['signal'] = (name, sig) => {
+      const d = daemons.find((x) => x.name === name);
+      if (!d?.child.pid || d.exited) throw new Error(`${name} is not running`);
+      process.kill(d.child.pid, sig);
+    };
+    return { ...cp, signal, stop };
   } catch (err) {
     await stopDaemons();
     // The logs the error points to stay for a post-mortem; the rest (etcd data, keys) goes.
@@ -70,7 +77,7 @@ async function bringUp(
   dir: string,
   daemons: Daemon[],
   log: (s: string) => void,
-): Promise<Omit<ControlPlane, 'stop'>> {
+): Promise<Omit<ControlPlane, 'stop' | 'signal'>> {
   const logs = join(dir, 'logs');
   await mkdir(logs);
   const [pki, [etcdPort, etcdPeerPort, apiPort, kcmPort], crdsDir] = await Promise.all([
@@ -214,7 +221,10 @@ async function useExistingCluster(log: (s: string) => void): Promise<ControlPlan
     log(`using the existing cluster at ${server} (USE_EXISTING_CLUSTER=true)`);
     const binDir = process.env.KUBEBUILDER_ASSETS || (await runBuildTools(['helm', 'krew'], log));
     const crds = await installCrds(run, [await upstreamCrdsDir(log)], [operatorCrdsDir]);
-    return { server, adminKubeconfig: kubeconfig, dir, binDir, crds, stop: async () => removeTempDir(dir) };
+    const signal = () => {
+      throw new Error('an existing cluster: its processes are not ours to signal');
+    };
+    return { server, adminKubeconfig: kubeconfig, dir, binDir, crds, signal, stop: async () => removeTempDir(dir) };
   } catch (err) {
     removeTempDir(dir);
     throw err;

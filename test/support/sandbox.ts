@@ -11,6 +11,7 @@ import {
   type Resource,
   veleroNamespace,
 } from './contract';
+import type { ControlPlane } from './control-plane';
 import { type FakeOdoo, startFakeOdoo } from './fake-odoo';
 import { isAlreadyExists, Kube, type KubeObject } from './kube';
 import { core, fluxFinalizer, metaTime, upstream } from './kinds';
@@ -386,7 +387,7 @@ export interface World {
   /** The sandbox-faults ConfigMap watch (unless turned off). */
   faults?: SandboxFaultsWatch;
   /** Present when startWorld started the control plane. */
-  controlPlane?: { adminKubeconfig: string; binDir: string; dir: string; stop(): Promise<void> };
+  controlPlane?: Pick<ControlPlane, 'adminKubeconfig' | 'binDir' | 'dir' | 'signal' | 'stop'>;
   stop(): Promise<void>;
 }
 
