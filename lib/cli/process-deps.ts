@@ -1,3 +1,4 @@
+import { dropEarlySignalHandlers } from './early-signals';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { sleep } from '../concurrency';
@@ -110,6 +111,7 @@ export function processDeps(argv: readonly string[]): Deps {
   const io = processIO(verbose, () =>
     controller.abort(new InterruptedError('stdout was closed: stopped between objects')),
   );
+  dropEarlySignalHandlers();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       if (controller.signal.aborted) process.exit(130);

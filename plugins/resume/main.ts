@@ -1,3 +1,4 @@
+import '../../lib/cli/early-signals';
 import { main } from '../../lib/cli/run';
 import { resumeCommand } from './command';
 

@@ -1,3 +1,4 @@
+import '../../lib/cli/early-signals';
 import { invocationArgs } from '../../lib/cli/invocation';
 import { main } from '../../lib/cli/run';
 import { commands, usage } from './commands';

@@ -69,17 +69,21 @@ export async function runSchedule(schedule: Schedule, rng: Rng, apps: number, lo
   try {
     await observer.start();
     let at = 0;
+    let lastStatus: StatusJson | undefined;
     for (let pass = 0; pass < maxPasses && !completed; pass++) {
       if (pass === 0) injector.arm(schedule.faults);
       else if (pass === 1) await injector.clear();
       const steps = stepsOf(schedule, cw.helm, pass);
+      if (pass > 0) at = resumeAt(steps, at, lastStatus);
       for (; at < steps.length; at++) {
         const step = steps[at] as Step;
         current = await start(`${step.label} (pass ${pass + 1})`, step.args);
         const run = await current.done;
         current = undefined;
         const others = await Promise.all(concurrent.splice(0).map((r) => r.done));
-        violations.push(...(await afterRun(ctx, run, others, step, start)));
+        const after = await afterRun(ctx, run, others, step, start);
+        violations.push(...after.violations);
+        lastStatus = after.status;
         log(`  ${describeRun(run)}`);
         for (const o of others) log(`  ${describeRun(o)}`);
         if (run.exitCode !== 0 || run.killedWith) break;
@@ -126,7 +130,7 @@ async function statusNow(ctx: CheckContext, start: Start) {
   return { status, violations: out };
 }
 
-async function afterRun(ctx: CheckContext, run: Run, others: Run[], step: Step, start: Start): Promise<string[]> {
+async function afterRun(ctx: CheckContext, run: Run, others: Run[], step: Step, start: Start) {
   await new Promise((r) => setTimeout(r, settleMs));
   const out: string[] = [];
   for (const r of [run, ...others]) out.push(...checkExit(r), ...checkWrites(r, ctx), ...checkDeletions(r, ctx));
@@ -142,7 +146,18 @@ async function afterRun(ctx: CheckContext, run: Run, others: Run[], step: Step, 
         out.push(`${run.label} exited 0, yet step ${n} is "${s.state}": ${s.evidence.join('; ')}`);
     }
   }
-  return out;
+  return { violations: out, status };
+}
+
+/**
+ * Where a user following status would go on: the first command whose steps are not all done (a
+ * hand edit, such as a new application, can undo an earlier step).
+ */
+function resumeAt(steps: Step[], at: number, status: StatusJson | undefined): number {
+  if (!status) return at;
+  const done = (n: number) => ['done', 'skipped'].includes(status.steps.find((x) => x.step === n)?.state ?? 'done');
+  const first = steps.findIndex((st) => !st.promises.every(done));
+  return first < 0 ? at : Math.min(at, first);
 }
 
 async function finalChecks(ctx: CheckContext, runs: Run[], completed: boolean, start: Start): Promise<string[]> {

@@ -101,7 +101,8 @@ async function main() {
   await Promise.all(Array.from({ length: Math.min(parallel, indexes.length) }, worker));
   log(`chaos: seed ${seed}, ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   log(`chaos: ${done} runs, ${injected} faults injected, ${violations} violations`);
-  process.exitCode = violations ? 1 : 0;
+  // Exit now: a world's leftover handle (a watch, a socket) must not keep the campaign alive.
+  process.exit(violations ? 1 : 0);
 }
 
 main().catch((err) => {

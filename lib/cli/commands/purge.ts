@@ -212,6 +212,21 @@ async function reportOnly(deps: Deps, o: PurgeOptions, session: Session): Promis
   return ExitCode.ok;
 }
 
+/** What the plan leaves behind that a user would not expect: HelmReleases orphaned once Flux goes. */
+function warnWhatStays(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
+  if (!o.deleteApps && plan.orphanedHelmReleases) {
+    warn(
+      deps.io,
+      `--keep-apps: ${plural(plan.orphanedHelmReleases, 'HelmRelease')} stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`,
+    );
+  }
+  if (plan.heldBackHelmReleases.length)
+    warn(
+      deps.io,
+      `${plural(plan.heldBackHelmReleases.length, 'HelmRelease')} of paused applications stay when those are deleted (the operator let go of them at the pause), orphaned once Flux goes: ${plan.heldBackHelmReleases.slice(0, 5).join(', ')}${plan.heldBackHelmReleases.length > 5 ? ', ...' : ''}`,
+    );
+}
+
 /**
  * Steps 4 and 5: plan every phase from the cluster as it is (so a killed run goes on where it
  * stopped), refuse what is unsafe, confirm by the cluster's name, then run the phases in order.
@@ -225,17 +240,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const decommission = await readDecommissionRecord(client).catch(() => undefined);
   info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(deps.io, plan);
-  if (!o.deleteApps && plan.orphanedHelmReleases) {
-    warn(
-      deps.io,
-      `--keep-apps: ${plural(plan.orphanedHelmReleases, 'HelmRelease')} stay and will be orphaned once Flux is uninstalled with the bundle; their applications keep running`,
-    );
-  }
-  if (plan.heldBackHelmReleases.length)
-    warn(
-      deps.io,
-      `${plural(plan.heldBackHelmReleases.length, 'HelmRelease')} of paused applications stay when those are deleted (the operator let go of them at the pause), orphaned once Flux goes: ${plan.heldBackHelmReleases.slice(0, 5).join(', ')}${plan.heldBackHelmReleases.length > 5 ? ', ...' : ''}`,
-    );
+  warnWhatStays(deps, o, plan);
   refusals(deps, o, plan);
   const todo = plan.phases.filter((p) => !p.done);
   if (todo.some((p) => p.id === 'step5-helm-uninstall')) findHelm(deps.env, o.helm);
