@@ -407,6 +407,8 @@ export class KubeClient {
         },
         accept: opts.metadataOnly ? metadataOnlyAccept : undefined,
       });
+      // An empty PartialObjectMetadataList comes as "items": null.
+      page.items ??= [];
       yield page;
       cont = page.metadata.continue || undefined;
     } while (cont);
