@@ -76,7 +76,8 @@ export interface Deps {
   prompt: Prompt;
   /** Aborted on Ctrl-C, SIGTERM, or stdout closing: work stops between objects. */
   signal: AbortSignal;
-  connect(flags: ConnectionFlags, opts?: { concurrency?: number }): Session;
+  /** Resolves the flags against the kubeconfig; async so that the client loads only when needed. */
+  connect(flags: ConnectionFlags, opts?: { concurrency?: number }): Promise<Session>;
 }
 
 /** The part of Deps a step needs: the cluster, time, the interruption signal and a way to narrate. */

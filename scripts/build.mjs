@@ -4,7 +4,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// VW_DIST puts the bundles elsewhere (the release script builds versioned bundles beside dist/).
+// VW_DIST puts the bundles elsewhere (the release script builds versioned bundles beside dist/);
+// VW_UNMINIFIED=1 keeps names, for reading a CPU profile (node --cpu-prof dist/kubectl-vw.js ...).
 const outdir = process.env.VW_DIST || 'dist';
 const version = process.env.VW_VERSION || JSON.parse(readFileSync('package.json', 'utf8')).version;
 
@@ -15,14 +16,41 @@ for (const dir of readdirSync('plugins', { withFileTypes: true })) {
     entries[dir.name === 'vw' ? 'kubectl-vw' : `kubectl-vw-${dir.name}`] = main;
 }
 
+/**
+ * @kubernetes/client-node's kubeconfig module imports, for two methods kubectl vw never calls,
+ * undici (applyToFetchOptions' dispatcher) and the generated API clients (makeApiClient): 1 MB of
+ * the bundle, compiled and initialised on every start. The bundles get stand-ins that throw if
+ * ever called; loading, exec plugins, tokens, certificates and proxies are untouched.
+ */
+const kubeconfigOnly = {
+  name: 'kubeconfig-only',
+  setup(b) {
+    const unused = /^(undici|\.\/gen\/index\.js)$/;
+    b.onResolve({ filter: unused }, (args) =>
+      /@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/.test(args.importer)
+        ? { path: args.path, namespace: 'unused-by-kubectl-vw' }
+        : undefined,
+    );
+    const refuse = (what) => `throw new Error('${what} is left out of the kubectl vw bundle (scripts/build.mjs)');`;
+    b.onLoad({ filter: /.*/, namespace: 'unused-by-kubectl-vw' }, (args) => ({
+      loader: 'js',
+      contents:
+        args.path === 'undici'
+          ? `export class Agent { constructor() { ${refuse('undici')} } }\nexport class ProxyAgent extends Agent {}`
+          : `export function createConfiguration() { ${refuse('makeApiClient')} }\nexport class ServerConfiguration { constructor() { ${refuse('makeApiClient')} } }`,
+    }));
+  },
+};
+
 await build({
   entryPoints: entries,
+  plugins: [kubeconfigOnly],
   outdir,
   bundle: true,
   platform: 'node',
   target: 'node22',
   format: 'cjs',
-  minify: true,
+  minify: !process.env.VW_UNMINIFIED,
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',

@@ -1,6 +1,4 @@
 import type { Deps } from '../deps';
-import { KubeClient } from '../kube/client';
-import { resolveKubeTarget } from '../kube/config';
 import { core } from '../kube/resources';
 import { resources } from '../operator/names';
 import { commandName, type VwCommand } from './command';
@@ -54,6 +52,24 @@ export async function completions(words: string[], commands: VwCommand[], deps: 
   const valueKey = table.valueFlags.get(previous);
   if (valueKey && table.choices[valueKey]) return table.choices[valueKey].filter((v) => v.startsWith(current));
   if (valueKey && !['namespace', 'context'].includes(valueKey)) return [];
+  return namesFromCluster(name, before, current, valueKey, deps);
+}
+
+/**
+ * Contexts, namespaces and object names: the only candidates that need the kubeconfig and the
+ * client, so only they load them (flags and steps complete without).
+ */
+async function namesFromCluster(
+  name: string,
+  before: string[],
+  current: string,
+  valueKey: string | undefined,
+  deps: Deps,
+): Promise<string[]> {
+  const [{ resolveKubeTarget }, { KubeClient }] = await Promise.all([
+    import('../kube/config'),
+    import('../kube/client'),
+  ]);
   const target = (() => {
     try {
       return resolveKubeTarget(
@@ -77,7 +93,7 @@ export async function completions(words: string[], commands: VwCommand[], deps: 
   const client = new KubeClient(target, { maxAttempts: 1 });
   try {
     if (valueKey === 'namespace') {
-      const { items } = await client.list(core.namespaces);
+      const { items } = await client.list(core.namespaces, { metadataOnly: true });
       return items.map((n) => n.metadata.name).filter((n) => n.startsWith(current));
     }
     const kind = namesByStep[name];
@@ -86,6 +102,7 @@ export async function completions(words: string[], commands: VwCommand[], deps: 
       flagValue(before, '-n', '--namespace') ?? (kind === 'clusters' ? 'vworkspace-system' : target.namespace);
     const { items } = await client.list(kind === 'clusters' ? resources.clusters : resources.applicationInstances, {
       namespace,
+      metadataOnly: true,
     });
     return items.map((i) => i.metadata.name).filter((n) => n.startsWith(current));
   } catch {

@@ -4,9 +4,6 @@ import { createInterface } from 'node:readline/promises';
 import { sleep } from '../concurrency';
 import type { Deps, Environment, IO, Prompt } from '../deps';
 import { InterruptedError } from '../errors';
-import { KubeClient } from '../kube/client';
-import { resolveKubeTarget } from '../kube/config';
-import { toolFieldManager } from '../operator/names';
 
 // The one place that builds Deps from the process: streams, signals, environment, clock. Every
 // other module under lib/ gets them passed in.
@@ -125,17 +122,9 @@ export function processDeps(argv: readonly string[]): Deps {
     clock: { now: () => Date.now(), monotonic: () => performance.now(), sleep },
     prompt: terminalPrompt,
     signal: controller.signal,
-    connect: (flags, opts = {}) => {
-      const target = resolveKubeTarget(flags, env.vars);
-      const client = new KubeClient(target, { maxConnections: opts.concurrency ?? 16, fieldManager: toolFieldManager });
-      if (io.verbose) {
-        client.onRequest((e) => {
-          if (e.status !== 200)
-            io.err(`${e.method} ${e.path} -> ${e.status || 'connection error'} (attempt ${e.attempt})`);
-        });
-      }
-      return { target, client };
-    },
+    // The client and the kubeconfig machinery load only when a command connects: --help,
+    // completion of flags and usage errors never pay for them.
+    connect: async (flags, opts = {}) => (await import('./connect')).connect(flags, opts, env, io),
   };
 }
 

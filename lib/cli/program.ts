@@ -70,6 +70,20 @@ export function attachDashValues(argv: readonly string[], table: FlagTable): str
   return out;
 }
 
+interface YargsInternals {
+  getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?: () => void } };
+}
+
+/**
+ * yargs 17 renders a command's whole help before running its handler (lib/command.js,
+ * cacheHelpMessage) for a later showHelp(), which this program never calls: a quarter of a
+ * command's start-up, spared. --help itself renders as before.
+ */
+function skipHelpCache(program: Argv) {
+  const usage = (program as unknown as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
+}
+
 /**
  * The yargs program every binary shares: usage lines start with `kubectl vw`, unknown flags are
  * errors (exit 2), and `--help` never touches a cluster. It never exits the process: help and
@@ -90,6 +104,7 @@ export function buildProgram(commands: VwCommand[], deps: Deps, onCode: (code: n
       throw err ?? new UsageError(msg ?? 'invalid usage', 'see: kubectl vw --help');
     });
   if (usage) program = program.usage(usage);
+  skipHelpCache(program);
   for (const c of commands) {
     program = program.command({
       command: c.command,

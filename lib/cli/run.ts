@@ -2,7 +2,6 @@ import type { Deps, IO } from '../deps';
 import { ExitCode, VwError } from '../errors';
 import { ApiError, ConnectionError } from '../kube/api-error';
 import type { VwCommand } from './command';
-import { printCompletions } from './completion';
 import { diagnostic, paint } from './io';
 import { exitAfterDrain, processDeps } from './process-deps';
 import { attachDashValues, buildProgram, findCommand, flagTable } from './program';
@@ -58,7 +57,10 @@ export async function runProgram(
 ): Promise<number> {
   let code: number = ExitCode.ok;
   const named = findCommand(commands, argv[0]);
-  const fixed = named ? [argv[0] as string, ...attachDashValues(argv.slice(1), flagTable(named))] : [...argv];
+  const rest = argv.slice(1);
+  // Reading a command's flags costs a yargs instance: only when a flag is followed by a dash word.
+  const dashPair = rest.some((w, i) => w.startsWith('-') && rest[i + 1]?.startsWith('-'));
+  const fixed = named && dashPair ? [argv[0] as string, ...attachDashValues(rest, flagTable(named))] : [...argv];
   try {
     const program = buildProgram(
       commands,
@@ -91,7 +93,7 @@ export async function main(
   // Completion must not go through strict parsing: partial words are not errors.
   const code =
     argv[0] === '__complete'
-      ? await printCompletions(argv.slice(1), commands, deps)
+      ? await (await import('./completion')).printCompletions(argv.slice(1), commands, deps)
       : await runProgram(argv, commands, deps, opts);
   await exitAfterDrain(code);
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { sleep } from '../concurrency';
@@ -25,7 +26,16 @@ export interface RequestOptions {
   contentType?: string;
   /** Server-side dry-run: the API server validates and admits but does not persist. */
   dryRun?: boolean;
+  /** The Accept header, when not plain JSON (a metadata-only list). */
+  accept?: string;
 }
+
+/**
+ * What client-go asks for to get lists of PartialObjectMetadata (metadata only: no spec, no
+ * status, no Secret data), with plain JSON as the fallback for servers that cannot.
+ */
+export const metadataOnlyAccept =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1beta1,application/json';
 
 export interface PatchOptions {
   dryRun?: boolean;
@@ -153,6 +163,12 @@ export class KubeClient {
     }
     // client-node makes an agent of its own; ours (keep-alive, bounded, proxied) is used instead.
     delete opts.agent;
+    // One TLS context for every connection: Node would otherwise parse the CA, the certificate and
+    // the key again for each new socket (a dozen at once when a command starts its reads together).
+    if (this.server.startsWith('https:')) {
+      const { ca, cert, key, pfx, passphrase } = opts;
+      (opts as tls.ConnectionOptions).secureContext = tls.createSecureContext({ ca, cert, key, pfx, passphrase });
+    }
     const headers = opts.headers as Record<string, string | string[]>;
     const { groups, uid } = this.target.impersonate;
     if (groups.length) headers['Impersonate-Group'] = groups;
@@ -161,10 +177,10 @@ export class KubeClient {
     return opts;
   }
 
-  private headers(auth: https.RequestOptions, body?: string, contentType?: string) {
+  private headers(auth: https.RequestOptions, body?: string, contentType?: string, accept?: string) {
     const headers: Record<string, string | string[]> = {
       ...(auth.headers as Record<string, string | string[]>),
-      Accept: 'application/json',
+      Accept: accept ?? 'application/json',
       'User-Agent': this.userAgent,
     };
     if (body !== undefined) {
@@ -189,7 +205,7 @@ export class KubeClient {
         {
           ...auth,
           method,
-          headers: this.headers(auth, body, req.contentType),
+          headers: this.headers(auth, body, req.contentType, req.accept),
           agent: this.transport.agent,
           timeout: timeoutMs || undefined,
           signal: this.signal,
@@ -389,7 +405,10 @@ export class KubeClient {
           labelSelector: opts.labelSelector,
           fieldSelector: opts.fieldSelector,
         },
+        accept: opts.metadataOnly ? metadataOnlyAccept : undefined,
       });
+      // An empty PartialObjectMetadataList comes as "items": null.
+      page.items ??= [];
       yield page;
       cont = page.metadata.continue || undefined;
     } while (cont);
@@ -429,4 +448,6 @@ export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
   limit?: number;
+  /** Items carry metadata only (PartialObjectMetadata): for counting, names and labels. */
+  metadataOnly?: boolean;
 }

@@ -1,7 +1,11 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { type Cluster, type Context, KubeConfig, type User } from '@kubernetes/client-node';
+// The kubeconfig module alone, not the package's index (its generated API clients, informers,
+// watch and exec machinery): kubectl vw talks REST itself and needs only loading and auth.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { Cluster, Context, User } from '@kubernetes/client-node/dist/config_types.js';
 import { UsageError } from '../errors';
+import { requireNamespaceName } from './namespace-name';
 
 /**
  * The flags that choose a cluster and who talks to it, as kubectl's genericclioptions.ConfigFlags
@@ -47,19 +51,6 @@ export interface KubeTarget {
   namespaceExplicit: boolean;
   impersonate: Impersonation;
   requestTimeoutMs: number;
-}
-
-/** A DNS-1123 label, as namespace names must be: nothing else can name (or widen) a scope. */
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function requireNamespaceName(name: string): string {
-  if (name.length > 63 || !dns1123Label.test(name)) {
-    throw new UsageError(
-      `invalid namespace "${name}": a namespace is a DNS-1123 label (lower-case letters, digits and '-', at most 63)`,
-      'check -n; list them with: kubectl get namespaces',
-    );
-  }
-  return name;
 }
 
 function kubeconfigSource(flags: ConnectionFlags, env: Readonly<Record<string, string | undefined>>): string {

@@ -3,11 +3,15 @@ import yaml from 'js-yaml';
 import type { KubeClient } from '../kube/client';
 import { core } from '../kube/resources';
 
-export interface HelmReleaseInfo {
+/** Where a release stands, from its storage Secret's labels alone. */
+export interface HelmReleaseHead {
   name: string;
   namespace: string;
   version: number;
   status: string;
+}
+
+export interface HelmReleaseInfo extends HelmReleaseHead {
   chart: string;
   /** Objects the release rendered; helm uninstall deletes them, except those it keeps. */
   objects: ReleaseObject[];
@@ -25,6 +29,32 @@ export interface ReleaseObject {
 export const deletedBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).filter((o) => !o.keep);
 export const keptBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).filter((o) => o.keep);
 
+const releaseSecrets = (name: string) => `owner=helm,name=${name}`;
+const latestOf = <T extends { metadata: { labels?: Record<string, string> } }>(secrets: T[]) =>
+  secrets
+    .map((s) => ({ s, version: Number(s.metadata.labels?.version ?? 0) }))
+    .sort((a, b) => b.version - a.version)[0];
+
+/**
+ * The release's latest revision and its status, from the storage Secrets' labels, listed as
+ * metadata only: none of the revisions' gzipped manifests crosses the wire (status needs no more).
+ */
+export async function readHelmReleaseHead(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<HelmReleaseHead | undefined> {
+  const { items } = await client.list(core.secrets, {
+    namespace,
+    labelSelector: releaseSecrets(name),
+    metadataOnly: true,
+  });
+  const latest = latestOf(items);
+  const status = latest?.s.metadata.labels?.status ?? 'unknown';
+  if (!latest || status === 'uninstalled') return undefined;
+  return { name, namespace, version: latest.version, status };
+}
+
 /**
  * Reads a helm 3 release from its storage Secret (sh.helm.release.v1.<name>.v<N>): the data is
  * base64 of gzipped JSON. Reading it through the API means the plan needs no helm binary.
@@ -34,10 +64,8 @@ export async function readHelmRelease(
   namespace: string,
   name: string,
 ): Promise<HelmReleaseInfo | undefined> {
-  const { items } = await client.list(core.secrets, { namespace, labelSelector: `owner=helm,name=${name}` });
-  const latest = items
-    .map((s) => ({ s, version: Number(s.metadata.labels?.version ?? 0) }))
-    .sort((a, b) => b.version - a.version)[0];
+  const { items } = await client.list(core.secrets, { namespace, labelSelector: releaseSecrets(name) });
+  const latest = latestOf(items);
   if (!latest) return undefined;
   const status = latest.s.metadata.labels?.status ?? 'unknown';
   if (status === 'uninstalled') return undefined;

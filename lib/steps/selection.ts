@@ -1,7 +1,7 @@
 import { UsageError } from '../errors';
 import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
-import { requireNamespaceName } from '../kube/config';
+import { requireNamespaceName } from '../kube/namespace-name';
 import type { KubeObject } from '../kube/resources';
 import { markerFields } from './markers';
 import { requireNamespace } from './preflight';

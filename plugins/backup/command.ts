@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
-import { type BackupOptions, runBackup } from '../../lib/cli/commands/backup';
+import type { BackupOptions } from '../../lib/cli/commands/backup';
 import { defaults } from '../../lib/cli/defaults';
 import {
   concurrencyOf,
@@ -145,5 +145,5 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
       allowShortTtl: args['allow-short-ttl'],
     };
   },
-  run: runBackup,
+  run: async (o, deps) => (await import('../../lib/cli/commands/backup')).runBackup(o, deps),
 };

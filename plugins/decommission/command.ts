@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
-import { type DecommissionOptions, runDecommission } from '../../lib/cli/commands/decommission';
+import type { DecommissionOptions } from '../../lib/cli/commands/decommission';
 import { defaults } from '../../lib/cli/defaults';
 import {
   expiryMarginMs,
@@ -14,7 +14,7 @@ import {
   withMutationFlags,
   withWaitFlags,
 } from '../../lib/cli/flags';
-import { requireNamespaceName } from '../../lib/kube/config';
+import { requireNamespaceName } from '../../lib/kube/namespace-name';
 import { operatorNamespace } from '../../lib/operator/names';
 
 export type DecommissionArgs = GlobalArgs &
@@ -75,5 +75,5 @@ export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOption
     failFast: args['fail-fast'],
     marginMs: expiryMarginMs(args['expiry-margin']),
   }),
-  run: runDecommission,
+  run: async (o, deps) => (await import('../../lib/cli/commands/decommission')).runDecommission(o, deps),
 };

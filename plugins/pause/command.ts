@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
 import type { PauseOptions } from '../../lib/cli/commands/pause';
-import { runPause } from '../../lib/cli/commands/pause';
 import { defaults } from '../../lib/cli/defaults';
 import {
   concurrencyOf,
@@ -64,5 +63,5 @@ export const pauseCommand: VwCommand<PauseArgs, PauseOptions> = {
     suspendHelmReleases: args['suspend-helmreleases'],
     allHelmReleases: args['all-helmreleases'],
   }),
-  run: runPause,
+  run: async (o, deps) => (await import('../../lib/cli/commands/pause')).runPause(o, deps),
 };

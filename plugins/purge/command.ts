@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
-import { type PurgeOptions, runPurge } from '../../lib/cli/commands/purge';
+import type { PurgeOptions } from '../../lib/cli/commands/purge';
 import { defaults } from '../../lib/cli/defaults';
 import {
   concurrencyOf,
@@ -117,5 +117,5 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
     concurrency: concurrencyOf(args.concurrency),
     marginMs: expiryMarginMs(args['expiry-margin']),
   }),
-  run: runPurge,
+  run: async (o, deps) => (await import('../../lib/cli/commands/purge')).runPurge(o, deps),
 };

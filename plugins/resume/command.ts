@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
-import { type ResumeOptions, runResume } from '../../lib/cli/commands/resume';
+import type { ResumeOptions } from '../../lib/cli/commands/resume';
 import { defaults } from '../../lib/cli/defaults';
 import {
   concurrencyOf,
@@ -52,5 +52,5 @@ export const resumeCommand: VwCommand<ResumeArgs, ResumeOptions> = {
     forceAll: args['force-all'],
     skipHelmReleases: args['skip-helmreleases'],
   }),
-  run: runResume,
+  run: async (o, deps) => (await import('../../lib/cli/commands/resume')).runResume(o, deps),
 };

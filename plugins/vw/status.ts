@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
-import { runStatus, type StatusOptions } from '../../lib/cli/commands/status';
+import type { StatusOptions } from '../../lib/cli/commands/status';
 import { expiryMarginMs, type GlobalArgs, toCommon, withExpiryMarginFlag, withGlobalFlags } from '../../lib/cli/flags';
 
 type StatusArgs = GlobalArgs & { 'expiry-margin': string };
@@ -16,5 +16,5 @@ export const statusCommand: VwCommand<StatusArgs, StatusOptions> = {
         'Steps not done yet',
       ) as unknown as Argv<StatusArgs>,
   toOptions: (args) => ({ ...toCommon(args), marginMs: expiryMarginMs(args['expiry-margin']) }),
-  run: runStatus,
+  run: async (o, deps) => (await import('../../lib/cli/commands/status')).runStatus(o, deps),
 };

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
-import { runUninstall, type UninstallOptions } from '../../lib/cli/commands/uninstall';
+import type { UninstallOptions } from '../../lib/cli/commands/uninstall';
 import { defaults } from '../../lib/cli/defaults';
 import {
   expiryMarginMs,
@@ -89,5 +89,5 @@ export const uninstallCommand: VwCommand<UninstallArgs, UninstallOptions> = {
     marginMs: expiryMarginMs(args['expiry-margin']),
     allowShortTtl: args['allow-short-ttl'],
   }),
-  run: runUninstall,
+  run: async (o, deps) => (await import('../../lib/cli/commands/uninstall')).runUninstall(o, deps),
 };

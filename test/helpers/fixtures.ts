@@ -267,7 +267,5 @@ export const observedMidway: Observed = {
     namespace: 'vworkspace-system',
     version: 1,
     status: 'deployed',
-    chart: 'vworkspace-app-operator-0.1.0',
-    objects: [],
   },
 };

@@ -100,13 +100,12 @@ export function testDeps(opts: TestDepsOptions = {}): { deps: Deps; out: TestStr
     clock: opts.clock ?? realClock,
     prompt,
     signal: controller.signal,
-    connect:
-      opts.connect ??
-      ((flags) => {
-        if (!opts.kubeconfig && !flags.kubeconfig) throw new Error('this test must not connect to a cluster');
-        const target = resolveKubeTarget(flags, vars);
-        return { target, client: new KubeClient(target, { fieldManager: 'kubectl-vw' }) };
-      }),
+    connect: async (flags) => {
+      if (opts.connect) return opts.connect(flags);
+      if (!opts.kubeconfig && !flags.kubeconfig) throw new Error('this test must not connect to a cluster');
+      const target = resolveKubeTarget(flags, vars);
+      return { target, client: new KubeClient(target, { fieldManager: 'kubectl-vw' }) };
+    },
   };
   return {
     deps,

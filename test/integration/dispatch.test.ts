@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
 import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
-import { adminClient, createApps, distBin } from '../helpers/plugins';
+import { adminClient, createApps, distBin, repoRoot } from '../helpers/plugins';
 
 // `kubectl vw <step>` through the real kubectl binary: from the multi-call kubectl-vw alone, from
 // the single-purpose binaries alone, and kubectl's plugin completion through kubectl_complete-vw.
@@ -132,5 +132,32 @@ describe('kubectl dispatch and completion', () => {
     const contexts = new KubeConfig();
     contexts.loadFromFile(kubeconfig);
     expect(await candidates('purge', '--context', '')).toEqual(contexts.getContexts().map((c) => c.name));
+  });
+
+  it('--help, usage errors and flag completion load neither the client nor the kubeconfig machinery', async () => {
+    // What a process loaded, by Node's own list of its built-in modules: the client's HTTPS and
+    // TLS, and the kubeconfig's exec plugins (child_process), come only with a command that connects.
+    const dir = mkdtempSync(join(tmpdir(), 'vw-loaded-'));
+    dirs.push(dir);
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(
+      probe,
+      `process.on('exit', () => require('node:fs').writeFileSync(process.env.VW_PROBE_OUT, process.moduleLoadList.join('\\n')));\n`,
+    );
+    const loaded = async (...args: string[]) => {
+      const out = join(dir, 'loaded.txt');
+      await execa(process.execPath, ['--require', probe, join(repoRoot, 'dist', 'kubectl-vw.js'), ...args], {
+        env: { KUBECONFIG: kubeconfig, VW_PROBE_OUT: out },
+        reject: false,
+      });
+      return readFileSync(out, 'utf8').split('\n');
+    };
+    const client = ['NativeModule https', 'NativeModule tls', 'NativeModule child_process'];
+    for (const args of [['pause', '--help'], ['--help'], ['pause', '--no-such-flag'], ['__complete', 'pause', '--c']]) {
+      const modules = await loaded(...args);
+      expect({ args, loaded: client.filter((m) => modules.includes(m)) }).toEqual({ args, loaded: [] });
+    }
+    // The probe sees them when a command does connect.
+    expect(await loaded('status', '-o', 'json')).toEqual(expect.arrayContaining(client.slice(0, 2)));
   });
 });

@@ -154,7 +154,7 @@ function reportConflicts(deps: Deps, plan: BackupPlan) {
 /** Step 2: plan the final-backup Operations, create them under the lock, wait, and prove each. */
 export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   validateTtl(o.parameters.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
-  const session = deps.connect(o.connection, { concurrency: o.concurrency });
+  const session = await deps.connect(o.connection, { concurrency: o.concurrency });
   const { client, target } = session;
   const selection = await readSelection(o.selection, target, deps);
   const scope = selectionScope(selection);

@@ -375,7 +375,7 @@ async function decommissionCluster(run: Run, plan: DecommissionPlan, cluster: Cl
  * finalizer; or, with --force, drop a stuck finalizer and record the revocation owed.
  */
 export async function runDecommission(o: DecommissionOptions, deps: Deps): Promise<number> {
-  const session = deps.connect({ ...o.connection, namespace: o.namespace });
+  const session = await deps.connect({ ...o.connection, namespace: o.namespace });
   const { client, target } = session;
   await requireOperatorCrds(client);
   // An explicit -n must exist; the default namespace gone means the operator is gone (step 3 done).

@@ -87,7 +87,7 @@ function finish(
  * preflight (CRDs, then RBAC before any change), the plan, then apply-and-wait under the lock.
  */
 export async function runInstanceStep(o: InstanceStepOptions, step: InstanceStep, deps: Deps): Promise<number> {
-  const session = deps.connect(o.connection, { concurrency: o.concurrency });
+  const session = await deps.connect(o.connection, { concurrency: o.concurrency });
   const { client, target } = session;
   const selection = await readSelection(o.selection, target, deps);
   await requireOperatorCrds(client);

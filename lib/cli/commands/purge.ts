@@ -232,7 +232,7 @@ function warnWhatStays(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
  * stopped), refuse what is unsafe, confirm by the cluster's name, then run the phases in order.
  */
 export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
-  const session = deps.connect(o.connection, { concurrency: o.concurrency });
+  const session = await deps.connect(o.connection, { concurrency: o.concurrency });
   const { client, target } = session;
   if (o.report) return reportOnly(deps, o, session);
   await requireAccess(client, purgeAccess(o));

@@ -11,7 +11,7 @@ export interface StatusOptions extends CommonOptions {
 
 /** Where the cluster stands in the five steps: read-only. */
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
-  const { client } = deps.connect(o.connection);
+  const { client } = await deps.connect(o.connection);
   printStatus(deps.io, await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs }), o.output);
   return ExitCode.ok;
 }

@@ -189,7 +189,7 @@ async function runSteps(run: Run): Promise<number> {
   if (needed(run, 3)) {
     info(deps.io, '\n== Step 3: delete the Cluster CR (Odoo revokes the credential)');
     if (!isDry(o)) {
-      const { target } = deps.connect(o.connection);
+      const { target } = await deps.connect(o.connection);
       await confirm(deps, target, 'delete the Cluster CR (step 3)', { yes: o.yes });
     }
     const code = await attempt(run, () => run.runners.decommission(decommissionStepOptions(o), deps));
@@ -218,7 +218,7 @@ export async function runUninstall(
       );
     validateTtl(o.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
   }
-  const { client } = deps.connect(o.connection);
+  const { client } = await deps.connect(o.connection);
   const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs });
   const before = await status();
   printStatus(deps.io, before, 'table');

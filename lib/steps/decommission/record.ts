@@ -70,19 +70,23 @@ export async function writeDecommissionRecord(
 
 /** The step 3 record, from kube-system (or, as older versions kept it, the operator's namespace). */
 export async function readDecommissionRecord(client: KubeClient): Promise<DecommissionRecord | undefined> {
-  for (const namespace of [toolNamespace, operatorNamespace]) {
-    try {
-      const cm = await client.find(core.configMaps, decommissionRecord, namespace);
-      if (!cm) continue;
-      const data = cm.data as unknown as Omit<DecommissionRecord, 'outcome'> & { outcome: string };
-      // Older versions wrote "decommissioned" without the evidence that now stands behind "revoked".
-      const outcome = (data.outcome === 'decommissioned' ? 'unconfirmed' : data.outcome) as RecordOutcome;
-      return { ...data, outcome };
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-  return undefined;
+  // Both places at once (one round trip); kube-system's wins.
+  const found = await Promise.all(
+    [toolNamespace, operatorNamespace].map(async (namespace) => {
+      try {
+        return await client.find(core.configMaps, decommissionRecord, namespace);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        return undefined;
+      }
+    }),
+  );
+  const cm = found.find(Boolean);
+  if (!cm) return undefined;
+  const data = cm.data as unknown as Omit<DecommissionRecord, 'outcome'> & { outcome: string };
+  // Older versions wrote "decommissioned" without the evidence that now stands behind "revoked".
+  const outcome = (data.outcome === 'decommissioned' ? 'unconfirmed' : data.outcome) as RecordOutcome;
+  return { ...data, outcome };
 }
 
 /**

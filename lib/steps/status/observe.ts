@@ -1,6 +1,7 @@
-import type { KubeClient } from '../../kube/client';
-import { core, type KubeObject } from '../../kube/resources';
-import { type HelmReleaseInfo, readHelmRelease } from '../../operator/helm-release';
+import { isNotFound } from '../../kube/api-error';
+import type { KubeClient, ListOptions } from '../../kube/client';
+import { core, type KubeObject, type ResourceType } from '../../kube/resources';
+import { type HelmReleaseHead, readHelmReleaseHead } from '../../operator/helm-release';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources, veleroNamespace } from '../../operator/names';
 import { type Cluster, clusterSchema, parseObject } from '../../operator/schemas';
 import { type DecommissionRecord, readDecommissionRecord } from '../decommission/record';
@@ -10,50 +11,92 @@ export interface Observed {
   crds: string[];
   crdsInstalled: boolean;
   namespace: boolean;
+  /** Slim: what the steps are judged by (annotations, conditions, deletion), not each one's values. */
   instances: KubeObject[];
   operations: KubeObject[];
   clusters: KubeObject[];
   cluster?: Cluster;
+  /** Slim: annotations and spec.suspend, never the values every HelmRelease carries. */
   helmReleases: KubeObject[];
   /** Velero Backups, for judging final backups. */
   veleroBackups: KubeObject[];
-  release?: HelmReleaseInfo;
+  release?: HelmReleaseHead;
   record?: DecommissionRecord;
 }
 
-/** Reads what the five steps are judged by: the CRDs, the operator's objects, the release, the record. */
-export async function observeCluster(client: KubeClient): Promise<Observed> {
-  const crds = (await Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : '')))).filter(
-    Boolean,
+/** What status keeps of an ApplicationInstance: what the five steps are judged by. */
+function slimInstance(o: KubeObject): KubeObject {
+  const { name, namespace, annotations, deletionTimestamp, finalizers } = o.metadata;
+  const status = o.status as { conditions?: unknown[] } | undefined;
+  return {
+    metadata: { name, namespace, annotations, deletionTimestamp, finalizers },
+    status: { conditions: status?.conditions },
+  };
+}
+
+/** What status keeps of a HelmRelease: whether it is suspended, and by whom. */
+function slimHelmRelease(o: KubeObject): KubeObject {
+  const { name, namespace, annotations } = o.metadata;
+  return { metadata: { name, namespace, annotations }, spec: { suspend: (o.spec as { suspend?: boolean })?.suspend } };
+}
+
+/** Every object of a kind, slimmed page by page (memory follows the page size); none when not served. */
+async function listSlim(client: KubeClient, r: ResourceType, slim: (o: KubeObject) => KubeObject, opts?: ListOptions) {
+  const items: KubeObject[] = [];
+  try {
+    for await (const o of client.listItems(r, opts)) items.push(slim(o));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return items;
+}
+
+type Settled<T> = { value: T } | { error: unknown };
+/** Started at once, read later: a rejection waits to be read (or dropped) without going unhandled. */
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
   );
+const settled = async <T>(p: Promise<Settled<T>>): Promise<T> => {
+  const r = await p;
+  if ('error' in r) throw r.error;
+  return r.value;
+};
+
+/**
+ * Reads what the five steps are judged by: the CRDs, the operator's objects, the release, the
+ * record, all at once (one round trip, not one after another). What turns out not to matter (the
+ * operator's kinds once their CRDs are gone, the release once its namespace is) is dropped,
+ * errors and all, as if it had never been asked for.
+ */
+export async function observeCluster(client: KubeClient): Promise<Observed> {
+  const crdsRead = settle(Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : ''))));
+  const namespaceRead = settle(client.find(core.namespaces, operatorNamespace));
+  const instances = settle(listSlim(client, resources.applicationInstances, slimInstance));
+  const operations = settle(client.listIfServed(resources.operations));
+  const clusters = settle(client.listIfServed(resources.clusters, { namespace: operatorNamespace }));
+  const veleroBackups = settle(client.listIfServed(resources.veleroBackups, { namespace: veleroNamespace }));
+  const helmReleases = settle(listSlim(client, resources.helmReleases, slimHelmRelease));
+  const release = settle(readHelmReleaseHead(client, operatorNamespace, helmReleaseName));
+  const record = readDecommissionRecord(client).catch(() => undefined);
+  const crds = (await settled(crdsRead)).filter(Boolean);
   const crdsInstalled = crds.length === operatorCrds.length;
-  const namespace = Boolean(await client.find(core.namespaces, operatorNamespace));
-  const [instances, operations, clusters, helmReleases] = crdsInstalled
-    ? await Promise.all([
-        client.listIfServed(resources.applicationInstances),
-        client.listIfServed(resources.operations),
-        namespace ? client.listIfServed(resources.clusters, { namespace: operatorNamespace }) : Promise.resolve([]),
-        client.listIfServed(resources.helmReleases),
-      ])
-    : [[], [], [], await client.listIfServed(resources.helmReleases)];
-  const release = namespace ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
-  const veleroBackups = crdsInstalled
-    ? await client.listIfServed(resources.veleroBackups, { namespace: veleroNamespace })
-    : [];
-  const record = await readDecommissionRecord(client).catch(() => undefined);
-  const parsed = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
-  const cluster = parsed?.ok ? parsed.value : undefined;
+  const namespace = Boolean(await settled(namespaceRead));
+  const ifInstalled = <T>(p: Promise<Settled<T[]>>) => (crdsInstalled ? settled(p) : Promise.resolve([]));
+  const listedClusters = namespace ? await ifInstalled(clusters) : [];
+  const parsed = listedClusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   return {
     crds,
     crdsInstalled,
     namespace,
-    instances,
-    operations,
-    clusters,
-    cluster,
-    helmReleases,
-    veleroBackups,
-    release,
-    record,
+    instances: await ifInstalled(instances),
+    operations: await ifInstalled(operations),
+    clusters: listedClusters,
+    cluster: parsed?.ok ? parsed.value : undefined,
+    helmReleases: await settled(helmReleases),
+    veleroBackups: await ifInstalled(veleroBackups),
+    release: namespace ? await settled(release) : undefined,
+    record: await record,
   };
 }
