@@ -145,3 +145,14 @@ export async function createOperatorWorld(
       .catch(ignoreExists);
   }
 }
+
+/** One object's row in a command's -o json items, as scripts read it. */
+export interface ResultItem {
+  kind: string;
+  namespace?: string;
+  name: string;
+  action: string;
+  result: string;
+  message?: string;
+}
+export const itemsOf = (stdout: string) => JSON.parse(stdout).items as ResultItem[];

@@ -5,31 +5,13 @@ import { core } from '../../lib/kube/resources';
 import { helmReleaseName, operatorNamespace, resources, suspendedByAnnotation } from '../../lib/operator/names';
 import { toolsBinDir } from '../support/kube-env';
 import { seedSandbox, startWorld, type World } from '../support/sandbox';
-import { adminClient, distBin, eventually, vw } from '../helpers/plugins';
+import { denyByPolicy, refusedWith422 } from '../helpers/admission';
+import { adminClient, distBin, itemsOf, type ResultItem, vw } from '../helpers/plugins';
 
 // The README's promises about purge and uninstall that need an installation of their own (they
 // uninstall the operator): uninstall --skip-backup and --suspend-helmreleases, purge's dry-run
 // modes listing one item per object, --keep-apps, a per-object failure in step 4 (a row with its
 // reason, exit 1, nothing further), and the confirmation by typing the cluster's name.
-
-interface Item {
-  kind: string;
-  namespace?: string;
-  name: string;
-  action: string;
-  result: string;
-  message?: string;
-}
-const itemsOf = (stdout: string) => JSON.parse(stdout).items as Item[];
-
-const policies = {
-  group: 'admissionregistration.k8s.io',
-  version: 'v1',
-  namespaced: false,
-  plural: 'validatingadmissionpolicies',
-  kind: 'ValidatingAdmissionPolicy',
-};
-const bindings = { ...policies, plural: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding' };
 
 describe('purge and uninstall, as the README promises', () => {
   let world: World;
@@ -141,7 +123,7 @@ describe('purge and uninstall, as the README promises', () => {
       });
       const doc = JSON.parse(r.stdout);
       expect(doc).toMatchObject({ kind: 'PurgeResult', dryRun: mode });
-      const deletes = (doc.items as Item[]).filter((i) => i.action === 'delete');
+      const deletes = (doc.items as ResultItem[]).filter((i) => i.action === 'delete');
       const byKind: Record<string, number> = {};
       for (const i of deletes) byKind[i.kind] = (byKind[i.kind] ?? 0) + 1;
       expect({ mode, byKind }).toEqual({
@@ -171,53 +153,21 @@ describe('purge and uninstall, as the README promises', () => {
   });
 
   describe('with an application the cluster refuses to delete', () => {
-    const policy = 'vw-test-keep-one';
     let locked: { namespace: string; name: string };
+    let unlock: () => Promise<void>;
 
     beforeAll(async () => {
       locked = apps[0] as { namespace: string; name: string };
-      await client.create(policies, {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicy',
-        metadata: { name: policy },
-        spec: {
-          failurePolicy: 'Fail',
-          matchConstraints: {
-            resourceRules: [
-              {
-                apiGroups: ['apps.vworkspace.io'],
-                apiVersions: ['*'],
-                operations: ['DELETE'],
-                resources: ['applicationinstances'],
-              },
-            ],
-          },
-          validations: [
-            {
-              expression: `oldObject.metadata.name != '${locked.name}'`,
-              message: `${locked.name} is protected by the cluster's admission policy`,
-            },
-          ],
-        },
+      unlock = await denyByPolicy(client, {
+        name: 'vw-test-keep-one',
+        operations: ['DELETE'],
+        expression: `oldObject.metadata.name != '${locked.name}'`,
+        message: `${locked.name} is protected by the cluster's admission policy`,
+        refused: () =>
+          refusedWith422(() =>
+            client.delete(resources.applicationInstances, locked.name, locked.namespace, { dryRun: true }),
+          ),
       });
-      await client.create(bindings, {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicyBinding',
-        metadata: { name: policy },
-        spec: { policyName: policy, validationActions: ['Deny'] },
-      });
-      await eventually(
-        async () => {
-          try {
-            await client.delete(resources.applicationInstances, locked.name, locked.namespace, { dryRun: true });
-            return false;
-          } catch (err) {
-            return (err as { status?: number }).status === 422;
-          }
-        },
-        30_000,
-        'the admission policy',
-      );
     });
 
     const terminal = async (args: string[], answer: string) => {
@@ -280,16 +230,7 @@ describe('purge and uninstall, as the README promises', () => {
     }, 180_000);
 
     it('confirmed by the cluster name typed out, the re-run finishes the job', async () => {
-      await client.delete(bindings, policy);
-      await client.delete(policies, policy);
-      await eventually(
-        async () => {
-          await client.delete(resources.applicationInstances, locked.name, locked.namespace, { dryRun: true });
-          return true;
-        },
-        30_000,
-        'the admission policy to go',
-      );
+      await unlock();
       const r = await terminal(['purge', '--delete-apps', '--skip-backup-check', '--helm', helm()], clusterName);
       expect({ exitCode: r.exitCode, output: r.exitCode ? r.output : '' }).toEqual({ exitCode: 0, output: '' });
       expect(r.output).toMatch(new RegExp(`ApplicationInstance\\s+${locked.name}\\s+delete\\s+deleted`));

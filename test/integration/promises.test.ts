@@ -9,8 +9,11 @@ import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectlOk } from '../support/kube-env';
 import { SimOperator } from '../support/sim-operator';
+import { denyByPolicy, refusedWith422 } from '../helpers/admission';
 import {
   adminClient,
+  itemsOf,
+  type ResultItem,
   createApps,
   createOperatorWorld,
   distBin,
@@ -29,105 +32,33 @@ import {
 const system = 'vworkspace-system';
 const stack = /\n\s+at /;
 
-interface Item {
-  kind: string;
-  namespace?: string;
-  name: string;
-  action: string;
-  result: string;
-  message?: string;
-}
-const itemsOf = (stdout: string) => JSON.parse(stdout).items as Item[];
 const row = (stdout: string, kind: string, name: string) =>
   itemsOf(stdout).find((i) => i.kind === kind && i.name === name);
 
-const admission = { group: 'admissionregistration.k8s.io', version: 'v1', namespaced: false };
-const policies = { ...admission, plural: 'validatingadmissionpolicies', kind: 'ValidatingAdmissionPolicy' };
-const bindings = {
-  ...admission,
-  plural: 'validatingadmissionpolicybindings',
-  kind: 'ValidatingAdmissionPolicyBinding',
-};
-
 /**
- * A ValidatingAdmissionPolicy in namespace `ns` that refuses to change the pause annotation of the
+ * A policy in namespace `ns` that refuses to change the pause annotation of the
  * ApplicationInstance `name` (or to delete it), as a cluster's own policy might: the API server
  * answers 422 for that one object, every other object goes through. Resolves once it is enforced.
  */
-async function lockInstance(client: KubeClient, ns: string, name: string) {
-  const policy = `vw-test-lock-${ns}-${name}`;
+function lockInstance(client: KubeClient, ns: string, name: string) {
   const reconcile = `[?'${pauseAnnotation}'].orValue('')`;
-  await client.create(policies, {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: policy },
-    spec: {
-      failurePolicy: 'Fail',
-      matchConstraints: {
-        resourceRules: [
-          {
-            apiGroups: ['apps.vworkspace.io'],
-            apiVersions: ['*'],
-            operations: ['UPDATE', 'DELETE'],
-            resources: ['applicationinstances'],
-          },
-        ],
-      },
-      validations: [
-        {
-          expression: `oldObject.metadata.name != '${name}' || (request.operation == 'UPDATE' && object.metadata.?annotations${reconcile} == oldObject.metadata.?annotations${reconcile})`,
-          message: `${name} is locked by the cluster's admission policy`,
-        },
-      ],
-    },
-  });
-  await client.create(bindings, {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: policy },
-    spec: {
-      policyName: policy,
-      validationActions: ['Deny'],
-      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } },
-    },
-  });
-  // Policies take effect a moment after they are created: probe with a server-side dry run.
-  await eventually(
-    async () => {
-      try {
-        await client.mergePatch(
+  return denyByPolicy(client, {
+    name: `vw-test-lock-${ns}-${name}`,
+    operations: ['UPDATE', 'DELETE'],
+    expression: `oldObject.metadata.name != '${name}' || (request.operation == 'UPDATE' && object.metadata.?annotations${reconcile} == oldObject.metadata.?annotations${reconcile})`,
+    message: `${name} is locked by the cluster's admission policy`,
+    namespace: ns,
+    refused: () =>
+      refusedWith422(() =>
+        client.mergePatch(
           resources.applicationInstances,
           name,
           ns,
           { metadata: { annotations: { [pauseAnnotation]: 'probe' } } },
           { dryRun: true },
-        );
-        return false;
-      } catch (err) {
-        return (err as { status?: number }).status === 422;
-      }
-    },
-    30_000,
-    `the admission policy locking ${ns}/${name}`,
-  );
-  return async () => {
-    await client.delete(bindings, policy).catch(() => undefined);
-    await client.delete(policies, policy).catch(() => undefined);
-    await eventually(
-      async () => {
-        await client.mergePatch(
-          resources.applicationInstances,
-          name,
-          ns,
-          { metadata: { annotations: { [pauseAnnotation]: 'probe' } } },
-          { dryRun: true },
-        );
-        return true;
-      },
-      30_000,
-      `the admission policy on ${ns}/${name} to go`,
-    );
-  };
+        ),
+      ),
+  });
 }
 
 /** Runs a plugin on a terminal (util-linux `script`), answers its prompt, returns what the terminal showed. */
@@ -448,7 +379,7 @@ describe('what the README promises', () => {
         expect(json.exitCode).toBe(0);
         const doc = JSON.parse(json.stdout);
         expect(doc).toMatchObject({ kind: 'ResumeResult', dryRun: mode });
-        expect(doc.items.map((i: Item) => `${i.kind}:${i.action}:${i.result}`)).toEqual([
+        expect(doc.items.map((i: ResultItem) => `${i.kind}:${i.action}:${i.result}`)).toEqual([
           `ApplicationInstance:resume:${result}`,
           `HelmRelease:unsuspend:${result}`,
         ]);
