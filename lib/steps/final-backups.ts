@@ -88,18 +88,24 @@ export async function surveyFinalBackups(
   client: KubeClient,
   opts: JudgeOptions & { instances?: KubeObject[]; namespace?: string; veleroNamespace?: string },
 ): Promise<AppFinalBackup[]> {
-  const [instances, operations] = await Promise.all([
+  // The Velero namespace is listed beside the rest; one an Operation points elsewhere, after.
+  const home = opts.veleroNamespace ?? veleroNamespace;
+  const [instances, operations, homeBackups] = await Promise.all([
     opts.instances ?? client.listIfServed(resources.applicationInstances, { namespace: opts.namespace }),
     client.listIfServed(resources.operations, { namespace: opts.namespace }),
+    client.listIfServed(resources.veleroBackups, { namespace: home }),
   ]);
-  const namespaces = new Set([opts.veleroNamespace ?? veleroNamespace]);
+  const elsewhere = new Set<string>();
   for (const op of operations) {
     const ref = (op.status as { backupRef?: { namespace?: string } } | undefined)?.backupRef;
-    if (ref?.namespace) namespaces.add(ref.namespace);
+    if (ref?.namespace && ref.namespace !== home) elsewhere.add(ref.namespace);
   }
-  const backups = (
-    await Promise.all([...namespaces].map((namespace) => client.listIfServed(resources.veleroBackups, { namespace })))
-  ).flat();
+  const backups = [
+    ...homeBackups,
+    ...(
+      await Promise.all([...elsewhere].map((namespace) => client.listIfServed(resources.veleroBackups, { namespace })))
+    ).flat(),
+  ];
   return judgeApps(instances, operations, backups, opts);
 }
 
