@@ -78,6 +78,7 @@ export interface KubeObject {
 }
 
 export interface ObjectList<T = KubeObject> {
-  metadata: { resourceVersion?: string; continue?: string };
+  /** remainingItemCount: with limit (and no selector), how many items the later pages hold. */
+  metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
   items: T[];
 }

@@ -58,10 +58,20 @@ export interface PurgePlan {
 
 export const crKinds = [resources.applicationInstances, resources.operations, resources.clusters];
 
+/**
+ * How many objects of a kind there are, in one request: the first page of one item, metadata only,
+ * and the API server's remainingItemCount (exact without a selector); paging is the fallback.
+ */
 export async function countAll(client: KubeClient, r: ResourceType): Promise<number> {
   try {
+    const pages = client.listPages(r, { limit: 1, metadataOnly: true });
+    const first = (await pages.next()).value;
+    await pages.return(undefined);
+    if (!first) return 0;
+    const rest = first.metadata.remainingItemCount;
+    if (typeof rest === 'number' || !first.metadata.continue) return first.items.length + (rest ?? 0);
     let n = 0;
-    for await (const page of client.listPages(r, { limit: 500 })) n += page.items.length;
+    for await (const page of client.listPages(r, { limit: 500, metadataOnly: true })) n += page.items.length;
     return n;
   } catch (err) {
     if (isNotFound(err)) return 0;
@@ -104,7 +114,8 @@ const describe = (o: ReleaseObject) => `${o.kind}/${o.name}`;
 async function heldBack(client: KubeClient): Promise<string[]> {
   const [instances, hrs] = await Promise.all([
     client.listIfServed(resources.applicationInstances),
-    client.listIfServed(resources.helmReleases),
+    // Names are all it needs: metadata only, never every HelmRelease's values.
+    client.listIfServed(resources.helmReleases, { metadataOnly: true }),
   ]);
   const present = new Set(hrs.map((h) => `${h.metadata.namespace}/${h.metadata.name}`));
   return instances
