@@ -12,7 +12,7 @@ import { describeFault, drawSchedule } from './schedule';
 // new schedule after M minutes, for a long campaign in a bounded time.
 
 const usage =
-  'usage: npm run chaos -- [--runs N] [--seed S] [--apps A] [--only K] [--parallel P] [--minutes M] [--verbose] [--show-runs]';
+  'usage: npm run chaos -- [--runs N] [--seed S] [--apps A] [--only K] [--from K] [--parallel P] [--minutes M] [--verbose] [--show-runs]';
 
 function count(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
@@ -59,6 +59,7 @@ async function main() {
       seed: { type: 'string' },
       apps: { type: 'string' },
       only: { type: 'string' },
+      from: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       'show-runs': { type: 'boolean' },
       parallel: { type: 'string' },
@@ -69,7 +70,8 @@ async function main() {
   const apps = count('apps', values.apps, 6, 1);
   const seed = values.seed ?? randomBytes(4).toString('hex');
   const only = values.only === undefined ? undefined : count('only', values.only, 0, 0);
-  const indexes = only === undefined ? Array.from({ length: runs }, (_, i) => i) : [only];
+  const from = count('from', values.from, 0, 0);
+  const indexes = only === undefined ? Array.from({ length: runs }, (_, i) => from + i) : [only];
   const log = (l: string) => process.stdout.write(`${l}\n`);
   log(`chaos: seed ${seed}, ${indexes.length} schedule(s), ${apps} applications each`);
   const parallel = count('parallel', values.parallel, 1, 1);
