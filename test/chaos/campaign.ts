@@ -26,6 +26,8 @@ const maxPasses = 5;
 /** A run still going after this has hung: longer than every step's --timeout together. */
 const hungAfterMs = 6 * 60_000;
 const settleMs = 1_000;
+/** The simulated operator's health-check interval (10 s), and a second more. */
+const operatorRecheckMs = 11_000;
 const edits = new Set(['new-application', 'delete-velero-backup', 'delete-application']);
 
 export interface ScheduleResult {
@@ -70,15 +72,20 @@ export async function runSchedule(schedule: Schedule, rng: Rng, apps: number, lo
     await observer.start();
     let at = 0;
     let lastStatus: StatusJson | undefined;
+    let lastExit: number | null | undefined;
     for (let pass = 0; pass < maxPasses && !completed; pass++) {
       if (pass === 0) injector.arm(schedule.faults);
       else if (pass === 1) await injector.clear();
+      // A refusal (exit 3) may rest on the operator's word, such as OdooReachable=False, which it
+      // revises at its next health check: a user re-runs after that, not within the second.
+      if (pass > 0 && lastExit === 3) await new Promise((r) => setTimeout(r, operatorRecheckMs));
       const steps = stepsOf(schedule, cw.helm, pass);
       if (pass > 0) at = resumeAt(steps, at, lastStatus);
       for (; at < steps.length; at++) {
         const step = steps[at] as Step;
         current = await start(`${step.label} (pass ${pass + 1})`, step.args);
         const run = await current.done;
+        lastExit = run.exitCode;
         current = undefined;
         const others = await Promise.all(concurrent.splice(0).map((r) => r.done));
         const after = await afterRun(ctx, run, others, step, start);
