@@ -56,7 +56,7 @@ export async function runSchedule(schedule: Schedule, rng: Rng, apps: number, lo
       concurrent.push(r);
     },
   });
-  const ctx: CheckContext = { cw, schedule, observer, injector };
+  const ctx: CheckContext = { cw, schedule, observer, injector, runs };
   const start = async (label: string, args: string[]) => {
     const r = await startRun(label, args, { adminKubeconfig: cw.world.kubeconfig, rules: [...injector.rules] });
     runs.push(r);
@@ -141,7 +141,7 @@ async function afterRun(ctx: CheckContext, run: Run, others: Run[], step: Step, 
   await new Promise((r) => setTimeout(r, settleMs));
   const out: string[] = [];
   for (const r of [run, ...others]) out.push(...checkExit(r), ...checkWrites(r, ctx), ...checkDeletions(r, ctx));
-  out.push(...(await checkHandObjects(ctx)), ...(await checkLease(ctx, [run, ...others])));
+  out.push(...(await checkHandObjects(ctx)), ...(await checkLease(ctx, [run, ...others], ctx.runs)));
   const { status, violations } = await statusNow(ctx, start);
   out.push(...violations);
   if (status && run.exitCode === 0 && !run.killedWith) {
