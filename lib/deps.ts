@@ -78,6 +78,11 @@ export interface Deps {
   signal: AbortSignal;
   /** Resolves the flags against the kubeconfig; async so that the client loads only when needed. */
   connect(flags: ConnectionFlags, opts?: { concurrency?: number }): Promise<Session>;
+  /**
+   * The lock this process already holds for a whole procedure (kubectl vw uninstall): the steps
+   * run under it rather than taking and releasing their own, so no other run gets in between.
+   */
+  heldLock?: { signal: AbortSignal };
 }
 
 /** The part of Deps a step needs: the cluster, time, the interruption signal and a way to narrate. */

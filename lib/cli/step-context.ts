@@ -35,6 +35,7 @@ export async function withLock<T>(
   purpose: string,
   body: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
+  if (deps.heldLock) return body(AbortSignal.any([deps.signal, deps.heldLock.signal]));
   const report = ioReporter(deps.io, deps.clock);
   const lock = new LeaseLock(
     session.client,

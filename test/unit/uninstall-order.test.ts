@@ -50,6 +50,7 @@ function fakes(codes: Partial<Record<'pause' | 'backup' | 'decommission' | 'purg
     decommission: step('decommission'),
     purge: step('purge'),
     status: async () => statusOf(states),
+    lock: (_deps, _session, _purpose, body) => body(new AbortController().signal),
   };
   return { calls, runners, lastOptions };
 }

@@ -1,4 +1,4 @@
-import type { Deps } from '../../deps';
+import type { Deps, Session } from '../../deps';
 import type { KubeClient } from '../../kube/client';
 import { ExitCode, UsageError } from '../../errors';
 import { operatorNamespace } from '../../operator/names';
@@ -12,6 +12,7 @@ import type { CommonOptions } from '../flags';
 import { info, paint } from '../io';
 import { printStatus } from '../printers/status';
 import { reportError } from '../run';
+import { withLock } from '../step-context';
 import { type BackupOptions, runBackup } from './backup';
 import { type DecommissionOptions, runDecommission } from './decommission';
 import { type PauseOptions, runPause } from './pause';
@@ -44,9 +45,12 @@ export interface StepRunners {
   purge: (o: PurgeOptions, deps: Deps) => Promise<number>;
   /** Where the cluster stands, read before each decision. */
   status: (client: KubeClient, opts: JudgeOptions) => Promise<ProcedureStatus>;
+  /** Holds the lock for the whole procedure (the steps run under it). */
+  lock: <T>(deps: Deps, session: Session, purpose: string, body: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 }
 
 export const stepRunners: StepRunners = {
+  lock: withLock,
   pause: runPause,
   backup: runBackup,
   decommission: runDecommission,
@@ -218,7 +222,8 @@ export async function runUninstall(
       );
     validateTtl(o.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
   }
-  const { client } = await deps.connect(o.connection);
+  const session = await deps.connect(o.connection);
+  const { client } = session;
   const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs });
   const before = await status();
   printStatus(deps.io, before, 'table');
@@ -228,7 +233,12 @@ export async function runUninstall(
   }
   if (isDry(o))
     info(deps.io, `dry run (${o.dryRun}): each step's plan, later steps planned as if the earlier ones had run`);
-  const code = await runSteps({ o, deps, runners, before, status });
+  // One lock for the whole procedure: another run cannot slip in between two steps (dry runs take none).
+  const code = isDry(o)
+    ? await runSteps({ o, deps, runners, before, status })
+    : await runners.lock(deps, session, 'UninstallResult', (signal) =>
+        runSteps({ o, deps: { ...deps, heldLock: { signal } }, runners, before, status }),
+      );
   if (code || isDry(o)) return code;
   info(deps.io, '\n== Done');
   printStatus(deps.io, await status(), 'table');
