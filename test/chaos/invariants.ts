@@ -27,8 +27,8 @@ const stackTrace = /^\s+at .+:\d+:\d+\)?$|^node:internal|Unhandled(Promise)?Reje
 export function checkExit(run: Run): string[] {
   const out: string[] = [];
   const code = run.exitCode;
-  if (run.killedWith === 'SIGKILL' && run.signal === 'SIGKILL') return checkTrace(run);
-  // Killed by the very signal chaos sent, before Node ran a line of ours: a shell reports 128+n.
+  // Killed by the very signal chaos sent (SIGKILL, or SIGINT/SIGTERM before Node ran a line of
+  // ours): a shell reports 128+n.
   if ((code === null || code === undefined) && run.signal && run.signal === run.killedWith) return checkTrace(run);
   if (code === null || code === undefined) out.push(`${run.label} ended by ${run.signal} that chaos did not send`);
   else if (!documented.has(code)) out.push(`${run.label} exited ${code}, not a documented code for this run`);

@@ -10,9 +10,8 @@ import { judgeRevocation, type Revocation, vanished } from '../../steps/decommis
 import {
   addObserver,
   clusterKey,
-  foreignFinalizers,
   hasFinalizer,
-  hasObserver,
+  heldByOthers,
   manualRevocation,
   observerFinalizer,
   removeFinalizer,
@@ -157,19 +156,15 @@ async function forcePhase(run: Run, cluster: Cluster): Promise<number> {
     yes: o.yes,
     typeToConfirm: cluster.metadata.name,
   });
-  const gone = await withLock(deps, session, 'DecommissionForce', async (signal) => {
+  const left = await withLock(deps, session, 'DecommissionForce', async (signal) => {
     await recordForcedRemoval(session.client, cluster, run.now());
     await removeFinalizer(session.client, cluster as KubeObject, false);
-    return waitForObjects(session.client, resources.clusters, [clusterKey(cluster)], (obj) => !obj, {
-      namespace: o.namespace,
-      timeoutMs: o.timeoutMs,
-      signal,
-    });
+    return untilGone(run, cluster, 0, signal);
   });
   throwIfInterrupted(deps.signal);
   warn(deps.io, `finalizer removed by force; the credential was not revoked server-side. ${manualRevocation(cluster)}`);
-  run.print('forced', cluster, { ...manual, gone: !gone.timedOut });
-  return gone.timedOut ? ExitCode.timeout : ExitCode.ok;
+  run.print('forced', cluster, { ...manual, gone: !left });
+  return left ? ExitCode.timeout : ExitCode.ok;
 }
 
 /** The preflight checks on stderr; failed ones refuse unless --force-preflight. */
@@ -258,15 +253,20 @@ async function recordOutcome(run: Run, latest: Cluster, revocation: Revocation, 
 const revokedWords = 'Odoo acknowledged the decommission and revoked the credential';
 
 /** Waits, for what is left of --timeout, until the Cluster is gone; returns it if something still holds it. */
-async function untilGone(run: Run, cluster: Cluster, spentMs: number): Promise<Cluster | undefined> {
+async function untilGone(
+  run: Run,
+  cluster: Cluster,
+  spentMs: number,
+  signal = run.deps.signal,
+): Promise<Cluster | undefined> {
   const { client } = run.session;
   const { namespace, name } = cluster.metadata;
   const waited = await waitForObjects(client, resources.clusters, [clusterKey(cluster)], (obj) => !obj, {
     namespace,
     timeoutMs: Math.max(run.o.timeoutMs - spentMs, 1000),
-    signal: run.deps.signal,
+    signal,
   });
-  throwIfInterrupted(run.deps.signal);
+  throwIfInterrupted(signal);
   if (!waited.timedOut) return undefined;
   return (await client.find(resources.clusters, name, namespace)) as Cluster | undefined;
 }
@@ -278,7 +278,7 @@ async function untilGone(run: Run, cluster: Cluster, spentMs: number): Promise<C
 function reportHeld(run: Run, latest: Cluster, done: string): number {
   const { deps } = run;
   const { name, namespace } = latest.metadata;
-  const held = foreignFinalizers(latest as KubeObject);
+  const held = heldByOthers(latest as KubeObject);
   const list = held.join(', ') || 'a finalizer';
   deps.io.err(
     paint(
@@ -338,8 +338,7 @@ async function followPhase(run: Run, cluster: Cluster, signal = run.deps.signal)
   if (followed.end === 'released')
     return recordOutcome(run, followed.latest, judgeRevocation(followed.latest, atDeletion), elapsed());
   if (followed.end === 'gone') return recordOutcome(run, followed.latest, vanished, elapsed());
-  if (!hasFinalizer(followed.latest as KubeObject) && !hasObserver(followed.latest as KubeObject))
-    return reportHeld(run, followed.latest, doneWords(stored));
+  if (heldByOthers(followed.latest as KubeObject).length) return reportHeld(run, followed.latest, doneWords(stored));
   return reportStuck(run, cluster, followed.latest, elapsed());
 }
 

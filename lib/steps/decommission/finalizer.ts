@@ -37,6 +37,13 @@ export const hasObserver = (c: KubeObject) => (c.metadata.finalizers ?? []).incl
 export const foreignFinalizers = (c: KubeObject) =>
   (c.metadata.finalizers ?? []).filter((f) => f !== clusterFinalizer && f !== observerFinalizer);
 
+/**
+ * A Cluster being deleted that neither the operator's finalizer nor kubectl vw's holds any more:
+ * the finalizers left, someone else's, which only they may remove (none: it is about to go).
+ */
+export const heldByOthers = (c: KubeObject): string[] =>
+  c.metadata.deletionTimestamp && !hasFinalizer(c) && !hasObserver(c) ? foreignFinalizers(c) : [];
+
 /** The operator removed its finalizer and kubectl vw's still holds the Cluster: time to judge and let go. */
 export const releasedToObserver = (c: KubeObject) => hasObserver(c) && !hasFinalizer(c);
 

@@ -9,7 +9,7 @@ import {
   type ReleaseObject,
 } from '../../operator/helm-release';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
-import { foreignFinalizers, hasFinalizer } from '../decommission/finalizer';
+import { heldByOthers } from '../decommission/finalizer';
 import { listClusters } from '../decommission/plan';
 import { checkFinalBackups } from '../decommission/plan';
 import type { JudgeOptions } from '../final-backups';
@@ -90,13 +90,13 @@ function clusterCheck(clusters: KubeObject[]): PreflightCheck {
   if (!clusters.length) return { name, ok: true, detail: 'no Cluster CR left' };
   const names = clusters.map((c) => c.metadata.name).join(', ');
   // Deleted, the operator's finalizer gone (Odoo's part done), yet someone else's finalizer holds it.
-  const held = clusters.filter((c) => c.metadata.deletionTimestamp && !hasFinalizer(c));
-  if (held.length === clusters.length) {
-    const finalizers = [...new Set(held.flatMap(foreignFinalizers))];
+  const held = clusters.map(heldByOthers);
+  if (held.every((f) => f.length)) {
+    const finalizers = [...new Set(held.flat())];
     return {
       name,
       ok: false,
-      detail: `Cluster ${names} is being deleted and the operator's finalizer is gone, but ${finalizers.join(', ') || 'a finalizer'} still holds it (set by neither the operator nor kubectl vw)`,
+      detail: `Cluster ${names} is being deleted and the operator's finalizer is gone, but ${finalizers.join(', ')} still holds it (set by neither the operator nor kubectl vw)`,
       fix: 'whoever set that finalizer removes it; then re-run',
     };
   }

@@ -12,7 +12,7 @@ import {
   type JudgeOptions,
   judgeApps,
 } from '../final-backups';
-import { foreignFinalizers, hasFinalizer, hasObserver, releasedToObserver } from '../decommission/finalizer';
+import { hasFinalizer, heldByOthers, releasedToObserver } from '../decommission/finalizer';
 import { isPaused } from '../pause';
 import { plural } from '../../plural';
 import { type Observed, observeCluster } from './observe';
@@ -173,17 +173,15 @@ function step3(o: Observed, f: Facts): StepStatus {
     );
     if (held)
       evidence.push("the operator's finalizer drained; kubectl vw's observer finalizer holds it until recorded");
-    const foreign = foreignFinalizers(cluster as KubeObject);
-    const letGo =
-      Boolean(cluster.metadata.deletionTimestamp) && !f.cluster?.finalizer && !hasObserver(cluster as KubeObject);
-    if (letGo && foreign.length)
+    const foreign = heldByOthers(cluster as KubeObject);
+    if (foreign.length)
       evidence.push(
         `the operator let go, but ${foreign.join(', ')} holds it (set by neither the operator nor kubectl vw): whoever set it removes it`,
       );
     const d = findCondition(cluster.status?.conditions, 'Decommissioning');
     if (d) evidence.push(`Decommissioning=${f.cluster?.decommissioning}`);
     if (!cluster.metadata.deletionTimestamp) state = 'not started';
-    else if (letGo && foreign.length) state = 'blocked';
+    else if (foreign.length) state = 'blocked';
     else if (d?.status === 'False' && !held) state = 'blocked';
     else state = 'in progress';
   } else {
@@ -199,7 +197,7 @@ function step3(o: Observed, f: Facts): StepStatus {
       : state === 'blocked'
         ? `kubectl vw decommission ${cluster?.metadata.name ?? ''} -n ${operatorNamespace}`
         : 'kubectl vw decommission';
-  if (state === 'blocked' && cluster && !f.cluster?.finalizer) {
+  if (state === 'blocked' && cluster && heldByOthers(cluster as KubeObject).length) {
     const ref = `kubectl get clusters.ops.vworkspace.io ${cluster.metadata.name} -n ${operatorNamespace} -o jsonpath='{.metadata.finalizers}'`;
     return { step: 3, name: 'delete the Cluster CR', state, evidence, next: ref };
   }
