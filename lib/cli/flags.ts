@@ -31,7 +31,9 @@ const connectionOptions: Record<string, Options> = {
   },
   'tls-server-name': { type: 'string', describe: 'Server name to use for server certificate validation' },
   as: { type: 'string', describe: 'Username to impersonate for the operation' },
-  'as-group': { type: 'string', array: true, describe: 'Group to impersonate (repeat for several)' },
+  // One value per occurrence, as kubectl's StringArray: never `array: true`, which takes every
+  // following word (`--as-group g NAME` would make NAME a group and widen the selection to all).
+  'as-group': { type: 'string', describe: 'Group to impersonate (repeat for several)' },
   'as-uid': { type: 'string', describe: 'UID to impersonate for the operation' },
   'request-timeout': {
     type: 'string',
@@ -54,7 +56,7 @@ export interface GlobalArgs {
   'insecure-skip-tls-verify'?: boolean;
   'tls-server-name'?: string;
   as?: string;
-  'as-group'?: string[];
+  'as-group'?: string | string[];
   'as-uid'?: string;
   'request-timeout': string;
   output: OutputFormat;
@@ -90,7 +92,7 @@ export function toConnection(args: GlobalArgs): ConnectionFlags {
     insecureSkipTlsVerify: args['insecure-skip-tls-verify'],
     tlsServerName: args['tls-server-name'],
     as: args.as,
-    asGroups: args['as-group'],
+    asGroups: args['as-group'] === undefined ? undefined : [args['as-group']].flat(),
     asUid: args['as-uid'],
     requestTimeoutMs: parseRequestTimeout(args['request-timeout']),
   };

@@ -47,6 +47,20 @@ export function flagTable(cmd: Pick<VwCommand, 'command' | 'builder'>): FlagTabl
 
 // A flag whose value may be left out (`--dry-run` alone means client), so it never takes the next word.
 const optionalValue = new Set(['dry-run']);
+const optionalDefault: Record<string, string> = { 'dry-run': 'client' };
+
+/**
+ * As pflag reads a flag with a default for a left-out value (kubectl's --dry-run): its value
+ * comes only with `=`. Alone it is that default, and the next word is never its value:
+ * `--dry-run web` is a client dry run of web.
+ */
+export function bareOptionalValues(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((w, i) => {
+    const key = w.slice(2);
+    return (end < 0 || i < end) && w.startsWith('--') && key in optionalDefault ? `${w}=${optionalDefault[key]}` : w;
+  });
+}
 
 /**
  * As kubectl (pflag) reads them, a flag that takes a value takes the next word whatever it looks

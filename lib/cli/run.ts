@@ -4,7 +4,7 @@ import { ApiError, ConnectionError } from '../kube/api-error';
 import type { VwCommand } from './command';
 import { diagnostic, paint } from './io';
 import { exitAfterDrain, processDeps } from './process-deps';
-import { attachDashValues, buildProgram, findCommand, flagTable } from './program';
+import { attachDashValues, bareOptionalValues, buildProgram, findCommand, flagTable } from './program';
 
 // The entry point: the only place that maps errors to exit codes and exits.
 
@@ -57,10 +57,11 @@ export async function runProgram(
 ): Promise<number> {
   let code: number = ExitCode.ok;
   const named = findCommand(commands, argv[0]);
-  const rest = argv.slice(1);
+  const rest = bareOptionalValues(argv.slice(1));
   // Reading a command's flags costs a yargs instance: only when a flag is followed by a dash word.
   const dashPair = rest.some((w, i) => w.startsWith('-') && rest[i + 1]?.startsWith('-'));
-  const fixed = named && dashPair ? [argv[0] as string, ...attachDashValues(rest, flagTable(named))] : [...argv];
+  const words = named && dashPair ? attachDashValues(rest, flagTable(named)) : rest;
+  const fixed = argv.length ? [argv[0] as string, ...words] : [];
   try {
     const program = buildProgram(
       commands,

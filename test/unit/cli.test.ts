@@ -1,3 +1,6 @@
+import yargs from 'yargs';
+import { commandName, type VwCommand } from '../../lib/cli/command';
+import { bareOptionalValues } from '../../lib/cli/program';
 import { reportError, runProgram } from '../../lib/cli/run';
 import { ExitCode, InterruptedError, PreflightError, TimeoutError, UsageError, VwError } from '../../lib/errors';
 import { ApiError, ConnectionError } from '../../lib/kube/api-error';
@@ -77,5 +80,55 @@ describe('flags are validated before any cluster is reached (exit 2)', () => {
     const r = await run(['version']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^kubectl-vw \S+ \(node 22\.0\.0\)/);
+  });
+});
+
+describe('flags as kubectl reads them', () => {
+  const parse = (c: VwCommand, argv: string[]): any => {
+    let args: unknown;
+    yargs()
+      .parserConfiguration({ 'boolean-negation': true, 'camel-case-expansion': false })
+      .command({
+        command: c.command,
+        describe: '',
+        builder: c.builder,
+        handler: (a) => {
+          args = a;
+        },
+      })
+      .parseSync([commandName(c), ...bareOptionalValues(argv)]);
+    return c.toOptions(args);
+  };
+  const withNames = commands.filter((c) => c.command.includes('[names..]'));
+
+  it('no flag takes every following word (yargs array:), only the positional names do', () => {
+    for (const c of commands) {
+      const options = (c.builder(yargs([])) as unknown as { getOptions(): { array: string[] } }).getOptions();
+      expect({ command: c.command, arrays: options.array.filter((k) => !c.command.includes(`[${k}..]`)) }).toEqual({
+        command: c.command,
+        arrays: [],
+      });
+    }
+  });
+
+  it.each(withNames.map((c) => [c.command.split(' ')[0], c] as const))(
+    '%s: --as-group g NAME keeps NAME a name, and --as-group repeats',
+    (_name, c) => {
+      const o = parse(c, ['--as-group=g', 'web', '--ttl', '720h']);
+      expect(o.connection.asGroups).toEqual(['g']);
+      expect(o.selection.names).toEqual(['web']);
+      const two = parse(c, ['--as-group', 'g1', '--as-group', 'g2', 'web', '--ttl', '720h']);
+      expect(two.connection.asGroups).toEqual(['g1', 'g2']);
+      expect(two.selection.names).toEqual(['web']);
+    },
+  );
+
+  it('a bare --dry-run is client and never takes the next word', () => {
+    for (const c of withNames) {
+      const o = parse(c, ['--dry-run', 'web', '--ttl', '720h']);
+      expect(o.dryRun).toBe('client');
+      expect(o.selection.names).toEqual(['web']);
+      expect(parse(c, ['--dry-run=server', 'web', '--ttl', '720h']).dryRun).toBe('server');
+    }
   });
 });
