@@ -88,6 +88,7 @@ export type FinalBackupState =
   | 'running'
   | 'expiring'
   | 'stale'
+  | 'unknown'
   | 'unpaused'
   | 'expired'
   | 'velero-failed'
@@ -102,6 +103,7 @@ const preference: FinalBackupState[] = [
   'running',
   'expiring',
   'stale',
+  'unknown',
   'unpaused',
   'expired',
   'velero-failed',
@@ -121,8 +123,13 @@ export interface FinalBackupVerdict {
 }
 
 export interface JudgeContext {
-  /** When the application was paused (ms), if it is. */
+  /** When the application was paused (ms), if it is; NaN when it is paused but the time cannot be read. */
   pausedAt?: number;
+  /**
+   * Whether the application can be backed up now (spec.backup.capable is not false): a failure
+   * BackupNotSupported exempts it only while it still cannot. Unset: as the spec's default, true.
+   */
+  capable?: boolean;
   now: number;
   /** A backup that expires sooner than this does not count. */
   marginMs: number;
@@ -132,17 +139,24 @@ const veleroFinal = new Set(['Completed', 'PartiallyFailed', 'Failed', 'FailedVa
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const timeOf = (s?: string) => (s ? Date.parse(s) : Number.NaN);
 
-/** When the application's pause took effect: the operator's Suspended=True, else kubectl-vw's marker. */
+/**
+ * When the application's pause took effect: the operator's Suspended=True, else kubectl-vw's
+ * marker. Undefined when it is not paused; NaN when the operator says it is suspended but its
+ * time cannot be read: unknown, which never lets a backup count.
+ */
 export function pausedAt(ai: ApplicationInstance | KubeObject): number | undefined {
   const annotations = ai.metadata.annotations ?? {};
   if (annotations['apps.vworkspace.io/reconcile'] !== 'disabled') return undefined;
   const conditions = (ai.status as ApplicationInstance['status'])?.conditions;
   const c = findCondition(conditions, 'Suspended');
-  if (c?.status === 'True' && c.reason === 'ReconcilePaused' && c.lastTransitionTime)
-    return timeOf(c.lastTransitionTime);
+  if (c?.status === 'True' && c.reason === 'ReconcilePaused') return timeOf(c.lastTransitionTime);
   const marker = timeOf(annotations[pausedByAnnotation]);
   return Number.isNaN(marker) ? undefined : marker;
 }
+
+/** Whether the application can be backed up, as its spec says now (the CRD's default is true). */
+export const backupCapable = (ai: ApplicationInstance | KubeObject) =>
+  (ai.spec as { backup?: { capable?: boolean } } | undefined)?.backup?.capable !== false;
 
 /** A Succeeded Operation's Velero Backup: does it hold, and for long enough? */
 function judgeVelero(op: Operation, backup: VeleroBackup | undefined, ctx: JudgeContext): FinalBackupVerdict {
@@ -154,9 +168,14 @@ function judgeVelero(op: Operation, backup: VeleroBackup | undefined, ctx: Judge
   if (!veleroFinal.has(phase)) return { ...at, state: 'running', detail: `Velero backup ${phase}` };
   if (phase !== 'Completed') return { ...at, state: 'velero-failed', detail: `Velero backup ${phase}` };
   const expires = timeOf(backup.status?.expiration);
-  if (!Number.isNaN(expires) && expires <= ctx.now)
-    return { ...at, state: 'expired', detail: `expired ${backup.status?.expiration}` };
-  if (!Number.isNaN(expires) && expires - ctx.now < ctx.marginMs)
+  if (Number.isNaN(expires))
+    return {
+      ...at,
+      state: 'unknown',
+      detail: `expiry unknown: the Velero backup's expiration ${JSON.stringify(backup.status?.expiration ?? null)} is not a time`,
+    };
+  if (expires <= ctx.now) return { ...at, state: 'expired', detail: `expired ${backup.status?.expiration}` };
+  if (expires - ctx.now < ctx.marginMs)
     return { ...at, state: 'expiring', detail: `expires ${backup.status?.expiration}, within the margin` };
   return { ...at, state: 'counts', detail: 'Velero backup Completed' };
 }
@@ -169,26 +188,51 @@ export function judgeFinalBackup(
 ): FinalBackupVerdict {
   if (!op) return { state: 'missing', detail: 'no final backup' };
   const phase = op.status?.phase;
-  if (phase === 'Failed') {
-    return op.status?.reason === 'BackupNotSupported'
-      ? { state: 'no-backup-capability', detail: 'no backup capability', operation: op }
-      : {
-          state: 'failed',
-          detail: `Operation Failed${op.status?.reason ? ` (${op.status.reason})` : ''}`,
-          operation: op,
-        };
-  }
+  if (phase === 'Failed') return judgeFailed(op, ctx);
   if (phase !== 'Succeeded') return { state: 'running', detail: `Operation ${phase ?? 'Pending'}`, operation: op };
   const verdict = judgeVelero(op, backup, ctx);
   if (verdict.state !== 'counts') return verdict;
-  const started = timeOf(op.status?.startTime ?? op.metadata.creationTimestamp);
+  return judgeOrder(op, verdict, ctx);
+}
+
+/**
+ * A failed Operation: BackupNotSupported exempts the application only while its spec still says
+ * it cannot be backed up; one that can be now needs a final backup like any other.
+ */
+function judgeFailed(op: Operation, ctx: JudgeContext): FinalBackupVerdict {
+  const reason = op.status?.reason;
+  if (reason === 'BackupNotSupported' && ctx.capable === false)
+    return { state: 'no-backup-capability', detail: 'no backup capability', operation: op };
+  const now =
+    reason === 'BackupNotSupported'
+      ? ', but the application can be backed up now (spec.backup.capable is not false)'
+      : '';
+  return { state: 'failed', detail: `Operation Failed${reason ? ` (${reason})` : ''}${now}`, operation: op };
+}
+
+/** A backup counts only if it started after the pause: both times must be readable to say so. */
+function judgeOrder(op: Operation, verdict: FinalBackupVerdict, ctx: JudgeContext): FinalBackupVerdict {
   if (ctx.pausedAt === undefined)
     return {
       ...verdict,
       state: 'unpaused',
       detail: 'the application is not paused: a final backup must follow the pause',
     };
-  if (!Number.isNaN(started) && seconds(started) < seconds(ctx.pausedAt))
+  if (Number.isNaN(ctx.pausedAt))
+    return {
+      ...verdict,
+      state: 'unknown',
+      detail: "pause time unknown: the operator's Suspended condition has no readable lastTransitionTime",
+    };
+  const startedText = op.status?.startTime ?? op.metadata.creationTimestamp;
+  const started = timeOf(startedText);
+  if (Number.isNaN(started))
+    return {
+      ...verdict,
+      state: 'unknown',
+      detail: `start time unknown: the Operation's ${JSON.stringify(startedText ?? null)} is not a time`,
+    };
+  if (seconds(started) < seconds(ctx.pausedAt))
     return { ...verdict, state: 'stale', detail: 'stale: started before the application was paused' };
   return verdict;
 }

@@ -9,6 +9,7 @@ import {
   finalBackupCounts,
   isFinalBackupOf,
   judgeFinalBackup,
+  backupCapable,
   pausedAt,
 } from '../operator/final-backup';
 import { finalBackupName, finalBackupSuffix, resources, veleroNamespace } from '../operator/names';
@@ -72,7 +73,7 @@ export function judgeApps(
     const application = ai.metadata.name;
     const ops = byNamespace.get(namespace) ?? [];
     const candidates = ops.filter((op) => isFinalBackupOf(op, application));
-    const ctx = { ...opts, pausedAt: pausedAt(ai) };
+    const ctx = { ...opts, pausedAt: pausedAt(ai), capable: backupCapable(ai) };
     const verdicts = candidates.map((op) => {
       const ref = op.status?.backupRef;
       return judgeFinalBackup(op, ref ? velero.get(key(ref.namespace, ref.name)) : undefined, ctx);
@@ -116,6 +117,7 @@ export const stateWords: Record<FinalBackupState, string> = {
   running: 'running',
   expiring: 'expiring within the margin',
   stale: 'stale (taken before the pause)',
+  unknown: 'not judgeable (a time in the evidence cannot be read)',
   unpaused: 'not paused',
   expired: 'expired',
   'velero-failed': 'Velero backup failed',

@@ -3,7 +3,9 @@ import {
   finalBackupCounts,
   finalBackupOperation,
   isFinalBackupOf,
+  type JudgeContext,
   judgeFinalBackup,
+  pausedAt,
 } from '../../lib/operator/final-backup';
 import { pauseAnnotation, pausedByAnnotation, suspendedByAnnotation } from '../../lib/operator/names';
 import type { Operation, VeleroBackup } from '../../lib/operator/schemas';
@@ -80,7 +82,7 @@ describe('final backups', () => {
     });
   });
   const now = Date.parse('2026-11-27T12:00:00Z');
-  const ctx = { now, marginMs: 24 * 3_600_000, pausedAt: Date.parse('2026-11-27T10:00:00Z') };
+  const ctx: JudgeContext = { now, marginMs: 24 * 3_600_000, pausedAt: Date.parse('2026-11-27T10:00:00Z') };
   const op = (phase: string, reason?: string, startTime = '2026-11-27T10:30:00Z') =>
     ({
       metadata: { name: 'web-final-backup' },
@@ -106,12 +108,54 @@ describe('final backups', () => {
     expect(state(op('Succeeded'), backup('Completed', '2026-11-28T06:00:00Z'))).toBe('expiring');
     expect(state(op('Succeeded', undefined, '2026-11-27T09:59:00Z'), backup('Completed'))).toBe('stale');
     expect(state(op('Succeeded'), backup('Completed'), { pausedAt: undefined })).toBe('unpaused');
-    expect(state(op('Failed', 'BackupNotSupported'), undefined)).toBe('no-backup-capability');
+    expect(state(op('Failed', 'BackupNotSupported'), undefined, { capable: false })).toBe('no-backup-capability');
     expect(state(op('Failed', 'VeleroError'), undefined)).toBe('failed');
     expect(state(op('Running'), undefined)).toBe('running');
     expect(state(undefined, undefined)).toBe('missing');
     expect(finalBackupCounts('counts') && finalBackupCounts('no-backup-capability')).toBe(true);
     expect(finalBackupCounts('stale')).toBe(false);
+  });
+
+  it('BackupNotSupported exempts an application only while its spec says it cannot be backed up', () => {
+    const failed = op('Failed', 'BackupNotSupported');
+    expect(state(failed, undefined, { capable: false })).toBe('no-backup-capability');
+    expect(state(failed, undefined, { capable: true })).toBe('failed');
+    expect(judgeFinalBackup(failed, undefined, { ...ctx, capable: true }).detail).toMatch(/can be backed up now/);
+  });
+
+  it('fails closed: a time in the evidence that cannot be read never lets a backup count', () => {
+    const unknown = (o: Operation, b: VeleroBackup, c: Partial<JudgeContext> = {}) =>
+      judgeFinalBackup(o, b, { ...ctx, ...c });
+    // A pause whose time is unreadable (the operator's condition says suspended, but not when).
+    expect(
+      unknown(op('Succeeded', undefined, '2025-01-01T00:00:00Z'), backup('Completed'), { pausedAt: Number.NaN }).state,
+    ).toBe('unknown');
+    expect(unknown(op('Succeeded'), backup('Completed'), { pausedAt: Number.NaN }).detail).toMatch(
+      /pause time unknown/,
+    );
+    expect(unknown(op('Succeeded', undefined, 'yesterday'), backup('Completed')).detail).toMatch(/start time unknown/);
+    expect(unknown(op('Succeeded'), backup('Completed', 'never')).detail).toMatch(/expiry unknown/);
+    expect(
+      unknown(op('Succeeded'), { metadata: { name: 'b' }, status: { phase: 'Completed' } } as unknown as VeleroBackup)
+        .state,
+    ).toBe('unknown');
+    expect(finalBackupCounts('unknown')).toBe(false);
+  });
+
+  it('pausedAt: unreadable when the operator says suspended without a readable time', () => {
+    const ai = (lastTransitionTime?: string, marker?: string) => ({
+      metadata: {
+        name: 'web',
+        annotations: {
+          'apps.vworkspace.io/reconcile': 'disabled',
+          ...(marker ? { 'kubectl-vw.vworkspace.io/paused-at': marker } : {}),
+        },
+      },
+      status: { conditions: [{ type: 'Suspended', status: 'True', reason: 'ReconcilePaused', lastTransitionTime }] },
+    });
+    expect(pausedAt(ai('2026-11-27T10:00:00Z'))).toBe(Date.parse('2026-11-27T10:00:00Z'));
+    expect(pausedAt(ai('not a time', '2026-11-27T09:00:00Z'))).toBeNaN();
+    expect(pausedAt(ai(undefined))).toBeNaN();
   });
 
   it('a Restore, another engine or another application is not a final backup of this one', () => {

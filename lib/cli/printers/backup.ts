@@ -12,6 +12,7 @@ const outcomeText: Record<BackupRecord['outcome'], string> = {
   running: 'in progress',
   expiring: 'EXPIRING',
   stale: 'STALE',
+  unknown: 'UNKNOWN',
   unpaused: 'NOT PAUSED',
   expired: 'EXPIRED',
   'velero-failed': 'VELERO FAILED',

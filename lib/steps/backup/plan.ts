@@ -124,6 +124,9 @@ function itemFor(app: AppFinalBackup, opts: BackupOptions, taken: Set<string>): 
       return { ...at, action: 'adopt', operation: standing, note: verdict.detail };
     case 'unpaused':
       return { ...at, action: 'unpaused', operation: standing, note: verdict.detail };
+    case 'unknown':
+      // Another backup would be judged on the same unreadable evidence: say so, change nothing.
+      return { ...at, action: 'failed', operation: standing, note: `cannot be judged: ${verdict.detail}` };
     case 'failed':
       return opts.retryFailed
         ? make('retry', standing, `previous attempt ${verdict.detail}`)

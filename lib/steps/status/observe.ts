@@ -28,8 +28,11 @@ export interface Observed {
 function slimInstance(o: KubeObject): KubeObject {
   const { name, namespace, annotations, deletionTimestamp, finalizers } = o.metadata;
   const status = o.status as { conditions?: unknown[] } | undefined;
+  const capable = (o.spec as { backup?: { capable?: boolean } } | undefined)?.backup?.capable;
   return {
     metadata: { name, namespace, annotations, deletionTimestamp, finalizers },
+    // Whether it can be backed up decides whether BackupNotSupported exempts it.
+    spec: capable === undefined ? {} : { backup: { capable } },
     status: { conditions: status?.conditions },
   };
 }
