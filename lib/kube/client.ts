@@ -64,7 +64,7 @@ interface Transport {
 
 function makeAgent(target: KubeTarget, maxSockets: number): http.Agent {
   const base = { keepAlive: true, maxSockets };
-  const proxy = target.kubeConfig.getCurrentCluster()?.proxyUrl;
+  const proxy = target.proxy;
   const secure = target.server.startsWith('https:');
   if (proxy?.startsWith('socks')) return new SocksProxyAgent(proxy, base);
   if (proxy) return secure ? new HttpsProxyAgent({ ...base, proxy }) : new HttpProxyAgent({ ...base, proxy });
@@ -264,7 +264,6 @@ export class KubeClient {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, query);
     const transport = url.protocol === 'http:' ? http : https;
-    const cluster = this.target.kubeConfig.getCurrentCluster();
     return await new Promise((resolve, reject) => {
       const r = transport.request(
         url,
@@ -274,7 +273,7 @@ export class KubeClient {
           headers: this.headers(auth),
           // Watches get their own connection so they never queue behind bounded request sockets;
           // through the proxy when there is one.
-          agent: cluster?.proxyUrl ? makeAgent(this.target, 1) : false,
+          agent: this.target.proxy ? makeAgent(this.target, 1) : false,
           signal: this.signal,
         },
         (res) => {

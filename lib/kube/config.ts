@@ -6,6 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Cluster, Context, User } from '@kubernetes/client-node/dist/config_types.js';
 import { UsageError } from '../errors';
 import { requireNamespaceName } from './namespace-name';
+import { proxyFor } from './proxy';
 
 /**
  * The flags that choose a cluster and who talks to it, as kubectl's genericclioptions.ConfigFlags
@@ -51,6 +52,13 @@ export interface KubeTarget {
   namespaceExplicit: boolean;
   impersonate: Impersonation;
   requestTimeoutMs: number;
+  /**
+   * The proxy every request goes through, resolved once with the rest of the target: the
+   * kubeconfig's proxy-url, else the environment's (HTTPS_PROXY, NO_PROXY) as client-go reads it.
+   */
+  proxy?: string;
+  /** The proxy came from the kubeconfig's proxy-url (not the environment). */
+  proxyFromKubeconfig: boolean;
 }
 
 function kubeconfigSource(flags: ConnectionFlags, env: Readonly<Record<string, string | undefined>>): string {
@@ -192,5 +200,7 @@ export function resolveKubeTarget(
     namespaceExplicit: flags.namespace !== undefined,
     impersonate: { user: user.impersonateUser || undefined, groups: flags.asGroups ?? [], uid: flags.asUid },
     requestTimeoutMs: flags.requestTimeoutMs ?? 0,
+    proxy: proxyFor(cluster.server, cluster.proxyUrl, env),
+    proxyFromKubeconfig: Boolean(cluster.proxyUrl),
   };
 }
