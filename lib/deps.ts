@@ -50,6 +50,11 @@ export interface Environment {
   pid: number;
   platform: string;
   nodeVersion: string;
+  /**
+   * This kernel's boot id and this process's PID namespace (Linux), which make a pid mean one
+   * process: undefined where they cannot be read, and then no holder of the lock is known dead.
+   */
+  machine(): { bootId: string; pidNamespace: string } | undefined;
   /** Whether a process of this machine still runs (the lock's crashed-holder check). */
   processAlive(pid: number): boolean;
 }
@@ -82,7 +87,18 @@ export interface Deps {
    * The lock this process already holds for a whole procedure (kubectl vw uninstall): the steps
    * run under it rather than taking and releasing their own, so no other run gets in between.
    */
-  heldLock?: { signal: AbortSignal };
+  heldLock?: ActLock;
+}
+
+/**
+ * The lock a change is made under. Its signal aborts once the lock is lost (and on Ctrl-C);
+ * check() throws then, between objects; confirm() proves, by renewing it now, that it is still
+ * held at this very moment, right before a destructive request.
+ */
+export interface ActLock {
+  signal: AbortSignal;
+  check(): void;
+  confirm(): Promise<void>;
 }
 
 /** The part of Deps a step needs: the cluster, time, the interruption signal and a way to narrate. */

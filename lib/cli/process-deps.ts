@@ -1,4 +1,5 @@
 import { dropEarlySignalHandlers } from './early-signals';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { sleep } from '../concurrency';
@@ -80,6 +81,22 @@ const terminalPrompt: Prompt = {
   },
 };
 
+/** The boot id and PID namespace inode, read when the lock first needs them (Linux only). */
+function machineOf(): () => ReturnType<Environment['machine']> {
+  let known: ReturnType<Environment['machine']> | null = null;
+  return () => {
+    if (known !== null) return known;
+    try {
+      const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const pidNamespace = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+      known = bootId && pidNamespace ? { bootId, pidNamespace } : undefined;
+    } catch {
+      known = undefined;
+    }
+    return known;
+  };
+}
+
 function environment(): Environment {
   return {
     vars: process.env,
@@ -87,6 +104,7 @@ function environment(): Environment {
     pid: process.pid,
     platform: process.platform,
     nodeVersion: process.versions.node,
+    machine: machineOf(),
     processAlive: (pid) => {
       try {
         process.kill(pid, 0);

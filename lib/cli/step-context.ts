@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { Deps, Session, StepDeps } from '../deps';
-import { UsageError } from '../errors';
+import type { ActLock, Deps, Session, StepDeps } from '../deps';
+import { throwIfInterrupted, UsageError } from '../errors';
 import type { AccessCheck } from '../kube/access';
 import type { KubeClient } from '../kube/client';
 import type { KubeTarget } from '../kube/config';
@@ -25,17 +25,37 @@ export const lockAccess: AccessCheck[] = ['get', 'create', 'update'].map((verb) 
   namespace: toolNamespace,
 }));
 
+/** A lock seen through the run's own signal too: Ctrl-C stops its body as a lost lock does. */
+function alsoInterrupted(lock: ActLock, signal: AbortSignal): ActLock {
+  const both = AbortSignal.any([signal, lock.signal]);
+  return {
+    signal: both,
+    check: () => {
+      lock.check();
+      throwIfInterrupted(both);
+    },
+    confirm: async () => {
+      throwIfInterrupted(signal);
+      await lock.confirm();
+    },
+  };
+}
+
 /**
- * Runs body holding the lock, so no two mutating runs overlap. The signal body gets aborts on
- * Ctrl-C and when the lock is lost; the lock is released however body ends.
+ * Runs body holding the lock, so no two mutating runs overlap. Body gets the lock: its signal
+ * aborts on Ctrl-C and when the lock is lost, and confirm() proves it held right before an act.
+ * The lock is released however body ends. No body starts under a lock already lost.
  */
 export async function withLock<T>(
   deps: Deps,
   session: Session,
   purpose: string,
-  body: (signal: AbortSignal) => Promise<T>,
+  body: (lock: ActLock) => Promise<T>,
 ): Promise<T> {
-  if (deps.heldLock) return body(AbortSignal.any([deps.signal, deps.heldLock.signal]));
+  if (deps.heldLock) {
+    deps.heldLock.check();
+    return body(alsoInterrupted(deps.heldLock, deps.signal));
+  }
   const report = ioReporter(deps.io, deps.clock);
   const lock = new LeaseLock(
     session.client,
@@ -51,7 +71,7 @@ export async function withLock<T>(
   );
   report.debug(`holding Lease ${toolNamespace}/${lockLeaseName} as ${held.holder}`);
   try {
-    return await body(AbortSignal.any([deps.signal, held.signal]));
+    return await body(alsoInterrupted(held, deps.signal));
   } finally {
     await held.release();
   }

@@ -34,10 +34,17 @@ export const defaultLockSettings: Omit<LockSettings, 'namespace' | 'name'> = {
   renewDeadlineMs: 20_000,
 };
 
-/** Who is asking: unique across hosts and runs, and able to tell a crashed run on this machine. */
+/**
+ * Who is asking: unique across hosts and runs, and able to tell a crashed run on this machine.
+ * A hostname is not unique (containers sharing the host's UTS namespace, pods given one
+ * `hostname:`), nor is a pid outside its PID namespace: only the boot id (one per running kernel)
+ * with the PID namespace's inode says that a pid means the same process here as there.
+ */
 export interface LockIdentity {
   hostname: string;
   pid: number;
+  /** This kernel's boot id and this process's PID namespace; undefined where they cannot be read. */
+  machine(): { bootId: string; pidNamespace: string } | undefined;
   processAlive(pid: number): boolean;
 }
 
@@ -50,16 +57,38 @@ export interface HeldLock {
   signal: AbortSignal;
   /** Throws LockLostError once the lock is lost; called between objects. */
   check(): void;
+  /**
+   * Proves the lock is held at this moment by renewing it now: called right before a destructive
+   * act, so a run that slept (a laptop lid) or was overtaken acts on nothing. Throws LockLostError.
+   */
+  confirm(): Promise<void>;
   release(): Promise<void>;
 }
+
+type RenewOutcome = 'renewed' | 'ours' | 'lost' | 'unknown';
 
 const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const recordOf = (l: LeaseObject | undefined) => JSON.stringify(l?.spec ?? {});
 
-/** A holder on this machine whose process is gone left its lock behind when it crashed. */
-function deadLocalHolder(holder: string, me: LockIdentity): boolean {
-  const [host, pid] = holder.split('/');
-  if (host !== me.hostname || !pid || Number(pid) === me.pid) return false;
+/** A holder identity: host/pid/random/purpose/boot id/PID namespace (older runs wrote only the first four). */
+export function holderIdentity(me: LockIdentity, purpose: string): string {
+  const machine = me.machine();
+  const where = machine ? `/${machine.bootId}/${machine.pidNamespace}` : '';
+  return `${me.hostname}/${me.pid}/${randomBytes(4).toString('hex')}/${purpose}${where}`;
+}
+
+/**
+ * A holder that crashed on this very machine and PID namespace: the same host, boot id and PID
+ * namespace, and its process gone. Anything less (a holder of an older version, a platform
+ * without boot ids, another container with our hostname) is not known to be dead, so it is
+ * waited for, as client-go does.
+ */
+export function deadLocalHolder(holder: string, me: LockIdentity): boolean {
+  const [host, pid, , , bootId, pidNamespace] = holder.split('/');
+  const machine = me.machine();
+  if (!machine || !bootId || !pidNamespace || !pid || !/^\d+$/.test(pid)) return false;
+  const here = host === me.hostname && bootId === machine.bootId && pidNamespace === machine.pidNamespace;
+  if (!here || Number(pid) === me.pid) return false;
   return !me.processAlive(Number(pid));
 }
 
@@ -80,7 +109,7 @@ export class LeaseLock {
     private readonly me: LockIdentity,
     purpose: string,
   ) {
-    this.holder = `${me.hostname}/${me.pid}/${randomBytes(4).toString('hex')}/${purpose}`;
+    this.holder = holderIdentity(me, purpose);
   }
 
   private spec(now: number, acquired?: string, transitions = 0): LeaseSpec {
@@ -191,68 +220,43 @@ export class LeaseLock {
   }
 
   private hold(acquired: LeaseObject): HeldLock {
-    const lost = new AbortController();
-    const { renewEveryMs, renewDeadlineMs } = this.settings;
-    let current = acquired;
-    let renewedAt = this.clock.monotonic();
-    let stopped = false;
-    const stop = new AbortController();
-    const loops = AbortSignal.any([lost.signal, stop.signal]);
-    const overdue = () => this.clock.monotonic() - renewedAt > renewDeadlineMs;
-    const loseIfOverdue = () => {
-      if (!stopped && overdue() && !lost.signal.aborted)
-        lost.abort(this.lostError(`could not renew it for ${renewDeadlineMs / 1000}s`));
-    };
-    const renew = async () => {
-      // No renewal may outlive the deadline: a frozen API server must not keep us waiting past it.
-      const bounded = this.client.withSignal(AbortSignal.any([lost.signal, AbortSignal.timeout(renewDeadlineMs)]));
-      try {
-        current = await bounded.replace<LeaseObject>(core.leases, {
-          ...current,
-          spec: { ...current.spec, renewTime: microTime(this.clock.now()) },
-        });
-        renewedAt = this.clock.monotonic();
-      } catch (err) {
-        // A renewal answered 409 may be our own earlier write whose answer was lost.
-        const latest = await bounded
-          .find<LeaseObject>(core.leases, this.settings.name, this.settings.namespace)
-          .catch(() => 'unknown' as const);
-        if (latest !== 'unknown' && latest?.spec?.holderIdentity === this.holder) current = latest;
-        else if (latest !== 'unknown' && (latest || isNotFound(err)))
-          lost.abort(this.lostError('another run took the lease over'));
-      }
-    };
-    const renewing = (async () => {
-      while (!stopped && !lost.signal.aborted) {
-        await this.clock.sleep(renewEveryMs, loops);
-        if (!stopped && !lost.signal.aborted) await renew();
-      }
-    })();
-    // The deadline is watched on its own, so a renewal stuck in flight still ends the run in time.
-    const watchdog = (async () => {
-      while (!stopped && !lost.signal.aborted) {
-        await this.clock.sleep(1_000, loops);
-        loseIfOverdue();
-      }
-    })();
+    const holding = new Holding(this, acquired, this.settings, this.clock);
     return {
       holder: this.holder,
-      signal: lost.signal,
-      check: () => {
-        loseIfOverdue();
-        if (lost.signal.aborted) throw lost.signal.reason;
-      },
+      signal: holding.lost.signal,
+      check: () => holding.check(),
+      confirm: () => holding.confirm(),
       release: async () => {
-        if (stopped) return;
-        stopped = true;
-        stop.abort();
-        await Promise.all([renewing, watchdog]);
-        await this.release().catch(() => undefined);
+        if (await holding.stop()) await this.release().catch(() => undefined);
       },
     };
   }
 
-  private lostError(why: string) {
+  /** One renewal of the lease as last written: renewed, lost to another run, or unknown (no answer). */
+  async renewOnce(current: LeaseObject, signal: AbortSignal): Promise<{ outcome: RenewOutcome; lease: LeaseObject }> {
+    // No renewal may outlive the deadline: a frozen API server must not keep us waiting past it.
+    const bounded = this.client.withSignal(
+      AbortSignal.any([signal, AbortSignal.timeout(this.settings.renewDeadlineMs)]),
+    );
+    try {
+      const lease = await bounded.replace<LeaseObject>(core.leases, {
+        ...current,
+        spec: { ...current.spec, renewTime: microTime(this.clock.now()) },
+      });
+      return { outcome: 'renewed', lease };
+    } catch (err) {
+      // A renewal answered 409 may be our own earlier write whose answer was lost.
+      const latest = await bounded
+        .find<LeaseObject>(core.leases, this.settings.name, this.settings.namespace)
+        .catch(() => 'unknown' as const);
+      if (latest !== 'unknown' && latest?.spec?.holderIdentity === this.holder)
+        return { outcome: 'ours', lease: latest };
+      if (latest !== 'unknown' && (latest || isNotFound(err))) return { outcome: 'lost', lease: current };
+      return { outcome: 'unknown', lease: current };
+    }
+  }
+
+  lostError(why: string) {
     const { namespace, name } = this.settings;
     return new LockLostError(
       `lost the lock Lease ${namespace}/${name} (${why}): stopped between objects`,
@@ -276,5 +280,93 @@ export class LeaseLock {
           }
         : undefined,
     );
+  }
+}
+
+/**
+ * A lease being held: renewed every renewEveryMs, and lost once it could not be renewed for
+ * renewDeadlineMs. That deadline is measured on both clocks, the later wins: the monotonic one
+ * stands still while a laptop sleeps, and the wall clock then says how long it really was.
+ */
+class Holding {
+  readonly lost = new AbortController();
+  private current: LeaseObject;
+  private renewedAt: number;
+  private renewedAtWall: number;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    private readonly lock: LeaseLock,
+    acquired: LeaseObject,
+    private readonly settings: LockSettings,
+    private readonly clock: Clock,
+  ) {
+    this.current = acquired;
+    this.renewedAt = clock.monotonic();
+    this.renewedAtWall = clock.now();
+    const loops = AbortSignal.any([this.lost.signal, this.stopping.signal]);
+    const every = (ms: number, tick: () => Promise<void> | void) =>
+      (async () => {
+        while (this.running) {
+          await clock.sleep(ms, loops);
+          if (this.running) await tick();
+        }
+      })();
+    // The deadline is watched on its own, so a renewal stuck in flight still ends the run in time.
+    this.loops = [
+      every(settings.renewEveryMs, async () => {
+        await this.renew();
+      }),
+      every(1_000, () => this.loseIfOverdue()),
+    ];
+  }
+
+  private get running() {
+    return !this.stopped && !this.lost.signal.aborted;
+  }
+
+  private loseIfOverdue() {
+    const { clock, settings } = this;
+    const since = Math.max(clock.monotonic() - this.renewedAt, clock.now() - this.renewedAtWall);
+    if (this.running && since > settings.renewDeadlineMs)
+      this.lost.abort(this.lock.lostError(`could not renew it for ${settings.renewDeadlineMs / 1000}s`));
+  }
+
+  private async renew(): Promise<RenewOutcome> {
+    const { outcome, lease } = await this.lock.renewOnce(this.current, this.lost.signal);
+    this.current = lease;
+    if (outcome === 'renewed') {
+      this.renewedAt = this.clock.monotonic();
+      this.renewedAtWall = this.clock.now();
+    }
+    if (outcome === 'lost' && !this.lost.signal.aborted)
+      this.lost.abort(this.lock.lostError('another run took the lease over'));
+    return outcome;
+  }
+
+  check() {
+    this.loseIfOverdue();
+    if (this.lost.signal.aborted) throw this.lost.signal.reason;
+  }
+
+  async confirm() {
+    this.check();
+    // Twice at most: the first may only learn that an earlier write of ours landed.
+    let outcome = await this.renew();
+    if (outcome === 'ours') outcome = await this.renew();
+    this.check();
+    if (outcome !== 'renewed')
+      throw this.lock.lostError('could not confirm that this run still holds it: the API server did not answer');
+  }
+
+  /** Stops renewing; true the first time (the caller then gives the lease up). */
+  async stop(): Promise<boolean> {
+    if (this.stopped) return false;
+    this.stopped = true;
+    this.stopping.abort();
+    await Promise.all(this.loops);
+    return true;
   }
 }

@@ -1,14 +1,23 @@
 import { gunzipSync } from 'node:zlib';
 import yaml from 'js-yaml';
 import type { KubeClient } from '../kube/client';
-import { core } from '../kube/resources';
+import { core, type KubeObject } from '../kube/resources';
 
-/** Where a release stands, from its storage Secret's labels alone. */
+/** Where helm keeps a release: its storage driver (HELM_DRIVER), Secrets by default, ConfigMaps with configmap. */
+export type HelmDriver = 'secret' | 'configmap';
+
+/** Where a release stands, from its storage object's labels alone. */
 export interface HelmReleaseHead {
   name: string;
   namespace: string;
   version: number;
   status: string;
+  /** Which driver holds it: helm must be told (HELM_DRIVER), or it looks elsewhere and finds nothing. */
+  driver: HelmDriver;
+  /** The uid of the latest revision's storage object: the revision judged, by identity. */
+  storageUid?: string;
+  /** When its oldest revision still stored was written: with version 1, the installation's time. */
+  installedAt?: string;
 }
 
 export interface HelmReleaseInfo extends HelmReleaseHead {
@@ -18,6 +27,7 @@ export interface HelmReleaseInfo extends HelmReleaseHead {
 }
 
 export interface ReleaseObject {
+  apiVersion?: string;
   kind: string;
   name: string;
   namespace?: string;
@@ -30,10 +40,44 @@ export const deletedBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).
 export const keptBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).filter((o) => o.keep);
 
 const releaseSecrets = (name: string) => `owner=helm,name=${name}`;
-const latestOf = <T extends { metadata: { labels?: Record<string, string> } }>(secrets: T[]) =>
-  secrets
-    .map((s) => ({ s, version: Number(s.metadata.labels?.version ?? 0) }))
-    .sort((a, b) => b.version - a.version)[0];
+const byVersion = <T extends { metadata: { labels?: Record<string, string> } }>(stored: T[]) =>
+  stored.map((s) => ({ s, version: Number(s.metadata.labels?.version ?? 0) })).sort((a, b) => b.version - a.version);
+
+/**
+ * The release's storage objects, from wherever helm keeps them: Secrets (helm's default), else
+ * ConfigMaps (HELM_DRIVER=configmap). Metadata only unless the manifest is wanted.
+ */
+async function releaseStorage(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  metadataOnly: boolean,
+): Promise<{ driver: HelmDriver; items: KubeObject[] }> {
+  const opts = { namespace, labelSelector: releaseSecrets(name), metadataOnly };
+  const secrets = (await client.list(core.secrets, opts)).items;
+  if (secrets.length) return { driver: 'secret', items: secrets };
+  const configMaps = (await client.list(core.configMaps, opts)).items;
+  return configMaps.length ? { driver: 'configmap', items: configMaps } : { driver: 'secret', items: [] };
+}
+
+/** The head of a release from its storage objects: undefined once uninstalled (or never installed). */
+function headOf(name: string, namespace: string, stored: { driver: HelmDriver; items: KubeObject[] }) {
+  const sorted = byVersion(stored.items);
+  const latest = sorted[0];
+  const status = latest?.s.metadata.labels?.status ?? 'unknown';
+  if (!latest || status === 'uninstalled') return undefined;
+  const oldest = sorted.at(-1);
+  const head: HelmReleaseHead = {
+    name,
+    namespace,
+    version: latest.version,
+    status,
+    driver: stored.driver,
+    storageUid: latest.s.metadata.uid,
+    installedAt: oldest?.version === 1 ? oldest.s.metadata.creationTimestamp : undefined,
+  };
+  return { head, latest: latest.s };
+}
 
 /**
  * The release's latest revision and its status, from the storage Secrets' labels, listed as
@@ -44,15 +88,7 @@ export async function readHelmReleaseHead(
   namespace: string,
   name: string,
 ): Promise<HelmReleaseHead | undefined> {
-  const { items } = await client.list(core.secrets, {
-    namespace,
-    labelSelector: releaseSecrets(name),
-    metadataOnly: true,
-  });
-  const latest = latestOf(items);
-  const status = latest?.s.metadata.labels?.status ?? 'unknown';
-  if (!latest || status === 'uninstalled') return undefined;
-  return { name, namespace, version: latest.version, status };
+  return headOf(name, namespace, await releaseStorage(client, namespace, name, true))?.head;
 }
 
 /**
@@ -64,17 +100,17 @@ export async function readHelmRelease(
   namespace: string,
   name: string,
 ): Promise<HelmReleaseInfo | undefined> {
-  const { items } = await client.list(core.secrets, { namespace, labelSelector: releaseSecrets(name) });
-  const latest = latestOf(items);
-  if (!latest) return undefined;
-  const status = latest.s.metadata.labels?.status ?? 'unknown';
-  if (status === 'uninstalled') return undefined;
-  const data = (latest.s.data as Record<string, string> | undefined)?.release;
+  const found = headOf(name, namespace, await releaseStorage(client, namespace, name, false));
+  if (!found) return undefined;
+  const data = (found.latest.data as Record<string, string> | undefined)?.release;
   let objects: HelmReleaseInfo['objects'] = [];
   let chart = '';
   if (data) {
     const json = JSON.parse(
-      gunzipSync(Buffer.from(Buffer.from(data, 'base64').toString('utf8'), 'base64')).toString('utf8'),
+      // helm stores base64 of gzipped JSON; a Secret's data adds Kubernetes' own base64 layer.
+      gunzipSync(
+        Buffer.from(found.head.driver === 'secret' ? Buffer.from(data, 'base64').toString('utf8') : data, 'base64'),
+      ).toString('utf8'),
     ) as {
       manifest?: string;
       chart?: { metadata?: { name?: string; version?: string } };
@@ -86,11 +122,13 @@ export async function readHelmRelease(
         (
           d,
         ): d is {
+          apiVersion?: string;
           kind: string;
           metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
         } => Boolean(d && typeof d === 'object' && 'kind' in d),
       )
       .map((d) => ({
+        apiVersion: d.apiVersion,
         kind: d.kind,
         name: d.metadata.name,
         // helm renders namespaced objects without metadata.namespace into the release's namespace
@@ -98,5 +136,5 @@ export async function readHelmRelease(
         keep: d.metadata.annotations?.['helm.sh/resource-policy'] === 'keep',
       }));
   }
-  return { name, namespace, version: latest.version, status, chart, objects };
+  return { ...found.head, chart, objects };
 }

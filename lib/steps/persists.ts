@@ -1,7 +1,7 @@
 import { type Noun, plural } from '../plural';
 import type { KubeClient } from '../kube/client';
 import { core, type KubeObject } from '../kube/resources';
-import { keptBy, readHelmRelease } from '../operator/helm-release';
+import { keptBy, readHelmRelease, readHelmReleaseHead } from '../operator/helm-release';
 import {
   bootstrapCredentialSecret,
   helmReleaseName,
@@ -10,7 +10,7 @@ import {
   veleroNamespace,
 } from '../operator/names';
 import { clusterSchema, parseObject } from '../operator/schemas';
-import { type DecommissionRecord, readDecommissionRecord } from './decommission/record';
+import { type DecommissionRecord, readDecommissionRecord, recordStanding } from './decommission/record';
 
 /** One row of the procedure's "What persists after uninstall" table, with this cluster's facts. */
 export interface PersistsRow {
@@ -57,6 +57,8 @@ export interface PersistsInput {
   clusters: KubeObject[];
   /** The step 3 record, as stored, or as a caller read it before the namespace went. */
   record?: DecommissionRecord;
+  /** When the operator's release now installed was first installed (its revision 1), if it is. */
+  installedAt?: string;
   instances: KubeObject[];
   helmReleases: KubeObject[];
   claims: KubeObject[];
@@ -89,21 +91,35 @@ export interface PersistsOptions {
 }
 
 export async function readPersistsInput(client: KubeClient, opts: PersistsOptions = {}): Promise<PersistsInput> {
-  const [backups, contents, pvs, secret, clusters, stored, instances, helmReleases, claims, kept] = await Promise.all([
-    client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace ?? veleroNamespace }),
-    client.listIfServed(resources.volumeSnapshotContents),
-    client.listIfServed(core.persistentVolumes),
-    client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
-    client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
-    readDecommissionRecord(client).catch(() => undefined),
-    client.listIfServed(resources.applicationInstances),
-    client.listIfServed(resources.helmReleases),
-    client.listIfServed(core.persistentVolumeClaims),
-    keptObjects(client, opts.kept),
-  ]);
+  const [backups, contents, pvs, secret, clusters, stored, instances, helmReleases, claims, kept, head] =
+    await Promise.all([
+      client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace ?? veleroNamespace }),
+      client.listIfServed(resources.volumeSnapshotContents),
+      client.listIfServed(core.persistentVolumes),
+      client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
+      client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
+      readDecommissionRecord(client).catch(() => undefined),
+      client.listIfServed(resources.applicationInstances),
+      client.listIfServed(resources.helmReleases),
+      client.listIfServed(core.persistentVolumeClaims),
+      keptObjects(client, opts.kept),
+      readHelmReleaseHead(client, operatorNamespace, helmReleaseName).catch(() => undefined),
+    ]);
   // The record may be gone with its namespace in older versions: the caller may pass what it read before.
   const record = stored ?? opts.decommission;
-  return { backups, contents, pvs, secret, clusters, record, instances, helmReleases, claims, kept };
+  return {
+    backups,
+    contents,
+    pvs,
+    secret,
+    clusters,
+    record,
+    installedAt: head?.installedAt,
+    instances,
+    helmReleases,
+    claims,
+    kept,
+  };
 }
 
 export async function persistsReport(client: KubeClient, opts: PersistsOptions = {}): Promise<PersistsReport> {
@@ -151,8 +167,15 @@ function retainedVolumesOf(pvs: KubeObject[]): PersistsReport['retainedVolumes']
   });
 }
 
-/** What became of the cluster's credential in Odoo, from the Cluster CR or the step 3 record. */
-function odooStanding(clusters: KubeObject[], record?: DecommissionRecord): PersistsReport['odoo'] {
+/**
+ * What became of the cluster's credential in Odoo, from the Cluster CR or the step 3 record, when
+ * that record is about this installation's Cluster (by uid; not superseded by a reinstall).
+ */
+function odooStanding(
+  clusters: KubeObject[],
+  stored?: DecommissionRecord,
+  installedAt?: string,
+): PersistsReport['odoo'] {
   const cluster = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   if (cluster?.ok) {
     return {
@@ -162,6 +185,8 @@ function odooStanding(clusters: KubeObject[], record?: DecommissionRecord): Pers
       note: 'the Cluster CR still exists: step 3 has not finished, the credential is still valid',
     };
   }
+  const { record, superseded } = recordStanding(stored, clusters, installedAt);
+  if (superseded) return { credential: 'unknown', note: superseded };
   if (!record) return { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
   const at = { cluster: record.cluster, clusterID: record.clusterID };
   switch (record.outcome) {
@@ -342,7 +367,7 @@ export function persistsFrom(input: PersistsInput): PersistsReport {
     kept: input.kept,
     helmReleases: input.helmReleases.map((h) => `${h.metadata.namespace}/${h.metadata.name}`),
     runningVolumes: runningVolumes(input.instances, input.claims),
-    odoo: odooStanding(input.clusters, input.record),
+    odoo: odooStanding(input.clusters, input.record, input.installedAt),
   };
   return { rows: [...storageRows(facts), ...applicationRows(facts), ...operatorRows(facts)], ...facts };
 }

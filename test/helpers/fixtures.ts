@@ -267,5 +267,6 @@ export const observedMidway: Observed = {
     namespace: 'vworkspace-system',
     version: 1,
     status: 'deployed',
+    driver: 'secret',
   },
 };

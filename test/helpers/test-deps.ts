@@ -91,6 +91,7 @@ export function testDeps(opts: TestDepsOptions = {}): { deps: Deps; out: TestStr
     pid: 4242,
     platform: 'linux',
     nodeVersion: '22.0.0',
+    machine: () => ({ bootId: 'test-boot', pidNamespace: '4026531836' }),
     processAlive: () => true,
   };
   const controller = new AbortController();

@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import type { KubeClient } from '../../lib/kube/client';
 import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
 import { resources } from '../../lib/operator/names';
 import { startForwardProxy } from '../helpers/forward-proxy';
-import { adminClient, appNames, createApps, vw } from '../helpers/plugins';
+import { adminClient, appNames, createApps, distBin, eventually, vw } from '../helpers/plugins';
 
 // The lock is client-go's leader election, as a CLI uses it: a lease counts as expired only when
 // this process has watched its record stay unchanged for the lease's duration. Nothing here
@@ -103,6 +106,44 @@ describe('the lock', () => {
     expect(spec.leaseTransitions).toBe(1);
   });
 
+  it('a live holder on this machine, in another PID namespace under the same hostname, keeps its lock', async () => {
+    // A pid that no process of this namespace has: in the holder's own namespace it is a live run.
+    let pid = 100_000 + Math.floor(Math.random() * 1_000_000);
+    while (existsSync(`/proc/${pid}`)) pid++;
+    const holder = execa(
+      'unshare',
+      [
+        ...['--pid', '--fork', '--mount-proc', 'sh', '-c'],
+        // The next process in the new namespace gets exactly that pid; exit $? keeps sh from exec'ing it.
+        `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$0" "$@"; exit $?`,
+        ...[join(distBin, 'kubectl-vw'), 'pause', '-n', ns, 'one', '--timeout', '90s', '-v'],
+      ],
+      { env: { KUBECONFIG: kubeconfig, NO_COLOR: '1' }, reject: false, stdin: 'ignore' },
+    );
+    try {
+      // Nothing confirms the pause (no operator runs here): the holder waits, holding the lock.
+      const identity = await eventually(
+        async () => {
+          const lease = await client.find(leases, 'kubectl-vw', lockNamespace);
+          return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+        },
+        60_000,
+        'the holder to take the lock',
+      );
+      expect(identity.split('/')[1]).toBe(String(pid));
+      const r = await vw(['pause', '-n', ns, 'one', '--no-wait'], { kubeconfig });
+      expect(r.stderr).toMatch(/another kubectl vw run holds the lock/);
+      expect(r.exitCode).toBe(3);
+    } finally {
+      // Straight to the run (its pid here is another than in its own namespace), as Ctrl-C would.
+      await execa('pkill', ['-TERM', '-f', `pause -n ${ns} one --timeout 90s`], { reject: false });
+      const h = await holder;
+      expect(h.exitCode).toBe(130);
+      // The holder was never overtaken: it stopped because it was told to.
+      expect(String(h.stderr)).not.toMatch(/lost the lock/);
+    }
+  }, 180_000);
+
   it('a released lease is taken at once, and holder identities are unique per run', async () => {
     await holdLease({ leaseDurationSeconds: 30, renewTime: micro(Date.now()) }, [lockNamespace]);
     const holders: string[] = [];
@@ -112,7 +153,7 @@ describe('the lock', () => {
       expect(r.stderr).not.toMatch(/watching it/);
       holders.push(/holding Lease kube-system\/kubectl-vw as (\S+)/.exec(r.stderr)?.[1] ?? '');
     }
-    for (const h of holders) expect(h).toMatch(/^[^/]+\/\d+\/[0-9a-f]{8}\/PauseResult$/);
+    for (const h of holders) expect(h).toMatch(/^[^/]+\/\d+\/[0-9a-f]{8}\/PauseResult\/[0-9a-f-]{36}\/\d+$/);
     expect(new Set(holders).size).toBe(2);
   });
 

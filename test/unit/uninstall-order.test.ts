@@ -1,3 +1,4 @@
+import { unlocked } from '../../lib/steps/act';
 import { runUninstall, type StepRunners, type UninstallOptions } from '../../lib/cli/commands/uninstall';
 import type { Session } from '../../lib/deps';
 import type { KubeClient } from '../../lib/kube/client';
@@ -50,7 +51,7 @@ function fakes(codes: Partial<Record<'pause' | 'backup' | 'decommission' | 'purg
     decommission: step('decommission'),
     purge: step('purge'),
     status: async () => statusOf(states),
-    lock: (_deps, _session, _purpose, body) => body(new AbortController().signal),
+    lock: (_deps, _session, _purpose, body) => body(unlocked(new AbortController().signal)),
   };
   return { calls, runners, lastOptions };
 }

@@ -1,4 +1,4 @@
-import type { Deps, StepDeps } from '../../deps';
+import type { ActLock, Deps, StepDeps } from '../../deps';
 import { formatDuration } from '../../duration';
 import { ExitCode, throwIfInterrupted } from '../../errors';
 import type { AccessCheck } from '../../kube/access';
@@ -88,8 +88,20 @@ async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: st
 }
 
 /** Phase: create (or adopt) every Operation, wait for them, and read back what became of each. */
-async function takeBackups(deps: StepDeps, o: BackupOptions, plan: BackupPlan, scope: string | undefined) {
-  const applied = await applyBackup(deps, plan, { dryRun: 'none', concurrency: o.concurrency, timeoutMs: o.timeoutMs });
+async function takeBackups(
+  deps: StepDeps,
+  o: BackupOptions,
+  plan: BackupPlan,
+  scope: string | undefined,
+  lock: ActLock,
+) {
+  const applied = await applyBackup(deps, plan, {
+    dryRun: 'none',
+    concurrency: o.concurrency,
+    timeoutMs: o.timeoutMs,
+    lock,
+    judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }),
+  });
   for (const a of applied.filter((x) => x.error))
     deps.report.warn(`${a.item.namespace}/${a.item.operation}: ${a.error}`);
   const created = applied.filter((a) => !a.error && !a.skipped && a.item.action !== 'adopt').length;
@@ -195,9 +207,9 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   }
   const started = deps.clock.monotonic();
   let stopped = deps.signal;
-  const { records, timedOut } = await withLock(deps, session, 'BackupResult', (signal) => {
-    stopped = signal;
-    return takeBackups(stepDeps(deps, client, signal), o, plan, scope);
+  const { records, timedOut } = await withLock(deps, session, 'BackupResult', (lock) => {
+    stopped = lock.signal;
+    return takeBackups(stepDeps(deps, client, lock.signal), o, plan, scope, lock);
   });
   printBackupRecords(deps.io, o.output, report, records);
   const code = verdict(deps, o, records, timedOut, plan.invalid.length, deps.clock.monotonic() - started);

@@ -109,7 +109,10 @@ export async function runInstanceStep(o: InstanceStepOptions, step: InstanceStep
       wait: o.wait ? { timeoutMs: o.timeoutMs, namespace: selectionScope(selection), report: step.report } : undefined,
     });
   };
-  const outcome = o.dryRun === 'none' ? await withLock(deps, session, step.kind, apply) : await apply(deps.signal);
+  const outcome =
+    o.dryRun === 'none'
+      ? await withLock(deps, session, step.kind, (lock) => apply(lock.signal))
+      : await apply(deps.signal);
   const code = finish(deps, o, step, target.context, outcome, deps.clock.monotonic() - started);
   throwIfInterrupted(stopped);
   return code;

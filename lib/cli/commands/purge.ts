@@ -1,12 +1,19 @@
-import type { Deps, Session, StepDeps } from '../../deps';
-import { ExitCode, PreflightError, throwIfInterrupted } from '../../errors';
+import type { ActLock, Deps, Session } from '../../deps';
+import { ExitCode, PreflightError } from '../../errors';
 import type { AccessCheck } from '../../kube/access';
 import { operatorNamespace, resources } from '../../operator/names';
-import { checkFinalBackups } from '../../steps/decommission/plan';
 import { readDecommissionRecord } from '../../steps/decommission/record';
 import { persistsReport } from '../../steps/persists';
 import { findHelm, helmUninstall, releaseRows } from '../../steps/purge/helm';
-import { deleteCrds, deleteOperatorNamespace, deleteRemainingCrs, type PhaseEvents } from '../../steps/purge/phases';
+import { helmGate } from '../../steps/purge/gates';
+import {
+  deleteCrds,
+  deleteOperatorNamespace,
+  deleteRemainingCrs,
+  type PhaseEvents,
+  type PhaseOptions,
+} from '../../steps/purge/phases';
+import { actOnFresh, unlocked } from '../../steps/act';
 import { type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
 import { requireAccess } from '../../steps/preflight';
 import { type DryRunMode, type ObjectResult, summarize } from '../../steps/results';
@@ -121,20 +128,6 @@ function refuseStep4AfterStep5(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
   warn(deps.io, `--force-preflight: ${consequence}`);
 }
 
-/**
- * The cluster may have changed between the plan and the confirmation: --delete-apps' gate is
- * checked again right before anything is deleted.
- */
-async function recheckGate(deps: Deps, step: StepDeps, o: PurgeOptions) {
-  if (!o.deleteApps || o.skipBackupCheck || o.dryRun !== 'none') return;
-  const check = await checkFinalBackups(step.client, { now: deps.clock.now(), marginMs: o.marginMs });
-  if (!check.ok)
-    throw new PreflightError(
-      `refusing --delete-apps: since the plan, ${check.detail}; nothing was deleted`,
-      `${check.fix ?? ''}; or pass --skip-backup-check`,
-    );
-}
-
 /** The HelmReleases of paused applications, which step 4 leaves behind. */
 function heldBackRows(plan: PurgePlan, ev: PhaseEvents) {
   for (const key of plan.heldBackHelmReleases) {
@@ -150,26 +143,57 @@ function heldBackRows(plan: PurgePlan, ev: PhaseEvents) {
   }
 }
 
-/** Runs each phase left to do, in the procedure's order; returns the ids of those completed. */
-async function runPhases(
-  deps: Deps,
-  step: StepDeps,
-  session: Session,
-  o: PurgeOptions,
-  plan: PurgePlan,
-  todo: PurgePhase[],
-  ev: PhaseEvents,
-) {
-  const opts = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency };
+/**
+ * helm uninstall of the revision planned, judged again inside the lock; a client dry run runs
+ * nothing (the release's own record says what helm would delete). Lost the lock meanwhile: helm is
+ * killed, what it did is read back as rows, and the run stops (exit 3).
+ */
+async function helmPhase(run: PurgeRun, lock: ActLock, helm: string | undefined) {
+  const { deps, o, plan, session, ev } = run;
+  if (o.dryRun === 'client') {
+    for (const row of releaseRows(plan.release, 'client')) ev.result(row);
+    return;
+  }
+  if (!plan.release || !helm) return;
+  const client = session.client.withSignal(lock.signal);
+  await actOnFresh(lock, helmGate(client, plan.release, o.forcePreflight), async (fresh) => {
+    if (!fresh.release) return ev.log('the release is already gone');
+    await helmUninstall(
+      helm,
+      deps.env,
+      session.client,
+      session.target,
+      fresh.release,
+      { dryRun: o.dryRun !== 'none', timeoutMs: o.timeoutMs, signal: lock.signal },
+      ev,
+    );
+  });
+  lock.check();
+}
+
+/** What one purge run shares between its phases. */
+interface PurgeRun {
+  deps: Deps;
+  session: Session;
+  o: PurgeOptions;
+  plan: PurgePlan;
+  ev: PhaseEvents;
+}
+
+/** Runs each phase left to do, in the procedure's order, under the lock; returns the ids of those completed. */
+async function runPhases(run: PurgeRun, todo: PurgePhase[], lock: ActLock) {
+  const { deps, session, o, plan, ev } = run;
+  const step = stepDeps(deps, session.client.withSignal(lock.signal), lock.signal);
+  const opts: PhaseOptions = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency, lock };
   const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
+  const judge = { skipBackupCheck: o.skipBackupCheck, judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }) };
   const done: string[] = [];
-  await recheckGate(deps, step, o);
   for (const phase of todo) {
-    throwIfInterrupted(step.signal);
+    lock.check();
     info(deps.io, phase.title);
     if (phase.id === 'step4-delete-crs') {
       try {
-        await deleteRemainingCrs(step, opts, ev);
+        await deleteRemainingCrs(step, opts, ev, judge);
       } finally {
         // They stay whether or not the run waits until every application is gone: a run that
         // stops here (a finalizer, a failure) must name them too, for a re-run finds no
@@ -177,20 +201,10 @@ async function runPhases(
         heldBackRows(plan, ev);
       }
     }
-    // A client dry run runs nothing: the release's own record says what helm would delete.
-    if (phase.id === 'step5-helm-uninstall' && o.dryRun === 'client')
-      for (const row of releaseRows(plan.release, 'client')) ev.result(row);
-    else if (phase.id === 'step5-helm-uninstall' && helm)
-      await helmUninstall(
-        helm,
-        session.target,
-        { dryRun: o.dryRun !== 'none', timeoutMs: o.timeoutMs },
-        ev,
-        plan.release,
-      );
+    if (phase.id === 'step5-helm-uninstall') await helmPhase(run, lock, helm);
     if (phase.id === 'step5-delete-crds') await deleteCrds(step, opts, ev);
     if (phase.id === 'step5-delete-namespace') await deleteOperatorNamespace(step, opts, ev);
-    throwIfInterrupted(step.signal);
+    lock.check();
     done.push(phase.id);
   }
   return done;
@@ -257,7 +271,6 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
       typeToConfirm: target.cluster,
     });
   const results: ObjectResult[] = [];
-  const step = (signal: AbortSignal) => stepDeps(deps, client, signal);
   const ev: PhaseEvents = {
     log: (l) => info(deps.io, `  ${l}`),
     helmOutput: (c) => deps.io.errRaw(c),
@@ -266,10 +279,13 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
       if (row.result === 'failed') warn(deps.io, `${row.kind} ${row.name}: ${row.message}`);
     },
   };
-  const go = (signal: AbortSignal) => runPhases(deps, step(signal), session, o, plan, todo, ev);
+  const run: PurgeRun = { deps, session, o, plan, ev };
   let done: string[];
   try {
-    done = o.dryRun === 'none' ? await withLock(deps, session, 'PurgeResult', go) : await go(deps.signal);
+    done =
+      o.dryRun === 'none'
+        ? await withLock(deps, session, 'PurgeResult', (lock) => runPhases(run, todo, lock))
+        : await runPhases(run, todo, unlocked(deps.signal));
   } catch (err) {
     // Whatever stopped the run, what it did is still reported, object by object.
     printResults(deps.io, o.output, 'PurgeResult', { ...fields, summary: summarize(results), plan }, results);
@@ -284,9 +300,10 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
     results,
   );
   printPersists(deps.io, persists, o.output);
+  const failed = summarize(results).failed;
   info(
     deps.io,
-    `purge${o.dryRun === 'none' ? '' : ` (dry run: ${o.dryRun})`}: ${plural(done.length, 'phase')} ${o.dryRun === 'client' ? 'planned' : 'completed'}`,
+    `purge${o.dryRun === 'none' ? '' : ` (dry run: ${o.dryRun})`}: ${plural(done.length, 'phase')} ${o.dryRun === 'client' ? 'planned' : 'completed'}${failed ? `, ${plural(failed, 'object')} failed (listed above)` : ''}`,
   );
-  return ExitCode.ok;
+  return failed ? ExitCode.someFailed : ExitCode.ok;
 }

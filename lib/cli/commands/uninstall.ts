@@ -1,4 +1,4 @@
-import type { Deps, Session } from '../../deps';
+import type { ActLock, Deps, Session } from '../../deps';
 import type { KubeClient } from '../../kube/client';
 import { ExitCode, UsageError } from '../../errors';
 import { operatorNamespace } from '../../operator/names';
@@ -46,7 +46,7 @@ export interface StepRunners {
   /** Where the cluster stands, read before each decision. */
   status: (client: KubeClient, opts: JudgeOptions) => Promise<ProcedureStatus>;
   /** Holds the lock for the whole procedure (the steps run under it). */
-  lock: <T>(deps: Deps, session: Session, purpose: string, body: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+  lock: <T>(deps: Deps, session: Session, purpose: string, body: (lock: ActLock) => Promise<T>) => Promise<T>;
 }
 
 export const stepRunners: StepRunners = {
@@ -195,6 +195,8 @@ async function runSteps(run: Run): Promise<number> {
     if (!isDry(o)) {
       const { target } = await deps.connect(o.connection);
       await confirm(deps, target, 'delete the Cluster CR (step 3)', { yes: o.yes });
+      // A prompt may have waited an hour (a laptop asleep): the lock must still be ours.
+      await deps.heldLock?.confirm();
     }
     const code = await attempt(run, () => run.runners.decommission(decommissionStepOptions(o), deps));
     if (code) return stop(run, code, 'step 3');
@@ -204,6 +206,23 @@ async function runSteps(run: Run): Promise<number> {
     if (code) return code;
   }
   return ExitCode.ok;
+}
+
+/**
+ * Deps whose connect hands every step the session this run resolved at its start (a namespace of
+ * the step's own applied), instead of reading the kubeconfig again.
+ */
+function pinTarget(deps: Deps, session: Session): Deps {
+  return {
+    ...deps,
+    connect: async (flags) => ({
+      client: session.client,
+      target:
+        flags.namespace === undefined
+          ? session.target
+          : { ...session.target, namespace: flags.namespace, namespaceExplicit: true },
+    }),
+  };
 }
 
 /** The whole procedure in order, resuming where the cluster stands; asks before steps 3 and 5. */
@@ -222,7 +241,9 @@ export async function runUninstall(
       );
     validateTtl(o.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
   }
+  // The target is resolved once: a kubeconfig edited mid-run (kubectx, a cloud CLI) changes nothing.
   const session = await deps.connect(o.connection);
+  const pinned = pinTarget(deps, session);
   const { client } = session;
   const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs });
   const before = await status();
@@ -235,9 +256,9 @@ export async function runUninstall(
     info(deps.io, `dry run (${o.dryRun}): each step's plan, later steps planned as if the earlier ones had run`);
   // One lock for the whole procedure: another run cannot slip in between two steps (dry runs take none).
   const code = isDry(o)
-    ? await runSteps({ o, deps, runners, before, status })
-    : await runners.lock(deps, session, 'UninstallResult', (signal) =>
-        runSteps({ o, deps: { ...deps, heldLock: { signal } }, runners, before, status }),
+    ? await runSteps({ o, deps: pinned, runners, before, status })
+    : await runners.lock(pinned, session, 'UninstallResult', (lock) =>
+        runSteps({ o, deps: { ...pinned, heldLock: lock }, runners, before, status }),
       );
   if (code || isDry(o)) return code;
   info(deps.io, '\n== Done');

@@ -47,19 +47,6 @@ export const heldByOthers = (c: KubeObject): string[] =>
 /** The operator removed its finalizer and kubectl vw's still holds the Cluster: time to judge and let go. */
 export const releasedToObserver = (c: KubeObject) => hasObserver(c) && !hasFinalizer(c);
 
-/** Adds the observer finalizer, only if the list is still what was seen (JSON patch test). */
-export async function addObserver(client: KubeClient, cluster: KubeObject) {
-  if (hasObserver(cluster)) return;
-  const current = cluster.metadata.finalizers;
-  const ops = current
-    ? [
-        { op: 'test', path: '/metadata/finalizers', value: current },
-        { op: 'add', path: '/metadata/finalizers/-', value: observerFinalizer },
-      ]
-    : [{ op: 'add', path: '/metadata/finalizers', value: [observerFinalizer] }];
-  await client.jsonPatch(resources.clusters, cluster.metadata.name, cluster.metadata.namespace, ops);
-}
-
 /**
  * Removes the given finalizers, only from the list as seen. A retry whose first attempt landed
  * (its answer lost) fails its test with 422 or 409: the Cluster is re-read, and if none of them is
@@ -76,6 +63,8 @@ export async function removeFinalizers(client: KubeClient, cluster: KubeObject, 
         current.metadata.name,
         current.metadata.namespace,
         [
+          // Exactly the object read: one re-created under its name is another Cluster.
+          ...(cluster.metadata.uid ? [{ op: 'test', path: '/metadata/uid', value: cluster.metadata.uid }] : []),
           { op: 'test', path: '/metadata/finalizers', value: finalizers },
           { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => !names.includes(f)) },
         ],
@@ -86,6 +75,8 @@ export async function removeFinalizers(client: KubeClient, cluster: KubeObject, 
       if (isNotFound(err)) return;
       if (!(err instanceof ApiError && (err.status === 409 || err.status === 422))) throw err;
       current = await client.find(resources.clusters, cluster.metadata.name, cluster.metadata.namespace);
+      // The object meant is gone: one under its name now is another, and none of its business.
+      if (cluster.metadata.uid && current && current.metadata.uid !== cluster.metadata.uid) return;
     }
   }
 }

@@ -1,6 +1,6 @@
 import { isNotFound } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
-import { core } from '../../kube/resources';
+import { core, type KubeObject } from '../../kube/resources';
 import { clusterFinalizer, decommissionRecord, operatorNamespace, toolNamespace } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
 
@@ -16,6 +16,8 @@ export type RecordOutcome = 'in-progress' | 'revoked' | 'unconfirmed' | 'forced'
 
 export interface DecommissionRecord {
   cluster: string;
+  /** The Cluster's uid: the record is about this one object, never about whatever has its name. */
+  clusterUID?: string;
   clusterID: string;
   odooUrl: string;
   startedAt: string;
@@ -26,10 +28,45 @@ export interface DecommissionRecord {
   evidence?: string;
   /** "true" when the operator's finalizer was on the Cluster as kubectl vw deleted it. */
   operatorFinalizer?: string;
+  /** metadata.generation once deleted: a condition observed at it or later is the operator's word on the deletion. */
+  deletionGeneration?: string;
   skipped?: string;
 }
 
 export const owesRevocation = (r?: DecommissionRecord) => r?.outcome === 'forced' || r?.outcome === 'unconfirmed';
+
+/** The record is about this very Cluster (by uid): a Cluster of the same name made later is another one. */
+export const recordIsAbout = (r: DecommissionRecord | undefined, cluster: Cluster | KubeObject) =>
+  Boolean(r?.clusterUID && r.clusterUID === cluster.metadata.uid);
+
+/**
+ * Whether the record still speaks for this cluster's credential, or why not: a Cluster there now
+ * that is another object than the one recorded, or an installation of the operator made after
+ * the record (helm's first revision newer than it), whose Cluster the record never saw.
+ */
+export function recordStanding(
+  record: DecommissionRecord | undefined,
+  clusters: KubeObject[],
+  installedAt?: string,
+): { record?: DecommissionRecord; superseded?: string } {
+  if (!record) return {};
+  const other = clusters.find((c) => !recordIsAbout(record, c));
+  if (other)
+    return {
+      superseded: `the step 3 record is about ${describeRecorded(record)}, not Cluster ${other.metadata.name} (uid ${other.metadata.uid}) there now`,
+    };
+  const recordedAt = Date.parse(record.startedAt);
+  const installed = installedAt ? Date.parse(installedAt) : Number.NaN;
+  if (!clusters.length && installed > recordedAt)
+    return {
+      superseded: `the operator was installed again at ${installedAt}, after the step 3 record of ${describeRecorded(record)} (${record.startedAt}): what became of that installation's Cluster is unknown`,
+    };
+  return { record };
+}
+
+/** The recorded Cluster by what identifies it, for people. */
+export const describeRecorded = (r: DecommissionRecord) =>
+  `Cluster ${r.cluster} (${r.clusterUID ? `uid ${r.clusterUID}` : 'uid not recorded'}, cluster ID ${r.clusterID || 'unknown'})`;
 
 /** Writes (or updates) the step 3 record. */
 export async function writeDecommissionRecord(
@@ -39,9 +76,11 @@ export async function writeDecommissionRecord(
   now = new Date().toISOString(),
 ): Promise<DecommissionRecord> {
   const existing = await readDecommissionRecord(client);
-  const same = existing?.cluster === cluster.metadata.name;
+  // The same Cluster object, by uid: an earlier record about another Cluster of that name is replaced whole.
+  const same = recordIsAbout(existing, cluster);
   const record: DecommissionRecord = {
     cluster: cluster.metadata.name,
+    clusterUID: cluster.metadata.uid,
     clusterID: cluster.status?.clusterID || (same ? existing?.clusterID : '') || '',
     odooUrl: cluster.spec.odoo?.url ?? (same ? existing?.odooUrl : '') ?? '',
     startedAt: same && existing ? existing.startedAt : now,

@@ -1,12 +1,13 @@
 import { mapLimit } from '../../concurrency';
-import type { StepDeps } from '../../deps';
-import { ExitCode, PreflightError, TimeoutError, VwError } from '../../errors';
-import { ApiError, isNotFound } from '../../kube/api-error';
+import type { ActLock, StepDeps } from '../../deps';
+import { ExitCode, TimeoutError, VwError } from '../../errors';
+import { ApiError, isConflict, isNotFound } from '../../kube/api-error';
 import { core, type KubeObject, type ResourceType } from '../../kube/resources';
 import { objectKey, waitForObjects } from '../../kube/watch';
-import { operatorCrds, operatorNamespace, resources } from '../../operator/names';
+import { operatorNamespace, resources } from '../../operator/names';
+import { actOnFresh, preconditionsOf } from '../act';
 import { dryResult, type DryRunMode, type ObjectResult, skippedResult } from '../results';
-import { countAll, crKinds } from './plan';
+import { crdGate, namespaceGate, type Step4Judge, step4Gate } from './gates';
 
 export interface PhaseEvents {
   log: (line: string) => void;
@@ -20,21 +21,70 @@ export interface PhaseOptions {
   dryRun: DryRunMode;
   timeoutMs: number;
   concurrency: number;
+  /** The lock the deletes happen under (a real run); each phase's gate is judged again inside it. */
+  lock: ActLock;
 }
 
 const errorText = (err: unknown) =>
   err instanceof ApiError ? `${err.status} ${err.reason}: ${err.message}` : (err as Error).message;
 
-/** Deletes one object, as a result row: "already gone" is done, not a failure. */
-async function deleteOne(deps: StepDeps, r: ResourceType, o: KubeObject, dryRun: DryRunMode): Promise<ObjectResult> {
-  const row = { kind: r.kind, name: o.metadata.name, namespace: o.metadata.namespace, action: 'delete' };
+const baseRow = (r: ResourceType, o: KubeObject) => ({
+  kind: r.kind,
+  name: o.metadata.name,
+  namespace: o.metadata.namespace,
+  action: 'delete',
+});
+
+/**
+ * Deletes one object as it was read (its uid and resourceVersion as preconditions), as a result
+ * row: "already gone" is done, not a failure; 'conflict' when it moved on since the read.
+ */
+async function deleteOne(
+  deps: StepDeps,
+  r: ResourceType,
+  o: KubeObject,
+  dryRun: DryRunMode,
+): Promise<ObjectResult | 'conflict'> {
+  const row = baseRow(r, o);
+  if (dryRun === 'client') return { ...row, result: 'planned' };
   try {
-    await deps.client.delete(r, o.metadata.name, o.metadata.namespace, { dryRun: dryRun === 'server' });
+    await deps.client.delete(r, o.metadata.name, o.metadata.namespace, {
+      dryRun: dryRun === 'server',
+      preconditions: preconditionsOf(o),
+    });
     return { ...row, result: dryResult(dryRun) };
   } catch (err) {
     if (isNotFound(err)) return { ...row, result: 'unchanged', message: 'already gone' };
+    if (isConflict(err)) return 'conflict';
     return { ...row, result: 'failed', message: errorText(err) };
   }
+}
+
+const movedOn = (n: number, kind: string) =>
+  new ApiError(409, 'Conflict', `${n} ${kind}s changed between their read and their delete`);
+
+/**
+ * Deletes every object of a fresh read, each with that read's preconditions. Those that moved on
+ * meanwhile (409) make the act throw a conflict: actOnFresh then reads, judges and deletes again.
+ * Objects already being deleted are left to go.
+ */
+async function deleteRead(deps: StepDeps, r: ResourceType, items: KubeObject[], opts: PhaseOptions, ev: PhaseEvents) {
+  const todo = items.filter((o) => !o.metadata.deletionTimestamp);
+  let conflicts = 0;
+  const rows = await mapLimit(
+    todo,
+    opts.concurrency,
+    async (o: KubeObject) => {
+      const row = await deleteOne(deps, r, o, opts.dryRun);
+      if (row === 'conflict') conflicts++;
+      else ev.result(row);
+      return row;
+    },
+    { stop: () => deps.signal.aborted, skipped: (o) => skippedResult(baseRow(r, o)) },
+  );
+  for (const row of rows) if (row !== 'conflict' && row.result === 'skipped') ev.result(row);
+  if (conflicts && !deps.signal.aborted) throw movedOn(conflicts, r.kind);
+  return rows.filter((x): x is ObjectResult => x !== 'conflict');
 }
 
 /** Waits for deleted objects to be gone; a finalizer holding them past the timeout is exit 4. */
@@ -48,25 +98,19 @@ async function waitGone(deps: StepDeps, r: ResourceType, keys: string[], timeout
   }
 }
 
-/** Deletes every ApplicationInstance and Operation and waits until they are gone (step 4). */
-export async function deleteRemainingCrs(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents) {
+/**
+ * Step 4: deletes every ApplicationInstance, then every Operation, and waits until they are gone.
+ * Each kind is read again inside the lock right before its deletes, and the applications' final
+ * backups judged again on that read: an application resumed, or a backup gone, since the plan
+ * stops it here.
+ */
+export async function deleteRemainingCrs(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents, judge: Step4Judge) {
   for (const r of [resources.applicationInstances, resources.operations]) {
-    const { items } = await deps.client.list(r);
-    if (!items.length) continue;
-    ev.log(`deleting ${items.length} ${r.kind}s`);
-    const rows = await mapLimit(
-      items,
-      opts.concurrency,
-      async (o: KubeObject) => {
-        const row =
-          opts.dryRun === 'client'
-            ? { ...baseRow(r, o), result: 'planned' as const }
-            : await deleteOne(deps, r, o, opts.dryRun);
-        ev.result(row);
-        return row;
-      },
-      { stop: () => deps.signal.aborted, skipped: (o) => skippedResult(baseRow(r, o)) },
-    );
+    const gate = step4Gate(deps.client, r, judge);
+    const rows = await actOnFresh(opts.lock, gate, async (items) => {
+      if (items.length) ev.log(`deleting ${items.length} ${r.kind}s`);
+      return deleteRead(deps, r, items, opts, ev);
+    });
     const failed = rows.filter((x) => x.result === 'failed').length;
     // Nothing further (helm uninstall, CRDs) may run while custom resources are left behind.
     if (failed)
@@ -76,6 +120,7 @@ export async function deleteRemainingCrs(deps: StepDeps, opts: PhaseOptions, ev:
         'fix the reported errors, then re-run kubectl vw purge',
       );
     if (opts.dryRun !== 'none' || deps.signal.aborted) continue;
+    const { items } = await deps.client.list(r);
     await waitGone(
       deps,
       r,
@@ -86,56 +131,35 @@ export async function deleteRemainingCrs(deps: StepDeps, opts: PhaseOptions, ev:
   }
 }
 
-const baseRow = (r: ResourceType, o: KubeObject) => ({
-  kind: r.kind,
-  name: o.metadata.name,
-  namespace: o.metadata.namespace,
-  action: 'delete',
-});
-
-/** Deletes the operator's CRDs, refusing while any object of their kinds remains. */
+/**
+ * Deletes the operator's CRDs: inside the lock, every kind of theirs is counted again right before
+ * (a CRD deleted deletes every object of its kind), and each CRD is deleted as then read.
+ */
 export async function deleteCrds(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents) {
-  const remaining: string[] = [];
-  // A dry run of step 4 left the objects in place; the plan already checked they would go first.
-  for (const r of opts.dryRun === 'none' ? crKinds : []) {
-    const n = await countAll(deps.client, r);
-    if (n) remaining.push(`${n} ${r.kind}${n > 1 ? 's' : ''}`);
-  }
-  if (remaining.length) {
-    throw new PreflightError(
-      `refusing to delete the CRDs: ${remaining.join(', ')} still exist, and deleting a CRD deletes every object of its kind`,
-      'remove them first with --delete-apps (step 4), or keep the CRDs',
-    );
-  }
-  for (const name of operatorCrds) {
-    const crd = { metadata: { name } };
-    ev.result(
-      opts.dryRun === 'client'
-        ? { ...baseRow(core.crds, crd), result: 'planned' }
-        : await deleteOne(deps, core.crds, crd, opts.dryRun),
-    );
-  }
-  if (opts.dryRun === 'none')
+  const gate = crdGate(deps.client, opts.dryRun);
+  const rows = await actOnFresh(opts.lock, gate, (crds) => deleteRead(deps, core.crds, crds, opts, ev));
+  if (opts.dryRun === 'none' && !rows.some((x) => x.result === 'failed'))
     await waitGone(
       deps,
       core.crds,
-      [...operatorCrds],
+      rows.map((x) => x.name),
       opts.timeoutMs,
       'see what holds them: kubectl get crd -o yaml | grep -A3 finalizers',
     );
 }
 
-/** Deletes the operator's namespace (and with it the bootstrap credential Secret), waiting for it to go. */
+/**
+ * Deletes the operator's namespace (and with it the bootstrap credential Secret), judged again
+ * inside the lock (no Cluster and no release left in it), and waits for it to go.
+ */
 export async function deleteOperatorNamespace(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents) {
-  const ns = { metadata: { name: operatorNamespace } };
-  const row =
-    opts.dryRun === 'client'
-      ? { ...baseRow(core.namespaces, ns), result: 'planned' as const }
-      : await deleteOne(deps, core.namespaces, ns, opts.dryRun);
-  ev.result(row);
-  if (row.result === 'failed')
+  const rows = await actOnFresh(opts.lock, namespaceGate(deps.client), (ns) =>
+    ns ? deleteRead(deps, core.namespaces, [ns], opts, ev) : Promise.resolve([]),
+  );
+  const row = rows[0];
+  if (row?.result === 'failed')
     throw new VwError(`could not delete namespace ${operatorNamespace}: ${row.message}`, ExitCode.someFailed);
-  if (opts.dryRun !== 'none' || row.result === 'unchanged') return;
+  if (opts.dryRun !== 'none' || !row) return;
   const w = await waitForObjects(deps.client, core.namespaces, [operatorNamespace], (o) => !o, {
     timeoutMs: opts.timeoutMs,
     signal: deps.signal,

@@ -12,7 +12,8 @@ import {
   type JudgeOptions,
   judgeApps,
 } from '../final-backups';
-import { hasFinalizer, heldByOthers, releasedToObserver } from '../decommission/finalizer';
+import { hasFinalizer, hasObserver, heldByOthers, releasedToObserver } from '../decommission/finalizer';
+import { recordStanding } from '../decommission/record';
 import { isPaused } from '../pause';
 import { plural } from '../../plural';
 import { type Observed, observeCluster } from './observe';
@@ -64,7 +65,8 @@ function factsOf(o: Observed, apps: AppFinalBackup[]): Facts {
   const paused = o.instances.filter(isPaused);
   const cluster = o.cluster;
   const decommissioning = cluster ? findCondition(cluster.status?.conditions, 'Decommissioning') : undefined;
-  const forced = o.record?.outcome === 'forced' ? o.record : undefined;
+  const record = standingRecord(o).record;
+  const forced = record?.outcome === 'forced' ? record : undefined;
   return {
     crds: o.crds,
     instances: o.instances.length,
@@ -140,9 +142,13 @@ function step2(o: Observed, apps: AppFinalBackup[]): StepStatus {
   return { step: 2, name: 'final backups', state, evidence, next };
 }
 
+/** The step 3 record, if it speaks for this installation's Cluster (by uid, not superseded by a reinstall). */
+const standingRecord = (o: Observed) => recordStanding(o.record, o.clusters, o.release?.installedAt);
+
 /** What the step 3 record says about the credential, for the evidence. */
 function recordEvidence(o: Observed): string[] {
-  const r = o.record;
+  const { record: r, superseded } = standingRecord(o);
+  if (superseded) return [o.cluster ? superseded : `${superseded}; whether Odoo revoked its credential is unknown`];
   if (!r) return o.cluster ? [] : ['no kubectl vw record of step 3: whether Odoo revoked the credential is unknown'];
   switch (r.outcome) {
     case 'forced':
@@ -173,6 +179,10 @@ function step3(o: Observed, f: Facts): StepStatus {
     );
     if (held)
       evidence.push("the operator's finalizer drained; kubectl vw's observer finalizer holds it until recorded");
+    if (!cluster.metadata.deletionTimestamp && hasObserver(cluster as KubeObject))
+      evidence.push(
+        "kubectl vw's observer finalizer is on it, left by a decommission interrupted before its delete: the next kubectl vw decommission uses it (or: kubectl patch to remove it)",
+      );
     const foreign = heldByOthers(cluster as KubeObject);
     if (foreign.length)
       evidence.push(
@@ -191,7 +201,7 @@ function step3(o: Observed, f: Facts): StepStatus {
   evidence.push(...recordEvidence(o));
   const next =
     state === 'done'
-      ? o.record?.outcome === 'in-progress'
+      ? standingRecord(o).record?.outcome === 'in-progress'
         ? 'kubectl vw decommission'
         : undefined
       : state === 'blocked'
