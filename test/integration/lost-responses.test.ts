@@ -1,7 +1,7 @@
 import type { KubeClient } from '../../lib/kube/client';
 import { core } from '../../lib/kube/resources';
 import { pauseAnnotation, resources } from '../../lib/operator/names';
-import { adminKubeconfig, createTestNamespace, deleteNamespace } from '../support/kube-env';
+import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl, kubectlOk } from '../support/kube-env';
 import { SimOperator } from '../support/sim-operator';
 import { type Seen, startForwardProxy } from '../helpers/forward-proxy';
 import { adminClient, createApps, ensureStorageLocation, eventually, vw } from '../helpers/plugins';
@@ -117,6 +117,75 @@ describe('lost responses', () => {
     } finally {
       await proxy.stop();
       await client.delete(core.configMaps, 'kubectl-vw-decommission', 'kube-system').catch(() => undefined);
+    }
+  });
+
+  /** A registered Cluster in vworkspace-system, as the operator leaves one (its finalizer, an ID). */
+  async function registered(name: string) {
+    await client.create(
+      resources.clusters,
+      {
+        apiVersion: 'ops.vworkspace.io/v1alpha1',
+        kind: 'Cluster',
+        metadata: { name, namespace: 'vworkspace-system' },
+        spec: { odoo: { url: 'http://127.0.0.1:9' } },
+      },
+      'vworkspace-system',
+    );
+    await eventually(
+      async () => (await client.find(resources.clusters, name, 'vworkspace-system'))?.status,
+      30_000,
+      'registered',
+    );
+  }
+  const finalizersOf = async (name: string) =>
+    JSON.parse(await kubectlOk(['get', 'clusters.ops.vworkspace.io', name, '-n', 'vworkspace-system', '-o', 'json']))
+      .metadata.finalizers as string[];
+  const cleanup = async (name: string) => {
+    const args = ['clusters.ops.vworkspace.io', name, '-n', 'vworkspace-system'];
+    await kubectl(['patch', ...args, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await kubectl(['delete', ...args, '--ignore-not-found', '--wait=false']);
+    await kubectl(['delete', 'configmap', 'kubectl-vw-decommission', '-n', 'kube-system', '--ignore-not-found']);
+  };
+
+  it("the observer finalizer's patch whose answer was lost: its retry's failed test is recognised as done", async () => {
+    await registered('lost-o');
+    const d = dropFirst((r) => r.method === 'PATCH' && r.path.endsWith('/clusters/lost-o'));
+    const proxy = await startForwardProxy(kubeconfig, d.decide);
+    try {
+      const r = await vw(
+        ['decommission', 'lost-o', '--yes', '--force-preflight', '--skip-backup-check', '--timeout', '3s'],
+        {
+          kubeconfig: proxy.kubeconfig,
+        },
+      );
+      expect(d.dropped()).toBe(1);
+      expect(r.stderr).not.toMatch(/error:|422/);
+      expect(r.exitCode).toBe(4); // deleted, and followed: Odoo is not there, so the finalizer does not drain
+      expect(await finalizersOf('lost-o')).toContain('kubectl-vw.vworkspace.io/decommission-observer');
+    } finally {
+      await proxy.stop();
+      await cleanup('lost-o');
+    }
+  });
+
+  it('a delete that fails leaves no observer finalizer behind on the live Cluster', async () => {
+    await registered('lost-d');
+    const proxy = await startForwardProxy(kubeconfig, (r) =>
+      r.method === 'DELETE' && r.path.endsWith('/clusters/lost-d')
+        ? { status: 403, body: { kind: 'Status', reason: 'Forbidden', message: 'denied by a policy' } }
+        : { forward: true },
+    );
+    try {
+      const r = await vw(['decommission', 'lost-d', '--yes', '--force-preflight', '--skip-backup-check'], {
+        kubeconfig: proxy.kubeconfig,
+      });
+      expect(r.exitCode).toBe(3);
+      const finalizers = await finalizersOf('lost-d');
+      expect(finalizers).toEqual(['ops.vworkspace.io/decommission']);
+    } finally {
+      await proxy.stop();
+      await cleanup('lost-d');
     }
   });
 });
