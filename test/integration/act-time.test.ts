@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { kubectlOk, toolsBinDir } from '../support/kube-env';
-import { sandboxClusterName, seedSandbox, startWorld, type World } from '../support/sandbox';
+import { clientFor, ensureCluster, sandboxClusterName, seedSandbox, startWorld, type World } from '../support/sandbox';
 import { type Observer, observe } from '../helpers/observe';
-import { distBin, unwrapped, vw } from '../helpers/plugins';
+import { distBin, eventually, unwrapped, vw } from '../helpers/plugins';
 
 // Every destructive act is judged again at the moment it happens, inside the lock, from a fresh
 // read: what changed while a prompt waited stops it there, and a lock lost meanwhile stops it too.
@@ -46,6 +46,17 @@ describe('checked at the moment of the act', () => {
     expect(c?.metadata.deletionTimestamp).toBeUndefined();
     expect(c?.metadata.finalizers ?? []).not.toContain(observer);
   };
+  /** A registered Cluster to decommission (a test before may have let it go): each test stands alone. */
+  const registeredCluster = async () => {
+    const client = clientFor(kubeconfig);
+    await ensureCluster(client, { odooUrl: world.odoo.url });
+    client.close();
+    await eventually(
+      async () => (await seen.get('clusters', system, cluster))?.status?.clusterID,
+      60_000,
+      'the Cluster registered',
+    );
+  };
   const stepsOneAndTwo = async () => {
     expect((await vw(['pause', '--all'], { kubeconfig })).exitCode).toBe(0);
     const b = await vw(['backup', '--ttl', '720h'], { kubeconfig });
@@ -58,7 +69,6 @@ describe('checked at the moment of the act', () => {
     kubeconfig = world.kubeconfig;
     seen = observe(kubeconfig);
     await seedSandbox(kubeconfig, { apps: 5, namespaces: 1, helmBin: helm(), odooUrl: world.odoo.url });
-    await stepsOneAndTwo();
   }, 300_000);
 
   afterAll(async () => {
@@ -66,16 +76,19 @@ describe('checked at the moment of the act', () => {
   });
 
   it('a resume --all while decommission asks: refused at the delete (exit 3), the Cluster untouched', async () => {
+    await registeredCluster();
+    await stepsOneAndTwo();
     const r = await atPrompt(kubeconfig, 'decommission', /Continue\? \[y\/N\]/, async () => {
       expect((await vw(['resume', '--all'], { kubeconfig })).exitCode).toBe(0);
     });
     expect(r.output).toMatch(/refusing to delete Cluster \S+: since it was checked, instances paused: .*not paused/);
     expect(r.exitCode).toBe(3);
     await liveCluster();
-    await stepsOneAndTwo();
   }, 600_000);
 
   it('a final Velero Backup deleted while decommission asks: refused at the delete (exit 3)', async () => {
+    await registeredCluster();
+    await stepsOneAndTwo();
     expect((await seen.list('veleroBackups', 'velero')).length).toBeGreaterThan(0);
     const r = await atPrompt(kubeconfig, 'decommission', /Continue\? \[y\/N\]/, async () => {
       await kubectlOk(['delete', 'backups.velero.io', '--all', '-n', 'velero', '--wait=false'], { kubeconfig });
@@ -85,11 +98,11 @@ describe('checked at the moment of the act', () => {
     );
     expect(r.exitCode).toBe(3);
     await liveCluster();
-    const again = await vw(['backup', '--ttl', '720h'], { kubeconfig });
-    expect(again.exitCode).toBe(0);
   }, 600_000);
 
   it("the lock lost during uninstall's step 3 prompt: nothing is deleted, exit 3", async () => {
+    await registeredCluster();
+    await stepsOneAndTwo();
     const r = await atPrompt(
       kubeconfig,
       `uninstall --ttl 720h --helm ${helm()}`,
@@ -118,6 +131,8 @@ describe('checked at the moment of the act', () => {
   }, 600_000);
 
   it('an application made backup-capable since its BackupNotSupported needs a final backup like any other', async () => {
+    await registeredCluster();
+    await stepsOneAndTwo();
     const apps = await seen.list('applicationInstances');
     const incapable = apps.find((a) => (a.spec?.backup as { capable?: boolean } | undefined)?.capable === false);
     expect(incapable).toBeDefined();
@@ -150,6 +165,8 @@ describe('checked at the moment of the act', () => {
   }, 600_000);
 
   it('with nothing changed, the re-check lets the delete through, by uid, and the record names that uid', async () => {
+    await registeredCluster();
+    await stepsOneAndTwo();
     const uid = (await seen.get('clusters', system, cluster))?.metadata.uid;
     const r = await vw(['decommission', '--yes'], { kubeconfig });
     expect(r.exitCode).toBe(0);
