@@ -65,19 +65,23 @@ export function crdGate(client: KubeClient, dryRun: DryRunMode): Gate<KubeObject
   };
 }
 
-/** The operator's namespace as it is now: it goes only once no Cluster and no release is left in it. */
-export function namespaceGate(client: KubeClient): Gate<KubeObject | undefined> {
+/**
+ * The operator's namespace as it is now: it goes only once no Cluster and no release is left in it.
+ * A dry run judges nothing here: the phases before it (helm uninstall) did not really run.
+ */
+export function namespaceGate(client: KubeClient, dryRun: DryRunMode): Gate<KubeObject | undefined> {
   let left: string | undefined;
   return {
     what: `delete namespace ${operatorNamespace}`,
     read: async () => {
       const ns = await client.find(core.namespaces, operatorNamespace);
-      const [clusters, release] = ns
-        ? await Promise.all([
-            client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
-            readHelmReleaseHead(client, operatorNamespace, helmReleaseName),
-          ])
-        : [[], undefined];
+      const [clusters, release] =
+        ns && dryRun === 'none'
+          ? await Promise.all([
+              client.listIfServed(resources.clusters, { namespace: operatorNamespace }),
+              readHelmReleaseHead(client, operatorNamespace, helmReleaseName),
+            ])
+          : [[], undefined];
       left = clusters.length
         ? `Cluster ${clusters.map((c) => c.metadata.name).join(', ')} is there (step 3 not done)`
         : release

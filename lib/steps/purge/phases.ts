@@ -153,7 +153,7 @@ export async function deleteCrds(deps: StepDeps, opts: PhaseOptions, ev: PhaseEv
  * inside the lock (no Cluster and no release left in it), and waits for it to go.
  */
 export async function deleteOperatorNamespace(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents) {
-  const rows = await actOnFresh(opts.lock, namespaceGate(deps.client), (ns) =>
+  const rows = await actOnFresh(opts.lock, namespaceGate(deps.client, opts.dryRun), (ns) =>
     ns ? deleteRead(deps, core.namespaces, [ns], opts, ev) : Promise.resolve([]),
   );
   const row = rows[0];
