@@ -19,7 +19,10 @@ async function atPrompt(kubeconfig: string, args: string, prompt: RegExp, before
   });
   let seen = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no prompt; saw: ${seen}`)), 300_000);
+    const timer = setTimeout(() => {
+      run.kill('SIGKILL');
+      reject(new Error(`no prompt; saw: ${seen}`));
+    }, 300_000);
     run.stdout?.on('data', (c: Buffer) => {
       seen += c.toString();
       if (prompt.test(seen)) {
