@@ -35,14 +35,21 @@ describe('one target for the whole run', () => {
     return path;
   };
   const releaseThere = async () => (await seen.helmReleaseSecrets(operatorNamespace, helmReleaseName)).length > 0;
+  const releaseInConfigMaps = async () =>
+    (
+      await kubectlOk(
+        ['get', 'configmaps', '-n', operatorNamespace, '-l', `owner=helm,name=${helmReleaseName}`, '-o', 'name'],
+        { kubeconfig },
+      )
+    ).trim() !== '';
   /** The release installed again, and step 3 done (by hand if a test before did not get there). */
-  const reinstall = async () => {
+  const reinstall = async (driver?: 'secret' | 'configmap') => {
     for (const c of await seen.list('clusters', operatorNamespace)) {
       const args = ['clusters.ops.vworkspace.io', c.metadata.name, '-n', operatorNamespace];
       await kubectlOk(['delete', ...args, '--wait=false'], { kubeconfig });
       await kubectl(['patch', ...args, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { kubeconfig });
     }
-    await installOperatorChart(kubeconfig, { helmBin: helm(), odooUrl: world.odoo.url });
+    await installOperatorChart(kubeconfig, { helmBin: helm(), odooUrl: world.odoo.url, driver });
   };
 
   beforeAll(async () => {
@@ -115,6 +122,16 @@ describe('one target for the whole run', () => {
     );
     expect(deployments.length).toBeGreaterThan(0);
     for (const d of deployments) expect(d).toMatchObject({ result: 'changed', message: 'deleted by helm uninstall' });
+    expect(await seen.deployments(operatorNamespace)).toEqual([]);
+  }, 300_000);
+
+  it('a release stored in ConfigMaps (HELM_DRIVER=configmap at install) is found there and uninstalled there', async () => {
+    await reinstall('configmap');
+    expect(await releaseInConfigMaps()).toBe(true);
+    const r = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig });
+    expect(r.stderr).toMatch(/HELM_DRIVER=configmap/);
+    expect(r.exitCode).toBe(0);
+    expect(await releaseInConfigMaps()).toBe(false);
     expect(await seen.deployments(operatorNamespace)).toEqual([]);
   }, 300_000);
 

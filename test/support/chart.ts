@@ -43,6 +43,8 @@ export const chartDeployments = [operatorDeploymentName, ...Object.values(bundle
 
 export interface HelmOptions {
   helmBin: string;
+  /** Where helm stores the release (HELM_DRIVER): Secrets by default. */
+  driver?: 'secret' | 'configmap';
   /** helm's cache, config and data go here, never to the user's own (default: a dir under tmp). */
   helmHome?: string;
 }
@@ -59,7 +61,8 @@ function helmEnv(home: string | undefined) {
 
 export async function helm(kubeconfig: string, args: string[], opts: HelmOptions): Promise<string> {
   const all = [...args, '--kubeconfig', kubeconfig];
-  const r = await execa(opts.helmBin, all, { reject: false, stdin: 'ignore', env: helmEnv(opts.helmHome) });
+  const env = { ...helmEnv(opts.helmHome), ...(opts.driver ? { HELM_DRIVER: opts.driver } : {}) };
+  const r = await execa(opts.helmBin, all, { reject: false, stdin: 'ignore', env });
   if (r.exitCode !== 0) throw new Error(`helm ${all.join(' ')} exited ${r.exitCode}: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
