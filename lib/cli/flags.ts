@@ -2,6 +2,7 @@ import type { Argv, Options } from 'yargs';
 import { parseGoDuration, parseRequestTimeout, requirePositiveDuration } from '../duration';
 import { UsageError } from '../errors';
 import type { ConnectionFlags } from '../kube/config';
+import { requireNamespaceName } from '../kube/namespace-name';
 import { type DryRunMode, dryRunModes } from '../steps/results';
 import type { SelectionInput } from '../steps/selection';
 import { defaults } from './defaults';
@@ -229,3 +230,26 @@ export const expiryMarginMs = (text: string) => {
     throw new UsageError(`invalid --expiry-margin "${text}": expected a Go duration such as 24h, 0s`);
   return ms;
 };
+
+/** A repeatable, comma-separated list of names (--flag a,b --flag c), each once. */
+export const namesList = (values: string | string[] | undefined): string[] => [
+  ...new Set(
+    [values ?? []]
+      .flat()
+      .flatMap((v) => String(v).split(','))
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ),
+];
+
+/** Where Velero runs: backup, status and every gate survey its Backups there (and where backupRefs point). */
+export function withVeleroNamespaceFlag<T>(y: Argv<T>) {
+  return y.option('velero-namespace', {
+    type: 'string',
+    default: defaults.backup.veleroNamespace,
+    describe: 'Namespace of Velero, its Backups and storage locations',
+  });
+}
+
+export const veleroNamespaceOf = (value: string | undefined) =>
+  requireNamespaceName(value || defaults.backup.veleroNamespace);

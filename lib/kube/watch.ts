@@ -141,3 +141,31 @@ export async function waitForObjects(
   const pending = [...wanted].filter((k) => !satisfied.has(k));
   return { satisfied: [...satisfied], pending, timedOut: pending.length > 0 && !opts.signal?.aborted };
 }
+
+/**
+ * waitForObjects, one watch per namespace the keys ("ns/name") name, at once: a wait needs rights
+ * only where its objects are (Velero's Backups in Velero's namespace), never cluster-wide.
+ */
+export async function waitForObjectsIn(
+  client: KubeClient,
+  r: ResourceType,
+  keys: Iterable<string>,
+  done: (obj: KubeObject | undefined) => boolean,
+  opts: Omit<WaitOptions, 'namespace'>,
+): Promise<WaitOutcome> {
+  const byNamespace = new Map<string, string[]>();
+  for (const key of keys) {
+    const ns = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
+    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), key]);
+  }
+  const outcomes = await Promise.all(
+    [...byNamespace].map(([namespace, ks]) =>
+      waitForObjects(client, r, ks, done, { ...opts, namespace: namespace || undefined }),
+    ),
+  );
+  return {
+    satisfied: outcomes.flatMap((o) => o.satisfied),
+    pending: outcomes.flatMap((o) => o.pending),
+    timedOut: outcomes.some((o) => o.timedOut),
+  };
+}

@@ -93,24 +93,12 @@ export type FinalBackupState =
   | 'expired'
   | 'velero-failed'
   | 'velero-missing'
+  | 'location-missing'
   | 'failed'
   | 'missing';
 
-/** The order in which an application's candidates are preferred: the first that holds wins. */
-const preference: FinalBackupState[] = [
-  'counts',
-  'no-backup-capability',
-  'running',
-  'expiring',
-  'stale',
-  'unknown',
-  'unpaused',
-  'expired',
-  'velero-failed',
-  'velero-missing',
-  'failed',
-  'missing',
-];
+/** Of the candidates that count, which says most: one that counts, before one without backup capability. */
+const preference: FinalBackupState[] = ['counts', 'no-backup-capability'];
 
 export const finalBackupCounts = (s: FinalBackupState) => s === 'counts' || s === 'no-backup-capability';
 
@@ -237,10 +225,32 @@ function judgeOrder(op: Operation, verdict: FinalBackupVerdict, ctx: JudgeContex
   return verdict;
 }
 
-/** Of an application's candidates, the one that says most about it (one that counts, first). */
+/** When an attempt was made: its Operation's creation (a retry is a new object), else its start. */
+const attemptedAt = (v: FinalBackupVerdict) => {
+  const t = timeOf(v.operation?.metadata.creationTimestamp ?? v.operation?.status?.startTime);
+  return Number.isNaN(t) ? 0 : t;
+};
+
+/**
+ * Of an application's candidates, the one that says most about it: one that counts, if any;
+ * else the newest attempt, with its own reason, and the attempt before it only as context (an
+ * older backup taken before the pause must not hide that the newer one failed, or lost its Velero
+ * Backup).
+ */
 export function bestVerdict(verdicts: FinalBackupVerdict[]): FinalBackupVerdict {
-  const rank = (v: FinalBackupVerdict) => preference.indexOf(v.state);
-  return [...verdicts].sort((a, b) => rank(a) - rank(b))[0] ?? { state: 'missing', detail: 'no final backup' };
+  const counting = verdicts
+    .filter((v) => finalBackupCounts(v.state))
+    .sort((a, b) => preference.indexOf(a.state) - preference.indexOf(b.state));
+  if (counting[0]) return counting[0];
+  const byAge = [...verdicts].sort(
+    (a, b) =>
+      attemptedAt(b) - attemptedAt(a) ||
+      (b.operation?.metadata.name ?? '').localeCompare(a.operation?.metadata.name ?? '', 'en', { numeric: true }),
+  );
+  const [newest, before] = byAge;
+  if (!newest) return { state: 'missing', detail: 'no final backup' };
+  if (!before) return newest;
+  return { ...newest, detail: `${newest.detail} (before it: ${before.operation?.metadata.name} ${before.detail})` };
 }
 
 export const isFinished = (op: Operation | undefined) =>

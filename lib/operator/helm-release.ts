@@ -31,9 +31,30 @@ export interface ReleaseObject {
   kind: string;
   name: string;
   namespace?: string;
-  /** `helm.sh/resource-policy: keep`: helm uninstall leaves it in place. */
+  /** helm uninstall leaves it in place (see resourcePolicy). */
   keep: boolean;
+  /** The helm.sh/resource-policy annotation as the chart rendered it, when it has one. */
+  policy?: string;
 }
+
+export const resourcePolicyAnnotation = 'helm.sh/resource-policy';
+
+/**
+ * What helm uninstall does with an object, as helm reads the policy (pkg/action/resource_policy.go,
+ * filterManifestsToKeep): without the annotation it deletes it; the value trimmed and lower-cased
+ * `keep` keeps it (and helm says so); any other value is neither deleted nor reported: helm
+ * leaves it where it is too.
+ */
+export function resourcePolicy(policy: string | undefined): 'delete' | 'keep' | 'left' {
+  if (policy === undefined) return 'delete';
+  return policy.trim().toLowerCase() === 'keep' ? 'keep' : 'left';
+}
+
+/** Why helm uninstall leaves an object, in helm's own terms. */
+export const keptWhy = (o: Pick<ReleaseObject, 'policy'>) =>
+  resourcePolicy(o.policy) === 'keep'
+    ? `kept by helm uninstall (helm.sh/resource-policy: ${JSON.stringify(o.policy)})`
+    : `left by helm uninstall: helm.sh/resource-policy ${JSON.stringify(o.policy)} is not "keep", and helm deletes only objects without the annotation`;
 
 /** What helm uninstall will delete, and what it will keep. */
 export const deletedBy = (r: HelmReleaseInfo | undefined) => (r?.objects ?? []).filter((o) => !o.keep);
@@ -133,7 +154,8 @@ export async function readHelmRelease(
         name: d.metadata.name,
         // helm renders namespaced objects without metadata.namespace into the release's namespace
         namespace: d.metadata.namespace ?? (d.kind === 'CustomResourceDefinition' ? undefined : namespace),
-        keep: d.metadata.annotations?.['helm.sh/resource-policy'] === 'keep',
+        keep: resourcePolicy(d.metadata.annotations?.[resourcePolicyAnnotation]) !== 'delete',
+        policy: d.metadata.annotations?.[resourcePolicyAnnotation],
       }));
   }
   return { ...found.head, chart, objects };

@@ -12,7 +12,7 @@ import {
   backupCapable,
   pausedAt,
 } from '../operator/final-backup';
-import { finalBackupName, finalBackupSuffix, resources, veleroNamespace } from '../operator/names';
+import { finalBackupName, finalBackupSuffix, resources } from '../operator/names';
 import {
   type Operation,
   operationSchema,
@@ -21,6 +21,7 @@ import {
   veleroBackupSchema,
 } from '../operator/schemas';
 import type { PreflightCheck } from './preflight';
+import { locationStanding, surveyVelero, type VeleroSurvey } from './velero';
 
 /** One application's final backup, judged from its candidates. */
 export interface AppFinalBackup {
@@ -31,11 +32,15 @@ export interface AppFinalBackup {
   candidates: Operation[];
   /** An Operation under the procedure's name that is not a backup of this application. */
   conflict?: Operation;
+  /** It counts, but its BackupStorageLocation is Unavailable: said in the gate. */
+  warning?: string;
 }
 
 export interface JudgeOptions {
   now: number;
   marginMs: number;
+  /** Where Velero runs (default velero); Backups are followed wherever backupRefs point too. */
+  veleroNamespace?: string;
 }
 
 const key = (ns: string | undefined, name: string) => `${ns}/${name}`;
@@ -54,13 +59,35 @@ function backupIndex(backups: KubeObject[]) {
  * Judges every application's final backup from three lists (instances, Operations, Velero
  * Backups): no request per application, so thousands of them stay cheap. Pure.
  */
+/**
+ * A Completed backup whose BackupStorageLocation is gone cannot be restored through Velero: it
+ * does not count. One whose location is Unavailable counts, with a warning.
+ */
+function withLocation(v: FinalBackupVerdict, survey: VeleroSurvey | undefined): FinalBackupVerdict {
+  if (!survey || v.state !== 'counts' || !v.backup) return v;
+  const at = locationStanding(survey, v.backup as KubeObject);
+  if (at.state !== 'gone') return v;
+  return {
+    ...v,
+    state: 'location-missing',
+    detail: `Velero backup Completed, but its BackupStorageLocation ${at.key} is gone: Velero cannot restore it`,
+  };
+}
+
+function locationWarning(v: FinalBackupVerdict, survey: VeleroSurvey | undefined): string | undefined {
+  if (!survey || v.state !== 'counts' || !v.backup) return undefined;
+  const at = locationStanding(survey, v.backup as KubeObject);
+  return at.state === 'unavailable' ? `its BackupStorageLocation ${at.key} is Unavailable` : undefined;
+}
+
 export function judgeApps(
   instances: KubeObject[],
   operations: KubeObject[],
-  backups: KubeObject[],
+  backups: KubeObject[] | VeleroSurvey,
   opts: JudgeOptions,
 ): AppFinalBackup[] {
-  const velero = backupIndex(backups);
+  const survey = Array.isArray(backups) ? undefined : backups;
+  const velero = backupIndex(Array.isArray(backups) ? backups : backups.backups);
   const byNamespace = new Map<string, Operation[]>();
   for (const raw of operations) {
     const op = parseObject(operationSchema, raw);
@@ -76,38 +103,29 @@ export function judgeApps(
     const ctx = { ...opts, pausedAt: pausedAt(ai), capable: backupCapable(ai) };
     const verdicts = candidates.map((op) => {
       const ref = op.status?.backupRef;
-      return judgeFinalBackup(op, ref ? velero.get(key(ref.namespace, ref.name)) : undefined, ctx);
+      return withLocation(
+        judgeFinalBackup(op, ref ? velero.get(key(ref.namespace, ref.name)) : undefined, ctx),
+        survey,
+      );
     });
     const procedureName = finalBackupName(application, finalBackupSuffix);
     const conflict = ops.find((op) => op.metadata.name === procedureName && !candidates.includes(op));
-    return { namespace, application, verdict: bestVerdict(verdicts), candidates, conflict };
+    const verdict = bestVerdict(verdicts);
+    return { namespace, application, verdict, candidates, conflict, warning: locationWarning(verdict, survey) };
   });
 }
 
-/** Lists what judging needs; the Velero Backups of every namespace the Operations point into. */
+/** Lists what judging needs, and surveys Velero (its namespace, and every one a backupRef names). */
 export async function surveyFinalBackups(
   client: KubeClient,
   opts: JudgeOptions & { instances?: KubeObject[]; namespace?: string; veleroNamespace?: string },
 ): Promise<AppFinalBackup[]> {
-  // The Velero namespace is listed beside the rest; one an Operation points elsewhere, after.
-  const home = opts.veleroNamespace ?? veleroNamespace;
-  const [instances, operations, homeBackups] = await Promise.all([
+  const operations = client.listIfServed(resources.operations, { namespace: opts.namespace });
+  const [instances, velero] = await Promise.all([
     opts.instances ?? client.listIfServed(resources.applicationInstances, { namespace: opts.namespace }),
-    client.listIfServed(resources.operations, { namespace: opts.namespace }),
-    client.listIfServed(resources.veleroBackups, { namespace: home }),
+    surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations }),
   ]);
-  const elsewhere = new Set<string>();
-  for (const op of operations) {
-    const ref = (op.status as { backupRef?: { namespace?: string } } | undefined)?.backupRef;
-    if (ref?.namespace && ref.namespace !== home) elsewhere.add(ref.namespace);
-  }
-  const backups = [
-    ...homeBackups,
-    ...(
-      await Promise.all([...elsewhere].map((namespace) => client.listIfServed(resources.veleroBackups, { namespace })))
-    ).flat(),
-  ];
-  return judgeApps(instances, operations, backups, opts);
+  return judgeApps(instances, await operations, velero, opts);
 }
 
 /** How each state reads in counts ("3 Velero backup missing"). */
@@ -122,6 +140,7 @@ export const stateWords: Record<FinalBackupState, string> = {
   expired: 'expired',
   'velero-failed': 'Velero backup failed',
   'velero-missing': 'Velero backup missing',
+  'location-missing': 'storage location gone',
   failed: 'Failed',
   missing: 'missing',
 };
@@ -155,11 +174,19 @@ export const appReason = (a: AppFinalBackup) =>
 /** The gate of decommission, purge --delete-apps and uninstall: every application's final backup counts. */
 export function finalBackupCheck(apps: AppFinalBackup[]): PreflightCheck {
   const short = apps.filter((a) => !finalBackupCounts(a.verdict.state));
+  const warned = apps.filter((a) => a.warning);
+  const warning = warned.length
+    ? `${plural(warned.length, 'final backup')} on a BackupStorageLocation that is Unavailable (Velero can restore from it only once it is Available again): ${warned
+        .slice(0, 10)
+        .map((a) => `${a.namespace}/${a.application} (${a.warning})`)
+        .join(', ')}${warned.length > 10 ? ', ...' : ''}`
+    : undefined;
   if (!short.length)
     return {
       name: 'final backups',
       ok: true,
       detail: `${plural(apps.length, 'application')}: ${describeCounts(countStates(apps)) || 'none'}`,
+      ...(warning ? { warning } : {}),
     };
   const listed = short.slice(0, 10).map(appReason).join(', ');
   return {
@@ -167,5 +194,6 @@ export function finalBackupCheck(apps: AppFinalBackup[]): PreflightCheck {
     ok: false,
     detail: `${short.length} of ${plural(apps.length, 'application')} ${short.length === 1 ? 'has' : 'have'} no final backup that counts: ${listed}${short.length > 10 ? ', ...' : ''}; pass --skip-backup-check only if you decided not to back up`,
     fix: fixFor(short),
+    ...(warning ? { warning } : {}),
   };
 }

@@ -12,6 +12,8 @@ export interface PreflightCheck {
   detail: string;
   /** The command that fixes it. */
   fix?: string;
+  /** Passed, but with something the user should know (a storage location Unavailable). */
+  warning?: string;
 }
 
 /** The operator's CRDs must exist, else nothing this suite does makes sense on this cluster. */

@@ -22,7 +22,7 @@ export interface ObjectResult {
 
 export type ResultCounts = Record<ResultState, number>;
 
-export function summarize(results: readonly ObjectResult[]): ResultCounts {
+export function summarize(results: readonly Pick<ObjectResult, 'result'>[]): ResultCounts {
   const counts: ResultCounts = { changed: 0, unchanged: 0, failed: 0, planned: 0, validated: 0, skipped: 0 };
   for (const r of results) counts[r.result]++;
   return counts;

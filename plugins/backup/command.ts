@@ -14,6 +14,8 @@ import {
   type WaitArgs,
   withConcurrencyFlag,
   withExpiryMarginFlag,
+  withVeleroNamespaceFlag,
+  veleroNamespaceOf,
   withGlobalFlags,
   withMutationFlags,
   withSelectionFlags,
@@ -45,9 +47,11 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
   command: 'backup [names..]',
   describe: 'Step 2: take a final Velero backup of every application, wait, and prove it',
   builder: (y: Argv) =>
-    withExpiryMarginFlag(
-      withConcurrencyFlag(
-        withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))), defaults.timeout.backup),
+    withVeleroNamespaceFlag(
+      withExpiryMarginFlag(
+        withConcurrencyFlag(
+          withWaitFlags(withMutationFlags(withSelectionFlags(withGlobalFlags(y))), defaults.timeout.backup),
+        ),
       ),
     )
       .option('allow-short-ttl', {
@@ -78,11 +82,6 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
         type: 'string',
         default: b.nameSuffix,
         describe: 'Operations are named <application>-<suffix>',
-      })
-      .option('velero-namespace', {
-        type: 'string',
-        default: b.veleroNamespace,
-        describe: 'Namespace of Velero and its storage locations',
       })
       .option('require-available-location', {
         type: 'boolean',
@@ -137,7 +136,7 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
         csiSnapshotClassName: args['csi-snapshot-class'] || undefined,
         nameSuffix: args['name-suffix'],
       },
-      veleroNamespace: args['velero-namespace'],
+      veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
       requireAvailableLocation: args['require-available-location'],
       retryFailed: args['retry-failed'],
       strict: args.strict,

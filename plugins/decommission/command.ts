@@ -10,6 +10,8 @@ import {
   toCommon,
   type WaitArgs,
   withExpiryMarginFlag,
+  withVeleroNamespaceFlag,
+  veleroNamespaceOf,
   withGlobalFlags,
   withMutationFlags,
   withWaitFlags,
@@ -26,13 +28,16 @@ export type DecommissionArgs = GlobalArgs &
     force: boolean;
     'fail-fast': boolean;
     'expiry-margin': string;
+    'velero-namespace'?: string;
   };
 
 export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOptions> = {
   command: 'decommission [cluster_name]',
   describe: "Step 3: delete the Cluster CR so Odoo revokes the cluster's credential; handle a stuck finalizer",
   builder: (y: Argv) =>
-    withExpiryMarginFlag(withWaitFlags(withMutationFlags(withGlobalFlags(y)), defaults.timeout.decommission))
+    withVeleroNamespaceFlag(
+      withExpiryMarginFlag(withWaitFlags(withMutationFlags(withGlobalFlags(y)), defaults.timeout.decommission)),
+    )
       .positional('cluster_name', {
         type: 'string',
         describe: `The Cluster (default: the only one in ${operatorNamespace})`,
@@ -74,6 +79,7 @@ export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOption
     force: args.force,
     failFast: args['fail-fast'],
     marginMs: expiryMarginMs(args['expiry-margin']),
+    veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
   }),
   run: async (o, deps) => (await import('../../lib/cli/commands/decommission')).runDecommission(o, deps),
 };

@@ -6,11 +6,14 @@ import {
   concurrencyOf,
   expiryMarginMs,
   type GlobalArgs,
+  namesList,
   type MutationArgs,
   timeoutMs,
   toCommon,
   withConcurrencyFlag,
   withExpiryMarginFlag,
+  withVeleroNamespaceFlag,
+  veleroNamespaceOf,
   withGlobalFlags,
   withMutationFlags,
   withTimeoutFlag,
@@ -25,12 +28,14 @@ export type PurgeArgs = GlobalArgs &
     'skip-backup-check': boolean;
     'delete-crds': boolean;
     'delete-namespace': boolean;
+    'delete-release-crds'?: string | string[];
     'force-preflight': boolean;
     helm?: string;
     report: boolean;
     timeout: string;
     concurrency: number;
     'expiry-margin': string;
+    'velero-namespace'?: string;
   };
 
 /** --keep-apps is the default said out loud; with --delete-apps, or negated, it asks two things at once. */
@@ -48,12 +53,14 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
   describe:
     'Steps 4 and 5: remove the operator (helm uninstall), optionally its CRs, CRDs and namespace; report what persists',
   builder: (y: Argv) =>
-    withExpiryMarginFlag(
-      withConcurrencyFlag(
-        withTimeoutFlag(
-          withMutationFlags(withGlobalFlags(y)),
-          defaults.timeout.purge,
-          'How long to wait for each deletion',
+    withVeleroNamespaceFlag(
+      withExpiryMarginFlag(
+        withConcurrencyFlag(
+          withTimeoutFlag(
+            withMutationFlags(withGlobalFlags(y)),
+            defaults.timeout.purge,
+            'How long to wait for each deletion',
+          ),
         ),
       ),
     )
@@ -80,6 +87,12 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
         type: 'boolean',
         default: false,
         describe: `Delete namespace ${operatorNamespace} and wait for it to go`,
+      })
+      .option('delete-release-crds', {
+        // Repeatable and comma-separated; never a greedy array that would swallow the next word.
+        type: 'string',
+        describe:
+          "Let helm uninstall delete these CRDs the release renders besides the operator's (comma-separated names), and every object of their kinds",
       })
       .option('force-preflight', {
         type: 'boolean',
@@ -110,12 +123,14 @@ export const purgeCommand: VwCommand<PurgeArgs, PurgeOptions> = {
     skipBackupCheck: args['skip-backup-check'],
     deleteCrds: args['delete-crds'],
     deleteNamespace: args['delete-namespace'],
+    deleteReleaseCrds: namesList(args['delete-release-crds']),
     forcePreflight: args['force-preflight'],
     helm: args.helm,
     report: args.report,
     timeoutMs: timeoutMs(args.timeout),
     concurrency: concurrencyOf(args.concurrency),
     marginMs: expiryMarginMs(args['expiry-margin']),
+    veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
   }),
   run: async (o, deps) => (await import('../../lib/cli/commands/purge')).runPurge(o, deps),
 };

@@ -1,20 +1,32 @@
 import type { Argv } from 'yargs';
 import type { VwCommand } from '../../lib/cli/command';
 import type { StatusOptions } from '../../lib/cli/commands/status';
-import { expiryMarginMs, type GlobalArgs, toCommon, withExpiryMarginFlag, withGlobalFlags } from '../../lib/cli/flags';
+import {
+  expiryMarginMs,
+  type GlobalArgs,
+  toCommon,
+  veleroNamespaceOf,
+  withExpiryMarginFlag,
+  withGlobalFlags,
+  withVeleroNamespaceFlag,
+} from '../../lib/cli/flags';
 
-type StatusArgs = GlobalArgs & { 'expiry-margin': string };
+type StatusArgs = GlobalArgs & { 'expiry-margin': string; 'velero-namespace'?: string };
 
 export const statusCommand: VwCommand<StatusArgs, StatusOptions> = {
   command: 'status',
   describe: 'Where this cluster stands in the five steps, with the evidence, and the next command to run',
   builder: (y: Argv) =>
-    withExpiryMarginFlag(withGlobalFlags(y))
+    withVeleroNamespaceFlag(withExpiryMarginFlag(withGlobalFlags(y)))
       .example('kubectl vw status', 'The state of each step on the current context')
       .example(
         'kubectl vw status -o json | jq -r \'.steps[] | select(.state != "done") | .name\'',
         'Steps not done yet',
       ) as unknown as Argv<StatusArgs>,
-  toOptions: (args) => ({ ...toCommon(args), marginMs: expiryMarginMs(args['expiry-margin']) }),
+  toOptions: (args) => ({
+    ...toCommon(args),
+    marginMs: expiryMarginMs(args['expiry-margin']),
+    veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
+  }),
   run: async (o, deps) => (await import('../../lib/cli/commands/status')).runStatus(o, deps),
 };

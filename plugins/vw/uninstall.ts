@@ -5,10 +5,13 @@ import { defaults } from '../../lib/cli/defaults';
 import {
   expiryMarginMs,
   type GlobalArgs,
+  namesList,
   type MutationArgs,
   timeoutMs,
   toCommon,
   withExpiryMarginFlag,
+  withVeleroNamespaceFlag,
+  veleroNamespaceOf,
   withGlobalFlags,
   withMutationFlags,
   withTimeoutFlag,
@@ -22,10 +25,12 @@ type UninstallArgs = GlobalArgs &
     'delete-apps': boolean;
     'delete-crds': boolean;
     'delete-namespace': boolean;
+    'delete-release-crds'?: string | string[];
     'storage-location': string;
     timeout: string;
     helm?: string;
     'expiry-margin': string;
+    'velero-namespace'?: string;
     'allow-short-ttl': boolean;
   };
 
@@ -33,8 +38,14 @@ export const uninstallCommand: VwCommand<UninstallArgs, UninstallOptions> = {
   command: 'uninstall',
   describe: 'Run the whole procedure in order, asking before each destructive step; resumes where the cluster stands',
   builder: (y: Argv) =>
-    withExpiryMarginFlag(
-      withTimeoutFlag(withMutationFlags(withGlobalFlags(y)), defaults.timeout.uninstall, 'How long each step may wait'),
+    withVeleroNamespaceFlag(
+      withExpiryMarginFlag(
+        withTimeoutFlag(
+          withMutationFlags(withGlobalFlags(y)),
+          defaults.timeout.uninstall,
+          'How long each step may wait',
+        ),
+      ),
     )
       .option('allow-short-ttl', {
         type: 'boolean',
@@ -63,6 +74,12 @@ export const uninstallCommand: VwCommand<UninstallArgs, UninstallOptions> = {
       })
       .option('delete-crds', { type: 'boolean', default: false, describe: "Step 5: delete the operator's CRDs" })
       .option('delete-namespace', { type: 'boolean', default: false, describe: 'Step 5: delete vworkspace-system' })
+      .option('delete-release-crds', {
+        // Repeatable and comma-separated; never a greedy array that would swallow the next word.
+        type: 'string',
+        describe:
+          "Step 5: let helm uninstall delete these CRDs of the release besides the operator's (comma-separated)",
+      })
       .option('helm', { type: 'string', describe: 'Path of the helm binary' })
       .example('kubectl vw uninstall --ttl 8760h', 'The whole procedure, asking before steps 3 and 5')
       .example(
@@ -84,9 +101,11 @@ export const uninstallCommand: VwCommand<UninstallArgs, UninstallOptions> = {
     deleteApps: args['delete-apps'],
     deleteCrds: args['delete-crds'],
     deleteNamespace: args['delete-namespace'],
+    deleteReleaseCrds: namesList(args['delete-release-crds']),
     timeoutMs: timeoutMs(args.timeout),
     helm: args.helm,
     marginMs: expiryMarginMs(args['expiry-margin']),
+    veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
     allowShortTtl: args['allow-short-ttl'],
   }),
   run: async (o, deps) => (await import('../../lib/cli/commands/uninstall')).runUninstall(o, deps),

@@ -43,6 +43,7 @@ const backupRecords = (n: number): BackupRecord[] =>
     namespace: ns(i),
     operation: `${app(i)}-final-backup`,
     action: 'create',
+    result: 'changed',
     phase: i % 5 ? 'Succeeded' : 'Failed',
     reason: i % 5 ? 'BackupCompleted' : 'BackupNotSupported',
     message: i % 5 ? `velero backup velero/${ns(i)}-${app(i)} completed` : 'no backup capability',
@@ -76,7 +77,10 @@ function persistsInput(n: number) {
     status: { phase: 'Completed', expiration: '2027-11-27T12:00:00Z', completionTimestamp: '2026-11-27T12:00:00Z' },
   }));
   return {
-    backups,
+    velero: { namespaces: ['velero'], backups, locations: new Map() },
+    operations: [],
+    release: true,
+    namespace: true,
     contents: [],
     pvs,
     clusters: [],
@@ -102,7 +106,7 @@ export function renderBench(n: number) {
       operations: [],
       clusters: [],
       helmReleases: [],
-      veleroBackups: [],
+      velero: { namespaces: ['velero'], backups: [], locations: new Map() },
     },
     'bench',
     { now: Date.now(), marginMs: 86_400_000 },

@@ -21,6 +21,8 @@ export interface DenyOptions {
   message: string;
   /** Only in this namespace. */
   namespace?: string;
+  /** What it judges (default ApplicationInstances). */
+  rule?: { apiGroups: string[]; resources: string[] };
   /** A server-side dry run of the refused request: resolves true once it is refused (422), false while allowed. */
   refused: () => Promise<boolean>;
 }
@@ -48,10 +50,10 @@ export async function denyByPolicy(client: KubeClient, o: DenyOptions): Promise<
       matchConstraints: {
         resourceRules: [
           {
-            apiGroups: ['apps.vworkspace.io'],
+            apiGroups: o.rule?.apiGroups ?? ['apps.vworkspace.io'],
             apiVersions: ['*'],
             operations: o.operations,
-            resources: ['applicationinstances'],
+            resources: o.rule?.resources ?? ['applicationinstances'],
           },
         ],
       },

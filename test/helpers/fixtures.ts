@@ -62,6 +62,7 @@ export const backupRecords: BackupRecord[] = [
     },
     outcome: 'counts',
     safe: true,
+    result: 'changed',
   },
   {
     application: 'cache',
@@ -73,6 +74,7 @@ export const backupRecords: BackupRecord[] = [
     message: 'applicationinstance shop/cache has no backup capability (spec.backup.capable: false)',
     outcome: 'no-backup-capability',
     safe: false,
+    result: 'unchanged',
   },
   {
     application: 'db',
@@ -85,6 +87,7 @@ export const backupRecords: BackupRecord[] = [
     outcome: 'failed',
     safe: false,
     fix: 'kubectl vw backup -n shop db --ttl 8760h --retry-failed',
+    result: 'changed',
   },
 ];
 
@@ -151,6 +154,7 @@ export const purgePlan: PurgePlan = {
   ],
   kept: ['Secret/vworkspace-bootstrap-credential'],
   helmDeletesCrds: [],
+  otherCrds: [],
   controllers: ['vworkspace-app-operator-controller-manager', 'helm-controller'],
   orphanedHelmReleases: 3,
   heldBackHelmReleases: [],
@@ -193,11 +197,18 @@ const pv = (name: string, policy: string, claim: string, size = '5Gi'): KubeObje
 });
 
 export const persistsInput: PersistsInput = {
-  backups: ['web', 'db'].map((app) => ({
-    metadata: { name: `shop-${app}-final-backup`, namespace: 'velero', creationTimestamp: '2026-11-27T11:00:00Z' },
-    spec: { storageLocation: 'aws-primary' },
-    status: { phase: 'Completed', expiration: '2027-11-27T11:00:00Z' },
-  })),
+  velero: {
+    namespaces: ['velero'],
+    backups: ['web', 'db'].map((app) => ({
+      metadata: { name: `shop-${app}-final-backup`, namespace: 'velero', creationTimestamp: '2026-11-27T11:00:00Z' },
+      spec: { storageLocation: 'aws-primary' },
+      status: { phase: 'Completed', expiration: '2027-11-27T11:00:00Z' },
+    })),
+    locations: new Map([['velero/aws-primary', { metadata: { name: 'aws-primary', namespace: 'velero' } }]]),
+  },
+  operations: [],
+  release: false,
+  namespace: true,
   contents: [{ metadata: { name: 'snapcontent-1' }, spec: { deletionPolicy: 'Retain', driver: 'rbd.csi.ceph.com' } }],
   pvs: [pv('pv-shop-web-data', 'Retain', 'shop/web-data'), pv('pv-shop-db-data', 'Delete', 'shop/db-data')],
   secret: { metadata: { name: 'vworkspace-bootstrap-credential', namespace: 'vworkspace-system' } },
@@ -256,12 +267,16 @@ export const observedMidway: Observed = {
   clusters: [cluster as KubeObject],
   cluster,
   helmReleases: [],
-  veleroBackups: [
-    {
-      metadata: { name: 'shop-web-final-backup', namespace: 'velero' },
-      status: { phase: 'Completed', expiration: '2027-11-27T10:30:00Z' },
-    },
-  ],
+  velero: {
+    namespaces: ['velero'],
+    backups: [
+      {
+        metadata: { name: 'shop-web-final-backup', namespace: 'velero' },
+        status: { phase: 'Completed', expiration: '2027-11-27T10:30:00Z' },
+      },
+    ],
+    locations: new Map(),
+  },
   release: {
     name: 'vworkspace-app-operator',
     namespace: 'vworkspace-system',

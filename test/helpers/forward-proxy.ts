@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,12 @@ export interface Seen {
   path: string;
   query: URLSearchParams;
   watch: boolean;
+  /** The bearer token the client sent (with passCredentials), to tell apart who asked. */
+  token?: string;
+  /** A write's body, as sent (a create's object name is in it). */
+  body?: string;
+  /** The API server's answer, once it came. */
+  status?: number;
 }
 
 export type Decision =
@@ -27,16 +33,25 @@ export type Decision =
 export async function startForwardProxy(
   adminKubeconfig: string,
   decide: (req: Seen) => Decision = () => ({ forward: true }),
+  /**
+   * passCredentials: forward the client's own bearer token instead of acting as the admin. tls:
+   * serve HTTPS with this certificate (client-go sends no credentials to a plain-HTTP server).
+   */
+  opts: { passCredentials?: boolean; tls?: { cert: string; key: string } } = {},
 ) {
   const kc = new KubeConfig();
   kc.loadFromFile(adminKubeconfig);
   const upstream = new URL(kc.getCurrentCluster()?.server ?? '');
   const tls: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(tls);
-  const agent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
+  const agent = new https.Agent({
+    keepAlive: true,
+    ca: tls.ca,
+    ...(opts.passCredentials ? {} : { cert: tls.cert, key: tls.key }),
+  });
   const log: Seen[] = [];
   const timers = new Set<NodeJS.Timeout>();
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, drop = false) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, drop = false, seen?: Seen) => {
     const up = https.request(
       {
         host: upstream.hostname,
@@ -47,6 +62,7 @@ export async function startForwardProxy(
         agent,
       },
       (upRes) => {
+        if (seen) seen.status = upRes.statusCode;
         if (drop) {
           upRes.resume();
           res.socket?.destroy();
@@ -57,9 +73,13 @@ export async function startForwardProxy(
       },
     );
     up.on('error', () => res.destroy());
+    if (seen && req.method !== 'GET')
+      req.on('data', (c: Buffer) => {
+        seen.body = (seen.body ?? '') + c.toString();
+      });
     req.pipe(up);
   };
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const seen: Seen = {
       at: Date.now(),
@@ -67,14 +87,15 @@ export async function startForwardProxy(
       path: url.pathname,
       query: url.searchParams,
       watch: url.searchParams.get('watch') === '1',
+      token: /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1],
     };
     log.push(seen);
     const d = decide(seen);
     if ('forward' in d) {
-      if (!d.delayMs) return forward(req, res, d.dropResponse);
+      if (!d.delayMs) return forward(req, res, d.dropResponse, seen);
       const t = setTimeout(() => {
         timers.delete(t);
-        forward(req, res, d.dropResponse);
+        forward(req, res, d.dropResponse, seen);
       }, d.delayMs);
       timers.add(t);
       return;
@@ -99,13 +120,16 @@ export async function startForwardProxy(
         },
       ),
     );
-  });
+  };
+  const server = opts.tls
+    ? https.createServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, handle)
+    : http.createServer(handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const kubeconfig = join(tmpdir(), `vw-forward-${port}.kubeconfig`);
   writeFileSync(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: proxied\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: proxied\n  context: {cluster: proxied, user: via-proxy}\ncurrent-context: proxied\n`,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: proxied\n  cluster:\n    server: ${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: via-proxy\n  user: {}\ncontexts:\n- name: proxied\n  context: {cluster: proxied, user: via-proxy}\ncurrent-context: proxied\n`,
   );
   return {
     kubeconfig,

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,8 +73,25 @@ export async function helm(kubeconfig: string, args: string[], opts: HelmOptions
  */
 export async function installOperatorChart(
   kubeconfig: string,
-  opts: HelmOptions & { namespace?: string; odooUrl?: string; keepCrds?: boolean },
+  opts: HelmOptions & {
+    namespace?: string;
+    odooUrl?: string;
+    keepCrds?: boolean;
+    /** More values, as a values file (exact strings: spaces and case survive, unlike --set). */
+    values?: Record<string, unknown>;
+    /** Other CRDs the release renders (bundleCrds), each a manifest file. */
+    bundleCrdFiles?: string[];
+  },
 ) {
+  const extra: string[] = [];
+  if (opts.values) {
+    const file = join(mkdtempSync(join(tmpdir(), 'vw-chart-values-')), 'values.yaml');
+    writeFileSync(file, yaml.dump(opts.values));
+    extra.push('-f', file);
+  }
+  (opts.bundleCrdFiles ?? []).forEach((f, i) => {
+    extra.push('--set-file', `bundleCrds[${i}]=${f}`);
+  });
   await helm(
     kubeconfig,
     [
@@ -89,6 +105,7 @@ export async function installOperatorChart(
       '--set',
       `${keepCrdsValue}=${opts.keepCrds ?? values.keepCrds}`,
       ...(opts.odooUrl ? ['--set', `odoo.url=${opts.odooUrl}`] : []),
+      ...extra,
     ],
     opts,
   );

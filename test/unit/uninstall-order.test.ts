@@ -29,6 +29,8 @@ const options = (o: Partial<UninstallOptions> = {}): UninstallOptions => ({
   storageLocation: 'aws-primary',
   suspendHelmReleases: false,
   deleteApps: false,
+  deleteReleaseCrds: [],
+  veleroNamespace: 'velero',
   deleteCrds: false,
   deleteNamespace: false,
   timeoutMs: 60_000,

@@ -6,7 +6,7 @@ import type { FinalBackupParameters } from '../../operator/final-backup';
 import { resources } from '../../operator/names';
 import { type BackupApplyResult, applyBackup } from '../../steps/backup/apply';
 import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/plan';
-import { type BackupRecord, summarizeBackups } from '../../steps/backup/summary';
+import { type BackupRecord, describeActions, summarizeBackups } from '../../steps/backup/summary';
 import { waitForBackups } from '../../steps/backup/wait';
 import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
 import type { DryRunMode } from '../../steps/results';
@@ -100,13 +100,13 @@ async function takeBackups(
     concurrency: o.concurrency,
     timeoutMs: o.timeoutMs,
     lock,
-    judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }),
+    judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
+    namespace: scope,
   });
   for (const a of applied.filter((x) => x.error))
     deps.report.warn(`${a.item.namespace}/${a.item.operation}: ${a.error}`);
-  const created = applied.filter((a) => !a.error && !a.skipped && a.item.action !== 'adopt').length;
   deps.report.info(
-    `backup: ${plural(created, 'Operation')} created, ${applied.length - created} adopted; storage location ${o.parameters.storageLocation}, ttl ${o.parameters.ttl}`,
+    `backup: ${describeActions(applied)}; storage location ${o.parameters.storageLocation}, ttl ${o.parameters.ttl}`,
   );
   let pending = new Set<string>();
   let timedOut = false;

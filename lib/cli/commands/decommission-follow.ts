@@ -49,6 +49,8 @@ export interface DecommissionOptions extends CommonOptions {
   failFast: boolean;
   /** A final backup that expires sooner than this does not count. */
   marginMs: number;
+  /** Where Velero runs, for the final-backup gate. */
+  veleroNamespace: string;
 }
 
 /** What one decommission run shares between its phases. */

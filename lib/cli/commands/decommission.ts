@@ -105,7 +105,7 @@ async function decommissionCluster(run: DecommissionRun, plan: DecommissionPlan,
       namespace: o.namespace,
       skipBackupCheck: o.skipBackupCheck,
       forcePreflight: o.forcePreflight,
-      judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }),
+      judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
     });
     const deleted = await actOnFresh(lock, gate, (fresh) =>
       deleteJudgedCluster(client, fresh.cluster as Cluster, {
@@ -141,7 +141,7 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
     namespace: o.namespace,
     name: o.cluster,
     skipBackupCheck: o.skipBackupCheck,
-    judge: { now: deps.clock.now(), marginMs: o.marginMs },
+    judge: { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace },
   });
   const report = { context: target.context, namespace: o.namespace, requested: o.cluster, checks: plan.checks };
   const run = decommissionRun(o, deps, session, report);

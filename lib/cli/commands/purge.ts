@@ -1,5 +1,5 @@
 import type { ActLock, Deps, Session } from '../../deps';
-import { ExitCode, PreflightError } from '../../errors';
+import { ExitCode, PreflightError, UsageError } from '../../errors';
 import type { AccessCheck } from '../../kube/access';
 import { operatorNamespace, resources } from '../../operator/names';
 import { readDecommissionRecord } from '../../steps/decommission/record';
@@ -14,7 +14,7 @@ import {
   type PhaseOptions,
 } from '../../steps/purge/phases';
 import { actOnFresh, unlocked } from '../../steps/act';
-import { type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
+import { describeCrd, type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
 import { requireAccess } from '../../steps/preflight';
 import { type DryRunMode, type ObjectResult, summarize } from '../../steps/results';
 import { confirm } from '../confirm';
@@ -31,6 +31,8 @@ export interface PurgeOptions extends CommonOptions {
   skipBackupCheck: boolean;
   deleteCrds: boolean;
   deleteNamespace: boolean;
+  /** CRDs other than the operator's that the release deletes, named on purpose (--delete-release-crds). */
+  deleteReleaseCrds: string[];
   forcePreflight: boolean;
   helm?: string;
   /** Only print what persists. */
@@ -39,6 +41,8 @@ export interface PurgeOptions extends CommonOptions {
   concurrency: number;
   /** A final backup that expires sooner than this does not count (--delete-apps' gate). */
   marginMs: number;
+  /** Where Velero runs: the gate and the report survey its Backups there. */
+  veleroNamespace: string;
 }
 
 function purgeAccess(o: PurgeOptions): AccessCheck[] {
@@ -101,6 +105,7 @@ function refuseCrdLoss(o: PurgeOptions, plan: PurgePlan) {
       'to wipe on purpose: kubectl vw purge --delete-apps --delete-crds (after final backups); to keep them: helm upgrade the release with keepCrds=true first',
     );
   }
+  refuseOtherCrdLoss(o, plan);
   const crdsGo = plan.phases.some((p) => p.id === 'step5-delete-crds' && !p.done) || plan.helmDeletesCrds.length > 0;
   if (crdsGo && o.deleteCrds && !o.deleteApps && remaining) {
     throw new PreflightError(
@@ -108,6 +113,30 @@ function refuseCrdLoss(o: PurgeOptions, plan: PurgePlan) {
       'add --delete-apps (step 4) to remove them first, or keep the CRDs',
     );
   }
+}
+
+/**
+ * Other CRDs the release renders without the keep policy (Flux's, Velero's): helm uninstall takes
+ * them, and every HelmRelease or Velero Backup in the cluster with them. Only when each is named.
+ */
+function refuseOtherCrdLoss(o: PurgeOptions, plan: PurgePlan) {
+  const helmPhase = plan.phases.find((p) => p.id === 'step5-helm-uninstall');
+  if (!helmPhase || helmPhase.done) return;
+  const deletable = new Set(plan.otherCrds.map((c) => c.name));
+  const unknown = o.deleteReleaseCrds.filter((n) => !deletable.has(n));
+  if (unknown.length)
+    throw new UsageError(
+      `--delete-release-crds ${unknown.join(',')}: the release does not delete ${unknown.length === 1 ? 'that CRD' : 'those CRDs'}`,
+      plan.otherCrds.length
+        ? `the CRDs it deletes besides the operator's: ${plan.otherCrds.map((c) => c.name).join(',')}`
+        : "it deletes no CRD besides the operator's: drop the flag",
+    );
+  const unnamed = plan.otherCrds.filter((c) => !o.deleteReleaseCrds.includes(c.name));
+  if (!unnamed.length) return;
+  throw new PreflightError(
+    `helm uninstall would delete ${unnamed.length === 1 ? 'a CRD' : `${unnamed.length} CRDs`} the release renders without helm.sh/resource-policy: keep, and with each every object of its kind: ${unnamed.map(describeCrd).join(', ')}; nothing was deleted`,
+    `to let them go on purpose: --delete-release-crds ${plan.otherCrds.map((c) => c.name).join(',')}; to keep them: give them the keep policy in the chart (helm upgrade) first`,
+  );
 }
 
 /**
@@ -186,7 +215,10 @@ async function runPhases(run: PurgeRun, todo: PurgePhase[], lock: ActLock) {
   const step = stepDeps(deps, session.client.withSignal(lock.signal), lock.signal);
   const opts: PhaseOptions = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency, lock };
   const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
-  const judge = { skipBackupCheck: o.skipBackupCheck, judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }) };
+  const judge = {
+    skipBackupCheck: o.skipBackupCheck,
+    judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
+  };
   const done: string[] = [];
   for (const phase of todo) {
     lock.check();
@@ -212,7 +244,7 @@ async function runPhases(run: PurgeRun, todo: PurgePhase[], lock: ActLock) {
 
 /** `purge --report`: only what persists on this cluster, and how to purge each. */
 async function reportOnly(deps: Deps, o: PurgeOptions, session: Session): Promise<number> {
-  const report = await persistsReport(session.client);
+  const report = await persistsReport(session.client, { veleroNamespace: o.veleroNamespace });
   printPersists(deps.io, report, o.output);
   if (o.output === 'json' || o.output === 'yaml')
     printDocument(
@@ -250,7 +282,8 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const { client, target } = session;
   if (o.report) return reportOnly(deps, o, session);
   await requireAccess(client, purgeAccess(o));
-  const plan = await planPurge(client, { ...o, judge: { now: deps.clock.now(), marginMs: o.marginMs } });
+  const judge = { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace };
+  const plan = await planPurge(client, { ...o, judge });
   const decommission = await readDecommissionRecord(client).catch(() => undefined);
   info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(deps.io, plan);
@@ -262,7 +295,11 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   if (!todo.length) {
     info(deps.io, 'nothing left to purge: every phase is done');
     printDocument(deps.io, o.output, document('PurgeResult', { ...fields, plan }), [], [], () => '');
-    printPersists(deps.io, await persistsReport(client, { decommission, kept: plan.kept }), o.output);
+    printPersists(
+      deps.io,
+      await persistsReport(client, { decommission, kept: plan.kept, veleroNamespace: o.veleroNamespace }),
+      o.output,
+    );
     return ExitCode.ok;
   }
   if (o.dryRun === 'none')
@@ -291,7 +328,7 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
     printResults(deps.io, o.output, 'PurgeResult', { ...fields, summary: summarize(results), plan }, results);
     throw err;
   }
-  const persists = await persistsReport(client, { decommission, kept: plan.kept });
+  const persists = await persistsReport(client, { decommission, kept: plan.kept, veleroNamespace: o.veleroNamespace });
   printResults(
     deps.io,
     o.output,

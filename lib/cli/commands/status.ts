@@ -7,11 +7,17 @@ import { printStatus } from '../printers/status';
 export interface StatusOptions extends CommonOptions {
   /** A final backup that expires sooner than this does not count. */
   marginMs: number;
+  /** Where Velero runs (its Backups are also followed wherever backupRefs point). */
+  veleroNamespace: string;
 }
 
 /** Where the cluster stands in the five steps: read-only. */
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
   const { client } = await deps.connect(o.connection);
-  printStatus(deps.io, await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs }), o.output);
+  printStatus(
+    deps.io,
+    await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
+    o.output,
+  );
   return ExitCode.ok;
 }

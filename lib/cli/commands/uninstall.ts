@@ -3,9 +3,8 @@ import type { KubeClient } from '../../kube/client';
 import { ExitCode, UsageError } from '../../errors';
 import { operatorNamespace } from '../../operator/names';
 import { validateTtl } from '../../steps/backup/plan';
-import type { JudgeOptions } from '../../steps/final-backups';
 import type { DryRunMode } from '../../steps/results';
-import { type ProcedureStatus, procedureStatus } from '../../steps/status/judge';
+import { type ProcedureStatus, procedureStatus, type StatusOptions } from '../../steps/status/judge';
 import { confirm } from '../confirm';
 import { defaults } from '../defaults';
 import type { CommonOptions } from '../flags';
@@ -29,12 +28,16 @@ export interface UninstallOptions extends CommonOptions {
   deleteApps: boolean;
   deleteCrds: boolean;
   deleteNamespace: boolean;
+  /** CRDs besides the operator's the release may delete (purge --delete-release-crds). */
+  deleteReleaseCrds: string[];
   /** How long each step may wait. */
   timeoutMs: number;
   helm?: string;
   /** A final backup that expires sooner than this does not count. */
   marginMs: number;
   allowShortTtl: boolean;
+  /** Where Velero runs: step 2 and every gate survey its Backups there. */
+  veleroNamespace: string;
 }
 
 /** The step commands uninstall runs, through their options; tests pass their own to check the order. */
@@ -44,7 +47,7 @@ export interface StepRunners {
   decommission: (o: DecommissionOptions, deps: Deps) => Promise<number>;
   purge: (o: PurgeOptions, deps: Deps) => Promise<number>;
   /** Where the cluster stands, read before each decision. */
-  status: (client: KubeClient, opts: JudgeOptions) => Promise<ProcedureStatus>;
+  status: (client: KubeClient, opts: StatusOptions) => Promise<ProcedureStatus>;
   /** Holds the lock for the whole procedure (the steps run under it). */
   lock: <T>(deps: Deps, session: Session, purpose: string, body: (lock: ActLock) => Promise<T>) => Promise<T>;
 }
@@ -90,7 +93,7 @@ export const backupStepOptions = (o: UninstallOptions, retryFailed: boolean): Ba
     csiSnapshotClassName: b.csiSnapshotClass,
     nameSuffix: b.nameSuffix,
   },
-  veleroNamespace: b.veleroNamespace,
+  veleroNamespace: o.veleroNamespace,
   requireAvailableLocation: false,
   retryFailed,
   strict: false,
@@ -112,6 +115,7 @@ export const decommissionStepOptions = (o: UninstallOptions): DecommissionOption
   force: false,
   failFast: false,
   marginMs: o.marginMs,
+  veleroNamespace: o.veleroNamespace,
 });
 
 export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
@@ -122,12 +126,14 @@ export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
   skipBackupCheck: o.skipBackup,
   deleteCrds: o.deleteCrds,
   deleteNamespace: o.deleteNamespace,
+  deleteReleaseCrds: o.deleteReleaseCrds,
   forcePreflight: isDry(o),
   helm: o.helm,
   report: false,
   timeoutMs: o.timeoutMs,
   concurrency: defaults.concurrency,
   marginMs: o.marginMs,
+  veleroNamespace: o.veleroNamespace,
 });
 
 /** What one uninstall run shares between its steps. */
@@ -245,7 +251,8 @@ export async function runUninstall(
   const session = await deps.connect(o.connection);
   const pinned = pinTarget(deps, session);
   const { client } = session;
-  const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs });
+  const status = () =>
+    runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace });
   const before = await status();
   printStatus(deps.io, before, 'table');
   if (!before.steps.some((s) => s.state !== 'done' && s.state !== 'skipped')) {

@@ -17,6 +17,7 @@ const outcomeText: Record<BackupRecord['outcome'], string> = {
   expired: 'EXPIRED',
   'velero-failed': 'VELERO FAILED',
   'velero-missing': 'VELERO MISSING',
+  'location-missing': 'LOCATION GONE',
   failed: 'FAILED',
   missing: 'MISSING',
   'timed-out': 'TIMED OUT',
@@ -49,7 +50,7 @@ export function printBackupRecords(io: IO, format: OutputFormat, report: BackupR
   printDocument(
     io,
     format,
-    document('BackupResult', { ...report, dryRun: 'none', items: records }),
+    document('BackupResult', { ...report, dryRun: 'none', summary: summarize(records), items: records }),
     records,
     backupColumns,
     (r) => nameOf('Operation', r.operation),

@@ -1,5 +1,6 @@
 import type { Cluster, Condition } from '../../operator/schemas';
 import type { PreflightCheck } from '../../steps/decommission/plan';
+import { type ObjectResult, summarize } from '../../steps/results';
 import type { OutputFormat } from '../flags';
 import type { IO } from '../io';
 import { document, printDocument } from '../output';
@@ -31,6 +32,23 @@ export { printChecks } from './purge';
 export const conditionLine = (c: Condition) =>
   `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? `: ${c.message}` : ''}`;
 
+/** What the run did to the Cluster, as every mutating command's rows say it. */
+function itemOf(outcome: DecommissionOutcome, name: string, namespace: string): ObjectResult {
+  const at = { kind: 'Cluster', namespace, name };
+  switch (outcome) {
+    case 'planned':
+      return { ...at, action: 'delete', result: 'planned' };
+    case 'validated':
+      return { ...at, action: 'delete', result: 'validated' };
+    case 'already-gone':
+      return { ...at, action: 'none', result: 'unchanged', message: 'no Cluster left: step 3 is done' };
+    case 'forced':
+      return { ...at, action: 'remove-finalizer', result: 'changed' };
+    default:
+      return { ...at, action: 'delete', result: 'changed', message: outcome };
+  }
+}
+
 /** One document (or one row) saying what became of the Cluster. */
 export function printDecommission(
   io: IO,
@@ -51,6 +69,12 @@ export function printDecommission(
       clusterID: cluster?.status?.clusterID ?? null,
       outcome,
       checks: report.checks,
+      ...(name
+        ? {
+            summary: summarize([itemOf(outcome, name, report.namespace)]),
+            items: [itemOf(outcome, name, report.namespace)],
+          }
+        : {}),
       ...extra,
     }),
     [{ outcome, cluster }],

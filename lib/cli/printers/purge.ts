@@ -26,6 +26,7 @@ export function printChecks(io: IO, checks: PreflightCheck[]) {
       io.err(i ? l : l.replace(/^( {2})(ok |NO )/, `$1${mark}`));
     });
     if (!c.ok && c.fix) for (const l of indented(6, `fix: ${c.fix}`, io.columns, 5)) io.err(l);
+    if (c.warning) for (const l of indented(6, `warning: ${c.warning}`, io.columns, 9)) io.err(l);
   }
 }
 

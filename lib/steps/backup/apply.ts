@@ -26,6 +26,8 @@ export interface BackupApplyOptions {
   lock?: ActLock;
   /** How a backup is judged at the moment of a retry's delete. */
   judge?: () => JudgeOptions;
+  /** The selection's namespace: waits watch there only (all namespaces when undefined). */
+  namespace?: string;
 }
 
 const creates = (i: BackupPlanItem) => i.action === 'create' || i.action === 'retry' || i.action === 'retake';
@@ -69,12 +71,16 @@ async function deleteFailed(deps: StepDeps, retries: BackupPlanItem[], opts: Bac
   const refused = new Map<BackupPlanItem, string>();
   const lock = opts.lock ?? unlocked(deps.signal);
   const judge = opts.judge ?? (() => ({ now: deps.clock.now(), marginMs: 0 }));
+  const dryRun = opts.dryRun === 'server';
   await mapLimit(retries, opts.concurrency, async (i) => {
     try {
       await actOnFresh(lock, retryGate(deps, i, judge), async (fresh) => {
         const op = fresh?.verdict.operation;
+        // A server dry run sends the same DELETE, preconditions and all, with dryRun: the API
+        // server validates it (or refuses it) and deletes nothing.
         await deps.client.delete(resources.operations, i.operation, i.namespace, {
           preconditions: op ? preconditionsOf(op) : undefined,
+          dryRun,
         });
       });
     } catch (err) {
@@ -83,10 +89,12 @@ async function deleteFailed(deps: StepDeps, retries: BackupPlanItem[], opts: Bac
       refused.set(i, isConflict(err) ? `${i.operation} changed since it was planned; not deleted` : errorText(err));
     }
   });
+  if (dryRun) return refused;
   const gone = retries.filter((i) => !refused.has(i)).map((i) => `${i.namespace}/${i.operation}`);
   await waitForObjects(deps.client, resources.operations, gone, (o) => !o, {
     timeoutMs: opts.timeoutMs,
     signal: deps.signal,
+    namespace: opts.namespace,
   });
   return refused;
 }
@@ -121,6 +129,26 @@ async function createOne(deps: StepDeps, item: BackupPlanItem, dryRun: boolean):
   }
 }
 
+/**
+ * A retry in a server dry run: the dry-run DELETE left the failed Operation in place, so its name
+ * is still taken; the create is validated under a generated name instead (dry run: none is made).
+ */
+async function validateRetry(deps: StepDeps, item: BackupPlanItem): Promise<BackupApplyResult> {
+  const { name, ...metadata } = item.manifest?.metadata ?? { name: item.operation };
+  const manifest = { ...item.manifest, metadata: { ...metadata, generateName: `${name}-` } };
+  try {
+    await deps.client.create(resources.operations, manifest, item.namespace, true);
+    return {
+      item: {
+        ...item,
+        note: `retry validated: the DELETE of the Failed Operation (its uid and resourceVersion as preconditions) and the create (${item.note ?? ''})`,
+      },
+    };
+  } catch (err) {
+    return { item, error: errorText(err) };
+  }
+}
+
 /** Step 2's changes: the Operations the plan says to create (after deleting those to retry). */
 export async function applyBackup(
   deps: StepDeps,
@@ -129,7 +157,7 @@ export async function applyBackup(
 ): Promise<BackupApplyResult[]> {
   if (opts.dryRun === 'client') return plan.items.map((item) => ({ item }));
   const retries = plan.items.filter((i) => i.action === 'retry');
-  const refused = retries.length && opts.dryRun === 'none' ? await deleteFailed(deps, retries, opts) : new Map();
+  const refused = retries.length ? await deleteFailed(deps, retries, opts) : new Map<BackupPlanItem, string>();
   return mapLimit(
     plan.items,
     opts.concurrency,
@@ -137,6 +165,7 @@ export async function applyBackup(
       const why = refused.get(item);
       if (why) return { item, error: why };
       if (!creates(item)) return { item };
+      if (item.action === 'retry' && opts.dryRun === 'server') return validateRetry(deps, item);
       return createOne(deps, item, opts.dryRun === 'server');
     },
     { stop: () => deps.signal.aborted, skipped: (item) => ({ item, skipped: !creates(item) ? undefined : true }) },

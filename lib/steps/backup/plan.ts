@@ -12,6 +12,7 @@ import { finalBackupName, resources } from '../../operator/names';
 import type { Operation } from '../../operator/schemas';
 import { type AppFinalBackup, type JudgeOptions, judgeApps } from '../final-backups';
 import { type Selection, selectInstances, selectionScope } from '../selection';
+import { surveyVelero } from '../velero';
 
 export interface BackupOptions {
   selection: Selection;
@@ -148,11 +149,10 @@ export async function planBackup(client: KubeClient, opts: BackupOptions): Promi
   await checkStorageLocation(client, opts, warnings);
   const { instances, invalid } = await selectInstances(client, opts.selection);
   const scope = selectionScope(opts.selection);
-  const [operations, backups] = await Promise.all([
-    client.listIfServed(resources.operations, { namespace: scope }),
-    client.listIfServed(resources.veleroBackups, { namespace: opts.veleroNamespace }),
-  ]);
-  const apps = judgeApps(instances as KubeObject[], operations, backups, opts.judge);
+  const listed = client.listIfServed(resources.operations, { namespace: scope });
+  const velero = await surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations: listed });
+  const operations = await listed;
+  const apps = judgeApps(instances as KubeObject[], operations, velero, opts.judge);
   const taken = new Map<string, Set<string>>();
   for (const op of operations) {
     const ns = op.metadata.namespace ?? '';

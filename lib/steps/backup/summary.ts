@@ -2,6 +2,7 @@ import type { KubeClient } from '../../kube/client';
 import type { FinalBackupState } from '../../operator/final-backup';
 import { finalBackupCounts } from '../../operator/final-backup';
 import { type AppFinalBackup, fixFor, type JudgeOptions, surveyFinalBackups } from '../final-backups';
+import type { ResultState } from '../results';
 import type { BackupApplyResult } from './apply';
 import type { BackupAction } from './plan';
 
@@ -23,6 +24,45 @@ export interface BackupRecord {
   safe: boolean;
   /** The command that makes it count, when it does not. */
   fix?: string;
+  /** What this run did to the Operation, as every mutating command's rows say it. */
+  result: ResultState;
+}
+
+/** What an action did: the Operations this run created are changed; what it only looked at, unchanged. */
+export function resultOf(a: BackupApplyResult): ResultState {
+  if (a.skipped) return 'skipped';
+  if (a.error || a.item.action === 'conflict') return 'failed';
+  return ['create', 'retry', 'retake'].includes(a.item.action) ? 'changed' : 'unchanged';
+}
+
+/** The words of the summary line, one per action, by what each one did. */
+const actionWords: Record<string, string> = {
+  create: 'created',
+  keep: 'kept',
+  adopt: 'adopted',
+  retry: 'retried',
+  retake: 'retaken',
+  conflict: 'in conflict',
+  failed: 'Failed (not retried)',
+  unpaused: 'not paused',
+};
+
+/** "3 created, 2 kept, 1 adopted": each action counted by what it did (a failed create is not created). */
+export function describeActions(applied: BackupApplyResult[]): string {
+  const counts = new Map<string, number>();
+  for (const a of applied) {
+    const what = a.skipped
+      ? 'not attempted'
+      : a.error && a.item.action !== 'conflict'
+        ? `failed to ${a.item.action}`
+        : (actionWords[a.item.action] ?? a.item.action);
+    counts.set(what, (counts.get(what) ?? 0) + 1);
+  }
+  // In the order of the actions (created first), then what failed, then what was not attempted.
+  const order = Object.values(actionWords);
+  const rank = (w: string) => (order.includes(w) ? order.indexOf(w) : w === 'not attempted' ? 99 : 50);
+  const words = [...counts].sort(([a], [b]) => rank(a) - rank(b));
+  return words.length ? words.map(([w, n]) => `${n} ${w}`).join(', ') : 'no applications';
 }
 
 /** One application's record, from the survey after the run and what the run did. */
@@ -44,6 +84,7 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
           : a.error;
     return {
       ...base,
+      result: resultOf(a),
       phase: 'NotCreated',
       message,
       outcome,
@@ -62,6 +103,7 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
   const backup = verdict?.operation === op ? verdict?.backup : undefined;
   return {
     ...base,
+    result: resultOf(a),
     phase: op?.status?.phase ?? 'Pending',
     reason: op?.status?.reason,
     message: finalBackupCounts(state) ? op?.status?.message : verdict?.detail,

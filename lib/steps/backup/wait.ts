@@ -1,5 +1,5 @@
 import type { StepDeps } from '../../deps';
-import { objectKey, type WaitOutcome, waitForObjects } from '../../kube/watch';
+import { objectKey, type WaitOutcome, waitForObjects, waitForObjectsIn } from '../../kube/watch';
 import { isFinished, isVeleroFinal } from '../../operator/final-backup';
 import { resources } from '../../operator/names';
 import { operationSchema, veleroBackupSchema } from '../../operator/schemas';
@@ -44,7 +44,8 @@ async function waitForOperations(deps: StepDeps, keys: string[], opts: BackupWai
  * final phase too (Completed, or PartiallyFailed, Failed...), it is still in progress.
  */
 function waitForVelero(deps: StepDeps, backups: string[], timeoutMs: number) {
-  return waitForObjects(
+  // In the namespaces the Operations' backupRefs name (Velero's), never cluster-wide.
+  return waitForObjectsIn(
     deps.client,
     resources.veleroBackups,
     backups,

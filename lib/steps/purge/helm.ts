@@ -7,7 +7,7 @@ import type { KubeClient } from '../../kube/client';
 import type { KubeTarget } from '../../kube/config';
 import { withTargetKubeconfig } from '../../kube/kubeconfig-file';
 import { proxyVarsFor } from '../../kube/proxy';
-import { type HelmDriver, type HelmReleaseInfo, readHelmReleaseHead } from '../../operator/helm-release';
+import { type HelmDriver, type HelmReleaseInfo, keptWhy, readHelmReleaseHead } from '../../operator/helm-release';
 import { helmReleaseName, operatorNamespace } from '../../operator/names';
 import { type DryRunMode, dryResult, type ObjectResult } from '../results';
 import { releaseObjectsPresent } from './observe-release';
@@ -38,11 +38,7 @@ export function releaseRows(release: HelmReleaseInfo | undefined, dryRun: DryRun
     namespace: o.namespace,
     action: o.keep ? 'keep' : 'delete',
     result: o.keep ? 'unchanged' : dryResult(dryRun),
-    message: o.keep
-      ? 'kept by helm uninstall (helm.sh/resource-policy: keep)'
-      : dryRun === 'server'
-        ? 'helm --dry-run'
-        : 'by helm uninstall',
+    message: o.keep ? keptWhy(o) : dryRun === 'server' ? 'helm --dry-run' : 'by helm uninstall',
   }));
 }
 

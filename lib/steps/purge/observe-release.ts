@@ -1,7 +1,7 @@
 import { mapLimit } from '../../concurrency';
 import type { KubeClient } from '../../kube/client';
 import { Discovery } from '../../kube/discovery';
-import type { HelmReleaseInfo, ReleaseObject } from '../../operator/helm-release';
+import { type HelmReleaseInfo, keptWhy, type ReleaseObject } from '../../operator/helm-release';
 import type { ObjectResult } from '../results';
 
 /** Is one object of the release there now? undefined when its kind is no longer served (gone with its CRD). */
@@ -22,11 +22,11 @@ export async function releaseObjectsPresent(client: KubeClient, release: HelmRel
     const row = { kind: o.kind, name: o.name, namespace: o.namespace, action: o.keep ? 'keep' : 'delete' };
     if (o.keep)
       return there
-        ? { ...row, result: 'unchanged' as const, message: 'kept by helm uninstall (helm.sh/resource-policy: keep)' }
+        ? { ...row, result: 'unchanged' as const, message: keptWhy(o) }
         : {
             ...row,
             result: 'failed' as const,
-            message: 'was to be kept (helm.sh/resource-policy: keep), but it is gone',
+            message: `was to be left by helm uninstall (helm.sh/resource-policy ${JSON.stringify(o.policy)}), but it is gone`,
           };
     return there
       ? { ...row, result: 'failed' as const, message: 'still there after helm uninstall' }

@@ -44,6 +44,11 @@ export interface PurgePlan {
   kept: string[];
   /** The operator's CRDs helm uninstall would delete (rendered without the keep policy, keepCrds=false). */
   helmDeletesCrds: string[];
+  /**
+   * Other CRDs the release renders without the keep policy (Flux's, Velero's...): helm uninstall
+   * deletes them, and with each every object of its kind, counted here before anything is deleted.
+   */
+  otherCrds: ReleaseCrd[];
   /** The bundled controllers helm uninstall removes (Deployments of the release). */
   controllers: string[];
   /** HelmReleases that stay once Flux is uninstalled: orphans whose charts' resources nobody reconciles. */
@@ -57,6 +62,55 @@ export interface PurgePlan {
 }
 
 export const crKinds = [resources.applicationInstances, resources.operations, resources.clusters];
+
+/** A CRD helm uninstall deletes besides the operator's own, and how many objects go with it. */
+export interface ReleaseCrd {
+  name: string;
+  kind: string;
+  /** Objects of its kind in the cluster now (every namespace). */
+  objects: number;
+  /** The resource, for counting (and for the access it takes to count it). */
+  resource?: ResourceType;
+}
+
+interface CrdSpec {
+  group: string;
+  scope: string;
+  names: { plural: string; kind: string };
+  versions: { name: string; storage?: boolean; served?: boolean }[];
+}
+
+/** The resource a CRD serves (its storage version), from the CRD as the API server has it. */
+export const crdResource = (crd: KubeObject): ResourceType => {
+  const spec = crd.spec as CrdSpec;
+  const version = spec.versions.find((v) => v.storage) ?? spec.versions[0];
+  return {
+    group: spec.group,
+    version: version?.name ?? 'v1',
+    plural: spec.names.plural,
+    kind: spec.names.kind,
+    namespaced: spec.scope === 'Namespaced',
+  };
+};
+
+/** The CRDs other than the operator's that helm uninstall deletes, each with its objects counted. */
+export async function otherCrdsDeleted(
+  client: KubeClient,
+  release: HelmReleaseInfo | undefined,
+  opts: { count: boolean } = { count: true },
+) {
+  const names = deletedBy(release)
+    .filter((o) => o.kind === 'CustomResourceDefinition' && !(operatorCrds as readonly string[]).includes(o.name))
+    .map((o) => o.name);
+  return Promise.all(
+    names.map(async (name): Promise<ReleaseCrd> => {
+      const crd = await client.find(core.crds, name);
+      if (!crd) return { name, kind: name.split('.')[0] ?? name, objects: 0 };
+      const resource = crdResource(crd);
+      return { name, kind: resource.kind, objects: opts.count ? await countAll(client, resource) : 0, resource };
+    }),
+  );
+}
 
 /**
  * How many objects of a kind there are, in one request: the first page of one item, metadata only,
@@ -109,6 +163,8 @@ function clusterCheck(clusters: KubeObject[]): PreflightCheck {
 }
 
 const describe = (o: ReleaseObject) => `${o.kind}/${o.name}`;
+/** "backups.velero.io (3 Backups)". */
+export const describeCrd = (c: ReleaseCrd) => `${c.name} (${c.objects} ${c.kind}${c.objects === 1 ? '' : 's'})`;
 
 /** The HelmReleases of paused applications: the operator let go of them, so step 4 leaves them behind. */
 async function heldBack(client: KubeClient): Promise<string[]> {
@@ -137,7 +193,7 @@ function step4Phase(remaining: Record<string, number>): PurgePhase {
   };
 }
 
-function helmPhase(release: HelmReleaseInfo | undefined): PurgePhase {
+function helmPhase(release: HelmReleaseInfo | undefined, others: ReleaseCrd[]): PurgePhase {
   const kept = keptBy(release);
   const controllers = deletedBy(release)
     .filter((o) => o.kind === 'Deployment')
@@ -146,7 +202,8 @@ function helmPhase(release: HelmReleaseInfo | undefined): PurgePhase {
     ? [
         `release v${release.version} (${release.chart}), ${release.status}`,
         `removes the operator and the bundled controllers: ${controllers.join(', ') || 'none'}`,
-        ...(kept.length ? [`keeps (helm.sh/resource-policy: keep): ${kept.map(describe).join(', ')}`] : []),
+        ...(kept.length ? [`keeps (helm.sh/resource-policy): ${kept.map(describe).join(', ')}`] : []),
+        ...(others.length ? [`deletes CRDs besides the operator's: ${others.map(describeCrd).join(', ')}`] : []),
       ]
     : ['release not installed'];
   return {
@@ -158,8 +215,14 @@ function helmPhase(release: HelmReleaseInfo | undefined): PurgePhase {
   };
 }
 
-function step5Phases(opts: PurgeOptions, release: HelmReleaseInfo | undefined, crds: string[], ns: boolean) {
-  const phases = [helmPhase(release)];
+function step5Phases(
+  opts: PurgeOptions,
+  release: HelmReleaseInfo | undefined,
+  others: ReleaseCrd[],
+  crds: string[],
+  ns: boolean,
+) {
+  const phases = [helmPhase(release, others)];
   if (opts.deleteCrds) {
     phases.push({
       id: 'step5-delete-crds',
@@ -193,9 +256,10 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
   if (opts.deleteApps && !opts.skipBackupCheck && crdsInstalled && (remainingCrs.ApplicationInstance ?? 0) > 0)
     checks.push(await checkFinalBackups(client, opts.judge));
   const release = namespacePresent ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
+  const otherCrds = await otherCrdsDeleted(client, release);
   const phases = [
     ...(opts.deleteApps ? [step4Phase(remainingCrs)] : []),
-    ...step5Phases(opts, release, crdsPresent, namespacePresent),
+    ...step5Phases(opts, release, otherCrds, crdsPresent, namespacePresent),
   ];
   return {
     checks,
@@ -203,8 +267,9 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
     release,
     kept: keptBy(release).map(describe),
     helmDeletesCrds: deletedBy(release)
-      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .filter((o) => o.kind === 'CustomResourceDefinition' && (operatorCrds as readonly string[]).includes(o.name))
       .map((o) => o.name),
+    otherCrds,
     controllers: deletedBy(release)
       .filter((o) => o.kind === 'Deployment')
       .map((o) => o.name),

@@ -136,6 +136,14 @@ function step2(o: Observed, apps: AppFinalBackup[]): StepStatus {
   if (short.length && state !== 'done')
     evidence.push(`not counting: ${short.slice(0, 3).map(appReason).join(', ')}${short.length > 3 ? ', ...' : ''}`);
   if (state === 'skipped') evidence.push('the operator is uninstalled: no final backup can be taken any more');
+  const warned = apps.filter((a) => a.warning);
+  if (warned.length)
+    evidence.push(
+      `warning: ${plural(warned.length, 'final backup')} on an Unavailable BackupStorageLocation: ${warned
+        .slice(0, 3)
+        .map((a) => `${a.namespace}/${a.application} (${a.warning})`)
+        .join(', ')}${warned.length > 3 ? ', ...' : ''}`,
+    );
   if (!o.crdsInstalled || !apps.length)
     evidence.unshift(o.crdsInstalled ? 'no ApplicationInstances left' : 'operator CRDs removed');
   const next = state === 'done' || state === 'skipped' ? undefined : fixFor(short);
@@ -276,7 +284,7 @@ function reinstallNotes(o: Observed, f: Facts): string[] {
 
 /** Judges the five steps from what was observed, with the evidence for each verdict. */
 export function judge(o: Observed, context: string, opts: JudgeOptions): ProcedureStatus {
-  const apps = o.crdsInstalled ? judgeApps(o.instances, o.operations, o.veleroBackups, opts) : [];
+  const apps = o.crdsInstalled ? judgeApps(o.instances, o.operations, o.velero, opts) : [];
   const f = factsOf(o, apps);
   const steps = [step1(o, f), step2(o, apps), step3(o, f), step4(o, !o.release), step5(o, f)];
   const next =
@@ -287,6 +295,11 @@ export function judge(o: Observed, context: string, opts: JudgeOptions): Procedu
 }
 
 /** Where the cluster stands in the five steps, read-only, with the evidence for each verdict. */
-export async function procedureStatus(client: KubeClient, opts: JudgeOptions): Promise<ProcedureStatus> {
-  return judge(await observeCluster(client), client.target.context, opts);
+export async function procedureStatus(client: KubeClient, opts: StatusOptions): Promise<ProcedureStatus> {
+  return judge(await observeCluster(client, opts), client.target.context, opts);
+}
+
+/** How status judges: as the gates do, and where Velero runs (--velero-namespace). */
+export interface StatusOptions extends JudgeOptions {
+  veleroNamespace?: string;
 }

@@ -2,9 +2,10 @@ import { isNotFound } from '../../kube/api-error';
 import type { KubeClient, ListOptions } from '../../kube/client';
 import { core, type KubeObject, type ResourceType } from '../../kube/resources';
 import { type HelmReleaseHead, readHelmReleaseHead } from '../../operator/helm-release';
-import { helmReleaseName, operatorCrds, operatorNamespace, resources, veleroNamespace } from '../../operator/names';
+import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
 import { type Cluster, clusterSchema, parseObject } from '../../operator/schemas';
 import { type DecommissionRecord, readDecommissionRecord } from '../decommission/record';
+import { surveyVelero, type VeleroSurvey } from '../velero';
 
 /** Everything status reads from the cluster, read once. */
 export interface Observed {
@@ -18,8 +19,8 @@ export interface Observed {
   cluster?: Cluster;
   /** Slim: annotations and spec.suspend, never the values every HelmRelease carries. */
   helmReleases: KubeObject[];
-  /** Velero Backups, for judging final backups. */
-  veleroBackups: KubeObject[];
+  /** Velero, for judging final backups: the one survey backup and the gates use. */
+  velero: VeleroSurvey;
   release?: HelmReleaseHead;
   record?: DecommissionRecord;
 }
@@ -73,13 +74,15 @@ const settled = async <T>(p: Promise<Settled<T>>): Promise<T> => {
  * operator's kinds once their CRDs are gone, the release once its namespace is) is dropped,
  * errors and all, as if it had never been asked for.
  */
-export async function observeCluster(client: KubeClient): Promise<Observed> {
+export async function observeCluster(client: KubeClient, opts: { veleroNamespace?: string } = {}): Promise<Observed> {
   const crdsRead = settle(Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : ''))));
   const namespaceRead = settle(client.find(core.namespaces, operatorNamespace));
   const instances = settle(listSlim(client, resources.applicationInstances, slimInstance));
   const operations = settle(client.listIfServed(resources.operations));
   const clusters = settle(client.listIfServed(resources.clusters, { namespace: operatorNamespace }));
-  const veleroBackups = settle(client.listIfServed(resources.veleroBackups, { namespace: veleroNamespace }));
+  const velero = settle(
+    surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations: settled(operations) }),
+  );
   const helmReleases = settle(listSlim(client, resources.helmReleases, slimHelmRelease));
   const release = settle(readHelmReleaseHead(client, operatorNamespace, helmReleaseName));
   const record = readDecommissionRecord(client).catch(() => undefined);
@@ -98,7 +101,7 @@ export async function observeCluster(client: KubeClient): Promise<Observed> {
     clusters: listedClusters,
     cluster: parsed?.ok ? parsed.value : undefined,
     helmReleases: await settled(helmReleases),
-    veleroBackups: await ifInstalled(veleroBackups),
+    velero: crdsInstalled ? await settled(velero) : { namespaces: [], backups: [], locations: new Map() },
     release: namespace ? await settled(release) : undefined,
     record: await record,
   };

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 
 export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const buildScript = join(repoRoot, 'scripts', 'build-tools.sh');
-const toolsDir = () => process.env.VW_TOOLS_DIR || join(homedir(), '.cache', 'kubectl-vw', 'tools');
+export const toolsDir = () => process.env.VW_TOOLS_DIR || join(homedir(), '.cache', 'kubectl-vw', 'tools');
 
 export interface Binaries {
   binDir: string;

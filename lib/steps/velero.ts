@@ -1,0 +1,78 @@
+import type { KubeClient } from '../kube/client';
+import type { KubeObject } from '../kube/resources';
+import { resources, veleroNamespace } from '../operator/names';
+
+/**
+ * One view of Velero for everything that judges final backups (backup, status, the gates of
+ * decommission, purge and uninstall, the what-persists report): the Backups and
+ * BackupStorageLocations of Velero's namespace (--velero-namespace) and of every namespace an
+ * Operation's backupRef names, wherever Velero runs.
+ */
+export interface VeleroSurvey {
+  /** The namespaces looked in, Velero's first. */
+  namespaces: string[];
+  backups: KubeObject[];
+  /** The BackupStorageLocations found there, by "namespace/name". */
+  locations: Map<string, KubeObject>;
+}
+
+/** The namespaces the Operations' backupRefs name. */
+export function referencedNamespaces(operations: KubeObject[]): string[] {
+  const found = new Set<string>();
+  for (const op of operations) {
+    const ref = (op.status as { backupRef?: { namespace?: string } } | undefined)?.backupRef;
+    if (ref?.namespace) found.add(ref.namespace);
+  }
+  return [...found];
+}
+
+async function readNamespace(client: KubeClient, namespace: string) {
+  const [backups, locations] = await Promise.all([
+    client.listIfServed(resources.veleroBackups, { namespace }),
+    client.listIfServed(resources.backupStorageLocations, { namespace }),
+  ]);
+  return { backups, locations };
+}
+
+/**
+ * Surveys Velero: its own namespace is read beside the Operations (one round trip), the other
+ * namespaces their backupRefs name once they are known.
+ */
+export async function surveyVelero(
+  client: KubeClient,
+  opts: { veleroNamespace?: string; operations: KubeObject[] | Promise<KubeObject[]> },
+): Promise<VeleroSurvey> {
+  const home = opts.veleroNamespace || veleroNamespace;
+  const homeRead = readNamespace(client, home);
+  homeRead.catch(() => undefined); // read below; never an unhandled rejection meanwhile
+  const operations = await opts.operations;
+  const others = referencedNamespaces(operations).filter((ns) => ns !== home);
+  const reads = await Promise.all([homeRead, ...others.map((ns) => readNamespace(client, ns))]);
+  const locations = new Map<string, KubeObject>();
+  for (const l of reads.flatMap((r) => r.locations)) locations.set(`${l.metadata.namespace}/${l.metadata.name}`, l);
+  return { namespaces: [home, ...others], backups: reads.flatMap((r) => r.backups), locations };
+}
+
+/** A Velero Backup's storage location, as "namespace/name" (Velero writes it on the Backup when it validates it). */
+export const locationOf = (backup: KubeObject) => {
+  const name = (backup.spec as { storageLocation?: string } | undefined)?.storageLocation;
+  return name ? `${backup.metadata.namespace}/${name}` : undefined;
+};
+
+export type LocationState = 'available' | 'unavailable' | 'gone' | 'unknown';
+
+/**
+ * Where a Backup's location stands: present (and its phase), gone from a namespace that was read,
+ * or unknown (no location named, or its namespace not read): absence of evidence is not "gone".
+ */
+export function locationStanding(
+  survey: Pick<VeleroSurvey, 'namespaces' | 'locations'>,
+  backup: KubeObject,
+): { key?: string; state: LocationState; phase?: string } {
+  const key = locationOf(backup);
+  if (!key) return { state: 'unknown' };
+  const bsl = survey.locations.get(key);
+  if (!bsl) return { key, state: survey.namespaces.includes(backup.metadata.namespace ?? '') ? 'gone' : 'unknown' };
+  const phase = (bsl.status as { phase?: string } | undefined)?.phase;
+  return { key, state: phase === 'Unavailable' ? 'unavailable' : 'available', phase };
+}
