@@ -39,6 +39,7 @@ export async function completions(words: string[], commands: VwCommand[], deps: 
       .filter((c) => c.startsWith(current));
   const step = commands.find((c) => commandName(c) === name);
   if (!step) return [];
+  if (step.nested) return nestedCompletions(words, step.nested, deps);
   const table = flagTable(step);
   const eq = current.indexOf('=');
   if (current.startsWith('-') && eq > 0) {
@@ -53,6 +54,25 @@ export async function completions(words: string[], commands: VwCommand[], deps: 
   if (valueKey && table.choices[valueKey]) return table.choices[valueKey].filter((v) => v.startsWith(current));
   if (valueKey && !['namespace', 'context'].includes(valueKey)) return [];
   return namesFromCluster(name, before, current, valueKey, deps);
+}
+
+/**
+ * `kubectl vw rbac COMMAND ...`: the commands first, then that command's flags and values plus
+ * rbac's own, as if COMMAND were typed alone.
+ */
+function nestedCompletions(words: string[], nested: NonNullable<VwCommand['nested']>, deps: Deps) {
+  const current = words.at(-1) ?? '';
+  const target = words.length > 2 ? nested.targets[words[1] as string] : undefined;
+  if (!target) {
+    if (words.length > 2) return Promise.resolve([]);
+    return Promise.resolve(
+      Object.entries(nested.targets)
+        .map(([name, c]) => `${name}\t${c.describe}`)
+        .filter((c) => c.startsWith(current)),
+    );
+  }
+  const merged: VwCommand = { ...target, builder: (y) => nested.flags(target.builder(y)) };
+  return completions(words.slice(1), [merged], deps);
 }
 
 /**

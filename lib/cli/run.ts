@@ -38,7 +38,10 @@ function reportApiError(io: IO, err: ApiError, line: (msg: string, hint?: string
     return ExitCode.preflight;
   }
   if (err.status === 403) {
-    line(`forbidden: ${err.message}`, 'ask a cluster admin for the RBAC permissions the README lists for this command');
+    line(
+      `forbidden: ${err.message}`,
+      'kubectl vw rbac COMMAND [its flags] prints the RBAC it needs, for a cluster admin to apply',
+    );
     return ExitCode.preflight;
   }
   line(`API server answered ${err.status} ${err.reason}: ${err.message}`);
@@ -63,6 +66,7 @@ export async function runProgram(
   const words = named && dashPair ? attachDashValues(rest, flagTable(named)) : rest;
   const fixed = argv.length ? [argv[0] as string, ...words] : [];
   try {
+    if (named?.raw) return await named.raw(rest, deps);
     const program = buildProgram(
       commands,
       deps,

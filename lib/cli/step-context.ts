@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ActLock, Deps, Session, StepDeps } from '../deps';
 import { throwIfInterrupted, UsageError } from '../errors';
-import type { AccessCheck } from '../kube/access';
 import type { KubeClient } from '../kube/client';
 import type { KubeTarget } from '../kube/config';
 import { defaultLockSettings, LeaseLock } from '../kube/lease';
@@ -16,14 +15,6 @@ export const stepDeps = (deps: Deps, client: KubeClient, signal: AbortSignal = d
   signal,
   report: ioReporter(deps.io, deps.clock),
 });
-
-/** What taking the lock needs, checked with everything else before a mutating run starts. */
-export const lockAccess: AccessCheck[] = ['get', 'create', 'update'].map((verb) => ({
-  verb,
-  group: 'coordination.k8s.io',
-  resource: 'leases',
-  namespace: toolNamespace,
-}));
 
 /** A lock seen through the run's own signal too: Ctrl-C stops its body as a lost lock does. */
 function alsoInterrupted(lock: ActLock, signal: AbortSignal): ActLock {

@@ -23,6 +23,7 @@ export class ConnectionError extends Error {
 }
 
 export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
+export const isForbidden = (e: unknown) => e instanceof ApiError && e.status === 403;
 export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
 export const isAlreadyExists = (e: unknown) => isConflict(e) && (e as ApiError).reason === 'AlreadyExists';
 

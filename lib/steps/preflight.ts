@@ -1,6 +1,6 @@
 import { PreflightError, UsageError } from '../errors';
 import { type AccessCheck, deniedAccess, describeAccess } from '../kube/access';
-import { isNotFound } from '../kube/api-error';
+import { isForbidden, isNotFound } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
 import { core } from '../kube/resources';
 import { operatorCrds } from '../operator/names';
@@ -16,12 +16,33 @@ export interface PreflightCheck {
   warning?: string;
 }
 
+const who = (client: KubeClient) => client.target.impersonate.user ?? client.target.user ?? 'the current user';
+const rbacHint = 'kubectl vw rbac COMMAND [its flags] prints the Roles and ClusterRoles it needs, to review and apply';
+
+/** A read of the CRDs, the first thing every command does: a 403 is one clear line, not a raw error. */
+async function findCrd(client: KubeClient, name: string) {
+  try {
+    return await client.find(core.crds, name);
+  } catch (err) {
+    if (!isForbidden(err)) throw err;
+    throw new PreflightError(
+      `${who(client)} may not get customresourcedefinitions.apiextensions.k8s.io (context ${client.target.context}): every command reads the operator's CRDs first; nothing was changed`,
+      rbacHint,
+    );
+  }
+}
+
+/** The CRDs may be read (whether or not they are there: purge and status also run once they are gone). */
+export async function requireOperatorCrdsReadable(client: KubeClient) {
+  await findCrd(client, operatorCrds[0]);
+}
+
 /** The operator's CRDs must exist, else nothing this suite does makes sense on this cluster. */
 export async function requireOperatorCrds(client: KubeClient, crds: readonly string[] = operatorCrds) {
   const missing: string[] = [];
   await Promise.all(
     crds.map(async (name) => {
-      if (!(await client.find(core.crds, name))) missing.push(name);
+      if (!(await findCrd(client, name))) missing.push(name);
     }),
   );
   if (missing.length) {
@@ -36,10 +57,9 @@ export async function requireOperatorCrds(client: KubeClient, crds: readonly str
 export async function requireAccess(client: KubeClient, checks: AccessCheck[]) {
   const denied = await deniedAccess(client, checks);
   if (denied.length) {
-    const user = client.target.impersonate.user ?? client.target.user ?? 'the current user';
     throw new PreflightError(
-      `${user} may not ${denied.map(describeAccess).join('; ')} (context ${client.target.context}); nothing was changed`,
-      'ask a cluster admin for these permissions (README: "RBAC")',
+      `${who(client)} may not ${denied.map(describeAccess).join('; ')} (context ${client.target.context}); nothing was changed`,
+      rbacHint,
     );
   }
 }
@@ -56,6 +76,6 @@ export async function requireNamespace(client: KubeClient, namespace: string) {
       );
     }
     // A user allowed to work in a namespace may still not get namespaces: that is not a refusal.
-    if (!(err instanceof Error && 'status' in err && (err as { status: number }).status === 403)) throw err;
+    if (!isForbidden(err)) throw err;
   }
 }

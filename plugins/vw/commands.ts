@@ -3,6 +3,7 @@ import { decommissionCommand } from '../decommission/command';
 import { pauseCommand } from '../pause/command';
 import { purgeCommand } from '../purge/command';
 import { resumeCommand } from '../resume/command';
+import { rbacCommand } from './rbac';
 import { statusCommand } from './status';
 import { uninstallCommand } from './uninstall';
 import { versionCommand } from './version';
@@ -13,7 +14,8 @@ export const usage =
   '  2. kubectl vw backup        final Velero backups, proven\n' +
   '  3. kubectl vw decommission  delete the Cluster CR; Odoo revokes the credential\n' +
   '  4-5. kubectl vw purge       delete CRs (optional), helm uninstall, report what persists\n' +
-  'kubectl vw status shows where the cluster stands; kubectl vw uninstall runs it all.';
+  'kubectl vw status shows where the cluster stands; kubectl vw uninstall runs it all;\n' +
+  'kubectl vw rbac COMMAND prints the RBAC a command needs.';
 
 /** Every command `kubectl vw` dispatches, in the order --help lists them. */
 export const commands = [
@@ -24,5 +26,6 @@ export const commands = [
   resumeCommand,
   statusCommand,
   uninstallCommand,
+  rbacCommand,
   versionCommand,
 ];

@@ -120,7 +120,7 @@ describe('the procedure on a sandbox: purge and status', () => {
     expect(onPath.stderr).toMatch(/helm binary not found on PATH/);
     const restricted = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig: restrictedKubeconfig() });
     expect(restricted.exitCode).toBe(3);
-    expect(restricted.stderr).toMatch(/may not delete/);
+    expect(restricted.stderr).toMatch(/may not .*delete secrets/);
     const crds = await vw(['purge', '--yes', '--delete-crds', '--helm', helm()], { kubeconfig });
     expect(crds.exitCode).toBe(3);
     expect(crds.stderr).toMatch(/refusing --delete-crds: 10 ApplicationInstance/);

@@ -53,6 +53,7 @@ function fakes(codes: Partial<Record<'pause' | 'backup' | 'decommission' | 'purg
     decommission: step('decommission'),
     purge: step('purge'),
     status: async () => statusOf(states),
+    preflight: async () => undefined,
     lock: (_deps, _session, _purpose, body) => body(unlocked(new AbortController().signal)),
   };
   return { calls, runners, lastOptions };

@@ -1,20 +1,19 @@
 import type { ActLock, Deps, StepDeps } from '../../deps';
 import { formatDuration } from '../../duration';
 import { ExitCode, throwIfInterrupted } from '../../errors';
-import type { AccessCheck } from '../../kube/access';
 import type { FinalBackupParameters } from '../../operator/final-backup';
-import { resources } from '../../operator/names';
 import { type BackupApplyResult, applyBackup } from '../../steps/backup/apply';
 import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/plan';
 import { type BackupRecord, describeActions, summarizeBackups } from '../../steps/backup/summary';
 import { waitForBackups } from '../../steps/backup/wait';
+import { backupNeeds } from '../../steps/needs';
 import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
 import type { DryRunMode } from '../../steps/results';
 import { type SelectionInput, selectionScope } from '../../steps/selection';
 import type { CommonOptions } from '../flags';
 import { info, paint, plural, warn } from '../io';
 import { type BackupReport, printBackupDryRun, printBackupRecords } from '../printers/backup';
-import { lockAccess, readSelection, stepDeps, withLock } from '../step-context';
+import { readSelection, stepDeps, withLock } from '../step-context';
 
 export interface BackupOptions extends CommonOptions {
   selection: SelectionInput;
@@ -34,20 +33,15 @@ export interface BackupOptions extends CommonOptions {
   allowShortTtl: boolean;
 }
 
-function backupAccess(o: BackupOptions, scope: string | undefined): AccessCheck[] {
-  const ops = (verb: string) => ({ verb, group: resources.operations.group, resource: 'operations', namespace: scope });
-  const writes = o.dryRun !== 'client';
-  return [
-    { verb: 'list', group: resources.applicationInstances.group, resource: 'applicationinstances', namespace: scope },
-    ops('get'),
-    ops('watch'),
-    ...(writes ? [ops('create')] : []),
-    ...(o.retryFailed && writes ? [ops('delete')] : []),
-    { verb: 'get', group: 'velero.io', resource: 'backupstoragelocations', namespace: o.veleroNamespace },
-    { verb: 'get', group: 'velero.io', resource: 'backups', namespace: o.veleroNamespace },
-    ...(o.dryRun === 'none' ? lockAccess : []),
-  ];
-}
+/** What backup needs from the API server with these options, in this scope (kubectl vw rbac prints it). */
+export const backupNeedsOf = (o: BackupOptions, scope: string | undefined) =>
+  backupNeeds({
+    dryRun: o.dryRun,
+    scope,
+    retryFailed: o.retryFailed,
+    veleroNamespace: o.veleroNamespace,
+    wait: o.wait,
+  });
 
 /**
  * Phase: the wait. A live count per phase and the slowest applications, redrawn on a terminal,
@@ -171,7 +165,7 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   const selection = await readSelection(o.selection, target, deps);
   const scope = selectionScope(selection);
   await requireOperatorCrds(client);
-  await requireAccess(client, backupAccess(o, scope));
+  await requireAccess(client, backupNeedsOf(o, scope));
   const plan = await planBackup(client, {
     selection,
     parameters: o.parameters,

@@ -1,17 +1,17 @@
 import type { Deps } from '../../deps';
 import { ExitCode, PreflightError } from '../../errors';
-import type { AccessCheck } from '../../kube/access';
-import { resources, toolNamespace } from '../../operator/names';
+import { resources } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
 import { actOnFresh } from '../../steps/act';
 import { clusterDeleteGate, deleteJudgedCluster } from '../../steps/decommission/delete';
 import { type DecommissionPlan, planDecommission } from '../../steps/decommission/plan';
 import { readDecommissionRecord, writeDecommissionRecord } from '../../steps/decommission/record';
+import { decommissionNeeds } from '../../steps/needs';
 import { requireAccess, requireNamespace, requireOperatorCrds } from '../../steps/preflight';
 import { confirm } from '../confirm';
 import { info, warn } from '../io';
 import { printChecks } from '../printers/decommission';
-import { lockAccess, withLock } from '../step-context';
+import { withLock } from '../step-context';
 import {
   type DecommissionOptions,
   type DecommissionRun,
@@ -23,20 +23,15 @@ import { forcePhase } from './decommission-force';
 
 export type { DecommissionOptions };
 
-function decommissionAccess(o: DecommissionOptions): AccessCheck[] {
-  const namespace = o.namespace;
-  const clusters = (verb: string) => ({ verb, group: resources.clusters.group, resource: 'clusters', namespace });
-  const record = (verb: string) => ({ verb, group: '', resource: 'configmaps', namespace: toolNamespace });
-  const writes = o.dryRun !== 'client';
-  return [
-    clusters('list'),
-    clusters('watch'),
-    ...(writes ? [clusters('delete'), clusters('patch')] : []),
-    // The step 3 record, and the lock.
-    ...(o.dryRun === 'none' ? [record('get'), record('create'), record('patch'), ...lockAccess] : []),
-    ...(o.force && writes ? [{ verb: 'create', group: '', resource: 'events', namespace }] : []),
-  ];
-}
+/** What decommission needs from the API server with these options (kubectl vw rbac prints it). */
+export const decommissionNeedsOf = (o: DecommissionOptions) =>
+  decommissionNeeds({
+    dryRun: o.dryRun,
+    namespace: o.namespace,
+    force: o.force,
+    skipBackupCheck: o.skipBackupCheck,
+    veleroNamespace: o.veleroNamespace,
+  });
 
 /** Step 3 is already done: say so; a record nobody finished says the revocation was not seen. */
 async function alreadyGone(run: DecommissionRun): Promise<number> {
@@ -136,7 +131,7 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
   await requireOperatorCrds(client);
   // An explicit -n must exist; the default namespace gone means the operator is gone (step 3 done).
   if (o.namespaceExplicit) await requireNamespace(client, o.namespace);
-  await requireAccess(client, decommissionAccess(o));
+  await requireAccess(client, decommissionNeedsOf(o));
   const plan = await planDecommission(client, {
     namespace: o.namespace,
     name: o.cluster,

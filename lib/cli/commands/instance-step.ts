@@ -1,7 +1,6 @@
 import type { Deps } from '../../deps';
 import { formatDuration } from '../../duration';
 import { ExitCode, throwIfInterrupted } from '../../errors';
-import type { AccessCheck } from '../../kube/access';
 import type { KubeClient } from '../../kube/client';
 import type { ResourceType } from '../../kube/resources';
 import {
@@ -10,13 +9,15 @@ import {
   type InstancePlan,
   type OperatorReport,
 } from '../../steps/instance-step';
+import { instanceStepNeeds } from '../../steps/needs';
 import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
+import { resources } from '../../operator/names';
 import { type DryRunMode, summarize } from '../../steps/results';
 import { type Selection, type SelectionInput, selectionScope } from '../../steps/selection';
 import type { CommonOptions } from '../flags';
 import { info, plural, warn } from '../io';
 import { printResults } from '../output';
-import { lockAccess, readSelection, stepDeps, withLock } from '../step-context';
+import { readSelection, stepDeps, withLock } from '../step-context';
 
 /** Options every instance step (pause, resume) takes. */
 export interface InstanceStepOptions extends CommonOptions {
@@ -38,11 +39,9 @@ export interface InstanceStep {
   report: OperatorReport;
 }
 
-const listAndPatch = (kinds: ResourceType[], namespace: string | undefined, writes: boolean): AccessCheck[] =>
-  kinds.flatMap((k) => [
-    { verb: 'list', group: k.group, resource: k.plural, namespace },
-    ...(writes ? [{ verb: 'patch', group: k.group, resource: k.plural, namespace }] : []),
-  ]);
+/** What the step needs from the API server with these options, in this scope (kubectl vw rbac prints it). */
+export const instanceNeedsOf = (o: InstanceStepOptions, helmReleases: boolean, scope: string | undefined) =>
+  instanceStepNeeds({ dryRun: o.dryRun, scope, helmReleases, wait: o.wait });
 
 /** Prints the rows and the summary line; returns 1 if any object failed, 4 if the wait timed out. */
 function finish(
@@ -91,11 +90,10 @@ export async function runInstanceStep(o: InstanceStepOptions, step: InstanceStep
   const { client, target } = session;
   const selection = await readSelection(o.selection, target, deps);
   await requireOperatorCrds(client);
-  const writes = o.dryRun !== 'client';
-  await requireAccess(client, [
-    ...listAndPatch(step.patches, selectionScope(selection), writes),
-    ...(o.dryRun === 'none' ? lockAccess : []),
-  ]);
+  await requireAccess(
+    client,
+    instanceNeedsOf(o, step.patches.includes(resources.helmReleases), selectionScope(selection)),
+  );
   const plan = await step.plan(client, selection);
   const started = deps.clock.monotonic();
   // The run's signal: interrupted, or (under the lock) the lock lost; checked once the rows are out.

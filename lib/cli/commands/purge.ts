@@ -1,7 +1,6 @@
 import type { ActLock, Deps, Session } from '../../deps';
 import { ExitCode, PreflightError, UsageError } from '../../errors';
-import type { AccessCheck } from '../../kube/access';
-import { operatorNamespace, resources } from '../../operator/names';
+import type { KubeClient } from '../../kube/client';
 import { readDecommissionRecord } from '../../steps/decommission/record';
 import { persistsReport } from '../../steps/persists';
 import { findHelm, helmUninstall, releaseRows } from '../../steps/purge/helm';
@@ -15,14 +14,16 @@ import {
 } from '../../steps/purge/phases';
 import { actOnFresh, unlocked } from '../../steps/act';
 import { describeCrd, type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
-import { requireAccess } from '../../steps/preflight';
+import { purgeNeeds } from '../../steps/needs';
+import { requireAccess, requireOperatorCrdsReadable } from '../../steps/preflight';
+import { readReleaseFacts } from '../../steps/purge/release-resources';
 import { type DryRunMode, type ObjectResult, summarize } from '../../steps/results';
 import { confirm } from '../confirm';
 import type { CommonOptions } from '../flags';
 import { info, plural, warn } from '../io';
 import { document, printDocument, printResults } from '../output';
 import { printPersists, printPlan } from '../printers/purge';
-import { lockAccess, stepDeps, withLock } from '../step-context';
+import { stepDeps, withLock } from '../step-context';
 
 export interface PurgeOptions extends CommonOptions {
   dryRun: DryRunMode;
@@ -45,22 +46,28 @@ export interface PurgeOptions extends CommonOptions {
   veleroNamespace: string;
 }
 
-function purgeAccess(o: PurgeOptions): AccessCheck[] {
-  if (o.dryRun === 'client') return [];
-  // helm uninstall needs to delete what the chart rendered and its release Secrets.
-  return [
-    { verb: 'delete', group: '', resource: 'secrets', namespace: operatorNamespace },
-    { verb: 'delete', group: 'apps', resource: 'deployments', namespace: operatorNamespace },
-    ...(o.deleteApps
-      ? [
-          { verb: 'delete', group: resources.applicationInstances.group, resource: 'applicationinstances' },
-          { verb: 'delete', group: resources.operations.group, resource: 'operations' },
-        ]
-      : []),
-    ...(o.deleteCrds ? [{ verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }] : []),
-    ...(o.deleteNamespace ? [{ verb: 'delete', group: '', resource: 'namespaces' }] : []),
-    ...(o.dryRun === 'none' ? lockAccess : []),
-  ];
+/**
+ * What purge needs from the API server with these options (kubectl vw rbac prints it); with what
+ * the release renders (read first), also what helm uninstall needs for each of its objects.
+ */
+export const purgeNeedsOf = (o: PurgeOptions, release?: Awaited<ReturnType<typeof readReleaseFacts>>) =>
+  purgeNeeds({
+    dryRun: o.dryRun,
+    report: o.report,
+    deleteApps: o.deleteApps,
+    deleteCrds: o.deleteCrds,
+    deleteNamespace: o.deleteNamespace,
+    skipBackupCheck: o.skipBackupCheck,
+    veleroNamespace: o.veleroNamespace,
+    ...release,
+  });
+
+/** The access review, before anything: what purge needs, then what the release it found needs. */
+async function preflight(client: KubeClient, o: PurgeOptions) {
+  await requireOperatorCrdsReadable(client);
+  await requireAccess(client, purgeNeedsOf(o));
+  if (o.report) return;
+  await requireAccess(client, purgeNeedsOf(o, await readReleaseFacts(client)));
 }
 
 /** What the plan refuses: step 3 not done, no final backups for --delete-apps, CRDs with objects left. */
@@ -280,8 +287,8 @@ function warnWhatStays(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
 export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const session = await deps.connect(o.connection, { concurrency: o.concurrency });
   const { client, target } = session;
+  await preflight(client, o);
   if (o.report) return reportOnly(deps, o, session);
-  await requireAccess(client, purgeAccess(o));
   const judge = { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace };
   const plan = await planPurge(client, { ...o, judge });
   const decommission = await readDecommissionRecord(client).catch(() => undefined);

@@ -1,5 +1,7 @@
 import type { Deps } from '../../deps';
 import { ExitCode } from '../../errors';
+import { statusNeeds } from '../../steps/needs';
+import { requireAccess } from '../../steps/preflight';
 import { procedureStatus } from '../../steps/status/judge';
 import type { CommonOptions } from '../flags';
 import { printStatus } from '../printers/status';
@@ -11,9 +13,14 @@ export interface StatusOptions extends CommonOptions {
   veleroNamespace: string;
 }
 
+/** What status reads (kubectl vw rbac status prints it). */
+export const statusNeedsOf = (o: Pick<StatusOptions, 'veleroNamespace'>) =>
+  statusNeeds({ veleroNamespace: o.veleroNamespace });
+
 /** Where the cluster stands in the five steps: read-only. */
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
   const { client } = await deps.connect(o.connection);
+  await requireAccess(client, statusNeedsOf(o));
   printStatus(
     deps.io,
     await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),

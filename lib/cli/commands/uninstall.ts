@@ -12,10 +12,15 @@ import { info, paint } from '../io';
 import { printStatus } from '../printers/status';
 import { reportError } from '../run';
 import { withLock } from '../step-context';
-import { type BackupOptions, runBackup } from './backup';
-import { type DecommissionOptions, runDecommission } from './decommission';
+import { dedupeNeeds } from '../../steps/needs';
+import { requireAccess, requireOperatorCrdsReadable } from '../../steps/preflight';
+import { readReleaseFacts } from '../../steps/purge/release-resources';
+import { type BackupOptions, backupNeedsOf, runBackup } from './backup';
+import { type DecommissionOptions, decommissionNeedsOf, runDecommission } from './decommission';
+import { instanceNeedsOf } from './instance-step';
 import { type PauseOptions, runPause } from './pause';
-import { type PurgeOptions, runPurge } from './purge';
+import { type PurgeOptions, purgeNeedsOf, runPurge } from './purge';
+import { statusNeedsOf } from './status';
 
 export interface UninstallOptions extends CommonOptions {
   dryRun: DryRunMode;
@@ -48,11 +53,14 @@ export interface StepRunners {
   purge: (o: PurgeOptions, deps: Deps) => Promise<number>;
   /** Where the cluster stands, read before each decision. */
   status: (client: KubeClient, opts: StatusOptions) => Promise<ProcedureStatus>;
+  /** The access review of the whole run, before step 1. */
+  preflight: (client: KubeClient, o: UninstallOptions) => Promise<void>;
   /** Holds the lock for the whole procedure (the steps run under it). */
   lock: <T>(deps: Deps, session: Session, purpose: string, body: (lock: ActLock) => Promise<T>) => Promise<T>;
 }
 
 export const stepRunners: StepRunners = {
+  preflight: (client, o) => preflight(client, o),
   lock: withLock,
   pause: runPause,
   backup: runBackup,
@@ -135,6 +143,27 @@ export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
   marginMs: o.marginMs,
   veleroNamespace: o.veleroNamespace,
 });
+
+/**
+ * What the whole procedure needs, step by step as uninstall runs them (backup may retry a Failed
+ * one), checked before step 1 so a missing right stops it before anything changed.
+ */
+export function uninstallNeedsOf(o: UninstallOptions, release?: Awaited<ReturnType<typeof readReleaseFacts>>) {
+  return dedupeNeeds([
+    ...statusNeedsOf(o),
+    ...instanceNeedsOf(pauseStepOptions(o), o.suspendHelmReleases, undefined),
+    ...(o.skipBackup ? [] : backupNeedsOf(backupStepOptions(o, true), undefined)),
+    ...decommissionNeedsOf(decommissionStepOptions(o)),
+    ...purgeNeedsOf(purgeStepOptions(o), release),
+  ]);
+}
+
+/** The access review of the whole run: what every step will need, before step 1. */
+async function preflight(client: KubeClient, o: UninstallOptions) {
+  await requireOperatorCrdsReadable(client);
+  await requireAccess(client, uninstallNeedsOf(o));
+  await requireAccess(client, uninstallNeedsOf(o, await readReleaseFacts(client)));
+}
 
 /** What one uninstall run shares between its steps. */
 interface Run {
@@ -251,6 +280,7 @@ export async function runUninstall(
   const session = await deps.connect(o.connection);
   const pinned = pinTarget(deps, session);
   const { client } = session;
+  await runners.preflight(client, o);
   const status = () =>
     runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace });
   const before = await status();

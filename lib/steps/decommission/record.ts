@@ -1,4 +1,4 @@
-import { isNotFound } from '../../kube/api-error';
+import { isForbidden, isNotFound } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
 import { core, type KubeObject } from '../../kube/resources';
 import { clusterFinalizer, decommissionRecord, operatorNamespace, toolNamespace } from '../../operator/names';
@@ -115,8 +115,9 @@ export async function readDecommissionRecord(client: KubeClient): Promise<Decomm
       try {
         return await client.find(core.configMaps, decommissionRecord, namespace);
       } catch (err) {
-        if (!isNotFound(err)) throw err;
-        return undefined;
+        // Where older versions kept it is read only if it may be: kubectl vw asks no right for it.
+        if (isNotFound(err) || (namespace !== toolNamespace && isForbidden(err))) return undefined;
+        throw err;
       }
     }),
   );
