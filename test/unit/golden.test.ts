@@ -2,7 +2,7 @@ import type { OutputFormat } from '../../lib/cli/flags';
 import { printResults } from '../../lib/cli/output';
 import { printBackupDryRun, printBackupRecords } from '../../lib/cli/printers/backup';
 import { printDecommission } from '../../lib/cli/printers/decommission';
-import { printPersists } from '../../lib/cli/printers/purge';
+import { printPersists, printPlan } from '../../lib/cli/printers/purge';
 import { printStatus } from '../../lib/cli/printers/status';
 import { printDocument, document } from '../../lib/cli/output';
 import type { KubeObject } from '../../lib/kube/resources';
@@ -149,5 +149,17 @@ describe('every JSON document names its apiVersion and kind', () => {
     const doc = JSON.parse(text(t.out.stdout)) as KubeObject;
     expect(doc.apiVersion).toBe('kubectl-vw/v1');
     expect(doc.kind).toMatch(/^[A-Z]\w+$/);
+  });
+});
+
+describe('counts read right', () => {
+  it('the purge plan says "6 Deployments", "1 Secret"', () => {
+    const t = testDeps({ columns: 100 });
+    const [first] = purgePlan.phases;
+    printPlan(t.deps.io, {
+      ...purgePlan,
+      phases: [{ ...(first as (typeof purgePlan.phases)[number]), counts: { Deployment: 6, Secret: 1 } }],
+    });
+    expect(text(t.out.stderr)).toMatch(/deletes 6 Deployments, 1 Secret\b/);
   });
 });

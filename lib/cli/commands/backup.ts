@@ -6,14 +6,15 @@ import type { FinalBackupParameters } from '../../operator/final-backup';
 import { resources } from '../../operator/names';
 import { type BackupApplyResult, applyBackup } from '../../steps/backup/apply';
 import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/plan';
-import { type BackupRecord, summarizeBackups } from '../../steps/backup/summary';
+import { type BackupRecord, conflictFix, summarizeBackups } from '../../steps/backup/summary';
+import { backupHintFlags, hintFlags } from '../hints';
 import { waitForBackups } from '../../steps/backup/wait';
 import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
 import type { DryRunMode } from '../../steps/results';
 import { type SelectionInput, selectionScope } from '../../steps/selection';
 import type { CommonOptions } from '../flags';
 import { info, paint, plural, warn } from '../io';
-import { type BackupReport, printBackupDryRun, printBackupRecords } from '../printers/backup';
+import { type BackupReport, printBackupDryRun, printBackupRecords, refused } from '../printers/backup';
 import { lockAccess, readSelection, stepDeps, withLock } from '../step-context';
 
 export interface BackupOptions extends CommonOptions {
@@ -48,6 +49,9 @@ function backupAccess(o: BackupOptions, scope: string | undefined): AccessCheck[
     ...(o.dryRun === 'none' ? lockAccess : []),
   ];
 }
+
+/** What this run's hints repeat: its connection flags, margin and final-backup parameters. */
+const backupHints = (o: BackupOptions) => hintFlags(o, o.marginMs, backupHintFlags(o.parameters, o.veleroNamespace));
 
 /**
  * Phase: the wait. A live count per phase and the slowest applications, redrawn on a terminal,
@@ -115,7 +119,7 @@ async function takeBackups(
     pending = new Set(outcome.pending);
     timedOut = outcome.timedOut;
   }
-  const judge = { now: deps.clock.now(), marginMs: o.marginMs };
+  const judge = { now: deps.clock.now(), marginMs: o.marginMs, hint: backupHints(o) };
   const records = await summarizeBackups(deps.client, applied, pending, {
     ...judge,
     namespace: scope,
@@ -153,14 +157,19 @@ function verdict(
   return ExitCode.ok;
 }
 
-/** One line per application whose final-backup name another kind of Operation holds: never touched. */
-function reportConflicts(deps: Deps, plan: BackupPlan) {
+/**
+ * One line per application planned as failed: its final-backup name is held by another kind of
+ * Operation (never touched), or would be longer than an object name may be (never sent).
+ */
+function reportRefusals(deps: Deps, o: BackupOptions, plan: BackupPlan) {
   for (const i of plan.items.filter((x) => x.action === 'conflict')) {
     warn(
       deps.io,
-      `${i.namespace}/${i.application}: operation.ops.vworkspace.io/${i.operation} ${i.note}; it is left alone. Back the application up under another name: kubectl vw backup -n ${i.namespace} ${i.application} --ttl 8760h --name-suffix final-backup-2`,
+      `${i.namespace}/${i.application}: operation.ops.vworkspace.io/${i.operation} ${i.note}; it is left alone. Back the application up under another name: ${conflictFix(i, backupHints(o))}`,
     );
   }
+  for (const i of plan.items.filter((x) => x.action === 'name-too-long'))
+    warn(deps.io, `${i.namespace}/${i.application}: not backed up: ${i.note}`);
 }
 
 /** Step 2: plan the final-backup Operations, create them under the lock, wait, and prove each. */
@@ -178,7 +187,7 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
     veleroNamespace: o.veleroNamespace,
     retryFailed: o.retryFailed,
     requireAvailableLocation: o.requireAvailableLocation,
-    judge: { now: deps.clock.now(), marginMs: o.marginMs },
+    judge: { now: deps.clock.now(), marginMs: o.marginMs, hint: backupHints(o) },
   });
   if (
     !selection.names.length &&
@@ -192,7 +201,7 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
       `backup: no names or selector given: every ApplicationInstance in every namespace (${plural(plan.items.length, 'application')})`,
     );
   for (const w of plan.warnings) warn(deps.io, w);
-  reportConflicts(deps, plan);
+  reportRefusals(deps, o, plan);
   for (const inv of plan.invalid)
     warn(deps.io, `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`);
   const report: BackupReport = {
@@ -203,7 +212,8 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   if (o.dryRun !== 'none') {
     const applied = await applyBackup(stepDeps(deps, client), plan, o);
     printBackupDryRun(deps.io, o.output, report, o.dryRun, plan, applied);
-    return applied.some((a) => a.error) || plan.invalid.length ? ExitCode.someFailed : ExitCode.ok;
+    const failed = applied.some((a) => a.error || refused(a.item.action)) || plan.invalid.length;
+    return failed ? ExitCode.someFailed : ExitCode.ok;
   }
   const started = deps.clock.monotonic();
   let stopped = deps.signal;

@@ -9,6 +9,7 @@ import { type DecommissionPlan, planDecommission } from '../../steps/decommissio
 import { readDecommissionRecord, writeDecommissionRecord } from '../../steps/decommission/record';
 import { requireAccess, requireNamespace, requireOperatorCrds } from '../../steps/preflight';
 import { confirm } from '../confirm';
+import { hintFlags } from '../hints';
 import { info, warn } from '../io';
 import { printChecks } from '../printers/decommission';
 import { lockAccess, withLock } from '../step-context';
@@ -105,7 +106,7 @@ async function decommissionCluster(run: DecommissionRun, plan: DecommissionPlan,
       namespace: o.namespace,
       skipBackupCheck: o.skipBackupCheck,
       forcePreflight: o.forcePreflight,
-      judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }),
+      judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, hint: hintFlags(o, o.marginMs) }),
     });
     const deleted = await actOnFresh(lock, gate, (fresh) =>
       deleteJudgedCluster(client, fresh.cluster as Cluster, {
@@ -141,7 +142,7 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
     namespace: o.namespace,
     name: o.cluster,
     skipBackupCheck: o.skipBackupCheck,
-    judge: { now: deps.clock.now(), marginMs: o.marginMs },
+    judge: { now: deps.clock.now(), marginMs: o.marginMs, hint: hintFlags(o, o.marginMs) },
   });
   const report = { context: target.context, namespace: o.namespace, requested: o.cluster, checks: plan.checks };
   const run = decommissionRun(o, deps, session, report);

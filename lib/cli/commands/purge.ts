@@ -23,6 +23,7 @@ import { info, plural, warn } from '../io';
 import { document, printDocument, printResults } from '../output';
 import { printPersists, printPlan } from '../printers/purge';
 import { lockAccess, stepDeps, withLock } from '../step-context';
+import { hintFlags } from '../hints';
 
 export interface PurgeOptions extends CommonOptions {
   dryRun: DryRunMode;
@@ -88,7 +89,7 @@ function refusals(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
 const remainingText = (plan: PurgePlan) =>
   Object.entries(plan.remainingCrs)
     .filter(([, n]) => n)
-    .map(([k, n]) => `${n} ${k}`)
+    .map(([k, n]) => plural(n, k))
     .join(', ');
 
 /** Deleting a CRD deletes every object of its kind: never as a side effect, never with objects left. */
@@ -186,7 +187,10 @@ async function runPhases(run: PurgeRun, todo: PurgePhase[], lock: ActLock) {
   const step = stepDeps(deps, session.client.withSignal(lock.signal), lock.signal);
   const opts: PhaseOptions = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency, lock };
   const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
-  const judge = { skipBackupCheck: o.skipBackupCheck, judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs }) };
+  const judge = {
+    skipBackupCheck: o.skipBackupCheck,
+    judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, hint: hintFlags(o, o.marginMs) }),
+  };
   const done: string[] = [];
   for (const phase of todo) {
     lock.check();
@@ -250,7 +254,8 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const { client, target } = session;
   if (o.report) return reportOnly(deps, o, session);
   await requireAccess(client, purgeAccess(o));
-  const plan = await planPurge(client, { ...o, judge: { now: deps.clock.now(), marginMs: o.marginMs } });
+  const judge = { now: deps.clock.now(), marginMs: o.marginMs, hint: hintFlags(o, o.marginMs) };
+  const plan = await planPurge(client, { ...o, judge });
   const decommission = await readDecommissionRecord(client).catch(() => undefined);
   info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);
   printPlan(deps.io, plan);

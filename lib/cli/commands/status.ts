@@ -2,6 +2,7 @@ import type { Deps } from '../../deps';
 import { ExitCode } from '../../errors';
 import { procedureStatus } from '../../steps/status/judge';
 import type { CommonOptions } from '../flags';
+import { hintFlags } from '../hints';
 import { printStatus } from '../printers/status';
 
 export interface StatusOptions extends CommonOptions {
@@ -12,6 +13,7 @@ export interface StatusOptions extends CommonOptions {
 /** Where the cluster stands in the five steps: read-only. */
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
   const { client } = await deps.connect(o.connection);
-  printStatus(deps.io, await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs }), o.output);
+  const judge = { now: deps.clock.now(), marginMs: o.marginMs, hint: hintFlags(o, o.marginMs) };
+  printStatus(deps.io, await procedureStatus(client, judge), o.output);
   return ExitCode.ok;
 }

@@ -10,6 +10,7 @@ import { confirm } from '../confirm';
 import { defaults } from '../defaults';
 import type { CommonOptions } from '../flags';
 import { info, paint } from '../io';
+import { backupHintFlags, hintFlags } from '../hints';
 import { printStatus } from '../printers/status';
 import { reportError } from '../run';
 import { withLock } from '../step-context';
@@ -245,7 +246,8 @@ export async function runUninstall(
   const session = await deps.connect(o.connection);
   const pinned = pinTarget(deps, session);
   const { client } = session;
-  const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs });
+  const hint = hintFlags(o, o.marginMs, o.ttl ? backupHintFlags(backupStepOptions(o, false).parameters) : undefined);
+  const status = () => runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs, hint });
   const before = await status();
   printStatus(deps.io, before, 'table');
   if (!before.steps.some((s) => s.state !== 'done' && s.state !== 'skipped')) {

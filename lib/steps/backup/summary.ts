@@ -3,7 +3,8 @@ import type { FinalBackupState } from '../../operator/final-backup';
 import { finalBackupCounts } from '../../operator/final-backup';
 import { type AppFinalBackup, fixFor, type JudgeOptions, surveyFinalBackups } from '../final-backups';
 import type { BackupApplyResult } from './apply';
-import type { BackupAction } from './plan';
+import type { BackupAction, BackupPlanItem } from './plan';
+import { type HintFlags, procedureTtl, vwCommand, withNextSuffix } from '../hints';
 
 /** What became of one application in step 2. */
 export interface BackupRecord {
@@ -18,15 +19,30 @@ export interface BackupRecord {
   message?: string;
   backup?: { namespace: string; name: string; phase?: string; expiration?: string };
   /** Where the application's final backup stands now; timed-out, conflict and error say why there is none. */
-  outcome: FinalBackupState | 'timed-out' | 'conflict' | 'error';
+  outcome: FinalBackupState | 'timed-out' | 'conflict' | 'name-too-long' | 'error';
   /** Its final backup counts: Operation Succeeded, Velero Backup Completed and fresh, taken after the pause. */
   safe: boolean;
   /** The command that makes it count, when it does not. */
   fix?: string;
 }
 
+/** The command that backs an application up beside an Operation that holds its name. */
+export const conflictFix = (item: BackupPlanItem, hint: HintFlags = {}) =>
+  vwCommand('backup', [
+    '-n',
+    item.namespace,
+    item.application,
+    ...withNextSuffix(hint.backup ?? ['--ttl', procedureTtl]),
+    ...(hint.common ?? []),
+  ]);
+
 /** One application's record, from the survey after the run and what the run did. */
-function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending: Set<string>): BackupRecord {
+function recordOf(
+  a: BackupApplyResult,
+  app: AppFinalBackup | undefined,
+  pending: Set<string>,
+  hint?: HintFlags,
+): BackupRecord {
   const { item } = a;
   const base = {
     application: item.application,
@@ -34,6 +50,8 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
     operation: item.operation,
     action: item.action,
   };
+  if (item.action === 'name-too-long')
+    return { ...base, phase: 'NotCreated', message: item.note, outcome: 'name-too-long', safe: false };
   if (a.error || a.skipped || item.action === 'conflict') {
     const outcome = item.action === 'conflict' ? 'conflict' : a.skipped ? 'missing' : 'error';
     const message =
@@ -48,10 +66,7 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
       message,
       outcome,
       safe: false,
-      fix:
-        item.action === 'conflict'
-          ? `choose another name: kubectl vw backup -n ${item.namespace} ${item.application} --ttl 8760h --name-suffix final-backup-2`
-          : undefined,
+      fix: item.action === 'conflict' ? `choose another name: ${conflictFix(item, hint)}` : undefined,
     };
   }
   const verdict = app?.verdict;
@@ -68,7 +83,7 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
     ...(ref ? { backup: { ...ref, phase: backup?.status?.phase, expiration: backup?.status?.expiration } } : {}),
     outcome: timedOut ? 'timed-out' : state,
     safe: state === 'counts',
-    fix: finalBackupCounts(state) || !app ? undefined : fixFor([app]),
+    fix: finalBackupCounts(state) || !app ? undefined : fixFor([app], hint),
   };
 }
 
@@ -81,5 +96,5 @@ export async function summarizeBackups(
 ): Promise<BackupRecord[]> {
   const apps = await surveyFinalBackups(client, opts);
   const byKey = new Map(apps.map((a) => [`${a.namespace}/${a.application}`, a]));
-  return items.map((a) => recordOf(a, byKey.get(`${a.item.namespace}/${a.item.application}`), pending));
+  return items.map((a) => recordOf(a, byKey.get(`${a.item.namespace}/${a.item.application}`), pending, opts.hint));
 }

@@ -72,7 +72,7 @@ export async function checkFinalBackups(
   listed?: KubeObject[],
 ): Promise<PreflightCheck> {
   // Three paginated lists rather than requests per application: thousands of instances stay cheap.
-  return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }));
+  return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }), judge.hint);
 }
 
 /** The operator's bundle runs: without the operator, the Cluster finalizer can never drain. */
