@@ -16,6 +16,11 @@ export interface IO {
   readStdin(): Promise<string>;
   /** stderr is a terminal: progress may redraw a line. */
   interactive: boolean;
+  /**
+   * stdout is a terminal: tables fit its width (free text shortened or wrapped). Into a pipe or a
+   * file a table row is one line, whatever its length, as kubectl prints it.
+   */
+  outInteractive: boolean;
   /** stdin is a terminal: prompts can be answered. */
   stdinInteractive: boolean;
   /** Colour on stderr. */
@@ -24,7 +29,7 @@ export interface IO {
   outColor: boolean;
   /** -v: stack traces and API retries. */
   verbose: boolean;
-  /** Width tables and reports fit in: COLUMNS, the terminal's, else 100. */
+  /** Width tables (on a terminal) and reports fit in: COLUMNS, the terminal's, else 100. */
   columns: number;
   /**
    * Width diagnostics on stderr wrap at: COLUMNS or the terminal's. Unset for a log or a script,

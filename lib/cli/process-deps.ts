@@ -49,6 +49,7 @@ function processIO(verbose: boolean, onStdoutClosed: () => void): IO {
     errRaw: (t) => process.stderr.write(t),
     readStdin: readAll,
     interactive,
+    outInteractive: Boolean(process.stdout.isTTY),
     stdinInteractive: Boolean(process.stdin.isTTY),
     color: interactive && colourAllowed(vars),
     outColor: Boolean(process.stdout.isTTY) && colourAllowed(vars),

@@ -54,6 +54,7 @@ export function printBackupRecords(io: IO, format: OutputFormat, report: BackupR
     records,
     backupColumns,
     (r) => nameOf('Operation', r.operation),
+    (r) => `${r.namespace}/${r.application}`,
   );
 }
 
