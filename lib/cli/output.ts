@@ -20,7 +20,8 @@ const pad = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - vis
 /** A cell is one line: a multi-line message (a 422's field errors) reads on with spaces. */
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 /** Free text too long for its column: cut, with a mark that more follows below the table. */
-const shorten = (s: string, width: number) => (visibleLength(s) <= width ? s : `${s.slice(0, Math.max(0, width - 3))}...`);
+const shorten = (s: string, width: number) =>
+  visibleLength(s) <= width ? s : `${s.slice(0, Math.max(0, width - 3))}...`;
 
 /** Free text is never given less than this on a terminal: a row may then run past the edge. */
 const minTextWidth = 16;

@@ -279,6 +279,51 @@ describe('kubectl vw backup', () => {
     }
   });
 
+  it('off a terminal: no progress bars or lines, one heartbeat every 30 s while waiting', async () => {
+    const ns8 = await createTestNamespace('backup-log');
+    await createApps(client, ns8, [{ name: 'quick' }, { name: 'stuck' }]);
+    const sim8 = new SimOperator({ kubeconfig, namespaces: [ns8] });
+    sim8.faults.hangBackups.add('stuck');
+    await sim8.start();
+    try {
+      expect((await vw(['pause', '-n', ns8, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
+      const r = await vw(['backup', '-n', ns8, '--all', '--ttl', '720h', '--timeout', '40s'], { kubeconfig });
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).not.toMatch(/\[#|\[\.|Pending \d|Running \d/);
+      const beats = r.stderr.split('\n').filter((l) => l.startsWith('still waiting:'));
+      expect(beats).toHaveLength(1);
+      expect(beats[0]).toMatch(/^still waiting: 1 of 2 backups running, slowest stuck-final-backup 3\ds$/);
+    } finally {
+      await sim8.stop();
+      await deleteNamespace(ns8, { wait: true });
+    }
+  }, 120_000);
+
+  it('2,000 warnings are one: 300 unpaused applications in a client dry run', async () => {
+    const ns9 = await createTestNamespace('backup-many');
+    const names = Array.from({ length: 300 }, (_, i) => `app-${i}`);
+    await createApps(
+      client,
+      ns9,
+      names.map((name) => ({ name })),
+    );
+    try {
+      const r = await vw(['backup', '-n', ns9, '--all', '--ttl', '720h', '--dry-run=client'], { kubeconfig });
+      expect(r.exitCode).toBe(0);
+      const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        /^warning: 300 applications are not paused: .*app-\d+, app-\d+, app-\d+.*, \.\.\. \(-v says each/,
+      );
+      const verbose = await vw(['backup', '-n', ns9, '--all', '--ttl', '720h', '--dry-run=client', '-v'], {
+        kubeconfig,
+      });
+      expect(verbose.stderr.split('\n').filter((l) => /^warning: .* is not paused/.test(l))).toHaveLength(300);
+    } finally {
+      await deleteNamespace(ns9, { wait: true });
+    }
+  });
+
   it('times out on slow Operations with exit 4; re-running waits on, without duplicates', async () => {
     const ns3 = await createTestNamespace('backup-slow');
     await createApps(client, ns3, [{ name: 'slow' }]);

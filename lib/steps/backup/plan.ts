@@ -62,6 +62,8 @@ export interface BackupPlan {
   items: BackupPlanItem[];
   invalid: { name: string; error: string }[];
   warnings: string[];
+  /** Applications not paused: a backup counts as final only once taken after the pause. */
+  unpaused: { namespace: string; application: string }[];
 }
 
 /** Go's time.ParseDuration's bound: durations are int64 nanoseconds (about 2,562,047h). */
@@ -195,11 +197,10 @@ export async function planBackup(client: KubeClient, opts: BackupOptions): Promi
     taken.set(ns, (taken.get(ns) ?? new Set()).add(op.metadata.name));
   }
   const items = apps.map((app) => planItem(app, opts, taken.get(app.namespace) ?? new Set()));
-  for (const i of items.filter((x) => x.state === 'unpaused' || (x.action === 'create' && !isPausedApp(instances, x))))
-    warnings.push(
-      `${i.namespace}/${i.application} is not paused: its backup counts as final only once taken after the pause (kubectl vw pause -n ${i.namespace} ${i.application})`,
-    );
-  return { items, invalid, warnings };
+  const unpaused = items
+    .filter((x) => x.state === 'unpaused' || (x.action === 'create' && !isPausedApp(instances, x)))
+    .map(({ namespace, application }) => ({ namespace, application }));
+  return { items, invalid, warnings, unpaused };
 }
 
 const isPausedApp = (instances: { metadata: KubeObject['metadata'] }[], item: BackupPlanItem) =>
