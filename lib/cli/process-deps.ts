@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { sleep } from '../concurrency';
 import type { Deps, Environment, IO, Prompt } from '../deps';
 import { InterruptedError } from '../errors';
+import { interruptGraceMs } from '../kube/interruption';
 
 // The one place that builds Deps from the process: streams, signals, environment, clock. Every
 // other module under lib/ gets them passed in.
@@ -117,9 +118,20 @@ function environment(): Environment {
   };
 }
 
+/** Past the requests' own grace, a run still going after an interruption is ended here, whatever it waits on. */
+const interruptBackstopMs = interruptGraceMs + 2_000;
+
+/** Exit 130 with the usual line, for an interruption the run did not get to report itself. */
+function exitInterrupted(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(130);
+}
+
 /**
- * The process's Deps. Ctrl-C and SIGTERM abort the run's signal (it stops between objects and
- * releases its lock); a second one exits at once. stdout closing early aborts it the same way.
+ * The process's Deps. Ctrl-C and SIGTERM abort the run's signal: reads in flight stop at once,
+ * the run stops between objects and releases its lock, within a few seconds even when the API
+ * server never answers (a backstop ends it then); a second one exits at once. stdout closing
+ * early aborts it the same way.
  */
 export function processDeps(argv: readonly string[]): Deps {
   const controller = new AbortController();
@@ -130,8 +142,12 @@ export function processDeps(argv: readonly string[]): Deps {
   dropEarlySignalHandlers();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (controller.signal.aborted) process.exit(130);
+      if (controller.signal.aborted) exitInterrupted(`interrupted again (${sig}): stopped at once`);
       controller.abort(new InterruptedError(`interrupted (${sig}): stopped between objects`));
+      setTimeout(
+        () => exitInterrupted(`interrupted (${sig}): the API server did not answer; stopped`),
+        interruptBackstopMs,
+      ).unref();
     });
   }
   const env = environment();
@@ -143,7 +159,8 @@ export function processDeps(argv: readonly string[]): Deps {
     signal: controller.signal,
     // The client and the kubeconfig machinery load only when a command connects: --help,
     // completion of flags and usage errors never pay for them.
-    connect: async (flags, opts = {}) => (await import('./connect')).connect(flags, opts, env, io),
+    connect: async (flags, opts = {}) =>
+      (await import('./connect')).connect(flags, { ...opts, interrupt: controller.signal }, env, io),
   };
 }
 

@@ -130,7 +130,7 @@ describe('reports that fit the screen, at 1,000 applications', () => {
       });
       const out = String(r.stdout)
         .replace(/\r/g, '')
-        .replace(/\x1b\[2K/g, '');
+        .replaceAll(`${String.fromCharCode(27)}[2K`, '');
       expect(broken(out)).toEqual([]);
       const wide = out.split('\n').filter((l) => l.length > 100);
       expect(wide.filter((l) => !longNames.some((n) => l.includes(n)) && !/\S{40,}/.test(l))).toEqual([]);

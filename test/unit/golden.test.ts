@@ -137,7 +137,7 @@ describe.each(formats)('golden output, -o %s', (format) => {
 });
 
 describe('golden output on a terminal of 80 columns: free text shortened, the whole of it below', () => {
-  const onTerminal = (format: OutputFormat, print: (io: ReturnType<typeof testDeps>['deps']['io']) => void) => {
+  const onTerminal = (print: (io: ReturnType<typeof testDeps>['deps']['io']) => void) => {
     const t = testDeps({ stdoutTTY: true, columns: 80 });
     print(t.deps.io);
     return text(t.out.stdout);
@@ -145,7 +145,7 @@ describe('golden output on a terminal of 80 columns: free text shortened, the wh
   it.each(['table', 'wide'] as const)('pause -o %s', (format) =>
     expectGolden(
       `pause.terminal-80.${format}.txt`,
-      onTerminal(format, (io) =>
+      onTerminal((io) =>
         printResults(
           io,
           format,
@@ -159,7 +159,7 @@ describe('golden output on a terminal of 80 columns: free text shortened, the wh
   it.each(['table', 'wide'] as const)('backup --dry-run=client -o %s', (format) =>
     expectGolden(
       `backup-dry-run-client.terminal-80.${format}.txt`,
-      onTerminal(format, (io) => {
+      onTerminal((io) => {
         const { plan, applied } = backupDryRunPlan;
         printBackupDryRun(io, format, { context: 'prod', storageLocation: 'l', ttl: '8760h' }, 'client', plan, applied);
       }),
