@@ -245,4 +245,62 @@ describe('kubectl vw decommission', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/2 Clusters in namespace vworkspace-system: cluster-d, cluster-e/);
   });
+
+  it("a stale OdooReachable=False is not a refusal: it waits, bounded, for the operator's next report", async () => {
+    // An operator that re-checks Odoo only when kicked: its next report comes when the test says.
+    await sim.stop();
+    const slow = new SimOperator({
+      kubeconfig,
+      namespaces: [appsNs, system],
+      odooUrl: odoo.url,
+      healthIntervalMs: 600_000,
+    });
+    await slow.start();
+    try {
+      await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-s' });
+      await clusterID('cluster-s');
+      const reachable = async () =>
+        (
+          (await cluster('cluster-s'))?.status as { conditions?: { type: string; status: string }[] } | undefined
+        )?.conditions?.find((c) => c.type === 'OdooReachable')?.status;
+      await odoo.setMode('down');
+      slow.kick();
+      await eventually(async () => (await reachable()) === 'False', 30_000, 'OdooReachable=False');
+      await odoo.setMode('up'); // Odoo is back; the operator has not looked yet
+      const args = ['decommission', 'cluster-s', '--yes', '--skip-backup-check', '--timeout', '60s'];
+      // No new report within the bound: refused on what the operator says, saying it waited and for what.
+      const refused = await vw([...args, '--recheck-timeout', '2s'], { kubeconfig });
+      expect(refused.exitCode).toBe(3);
+      expect(unwrapped(refused.stderr)).toMatch(/waiting up to 2s for the operator's next report on OdooReachable/);
+      expect(unwrapped(refused.stderr)).toMatch(/Odoo reachable: OdooReachable=False .*no new report within 2s/);
+      expect((await cluster('cluster-s'))?.metadata.deletionTimestamp).toBeUndefined();
+      // The operator reports while the run waits: it goes on, on that fresh evidence.
+      const { execa } = await import('execa');
+      const { distBin } = await import('../helpers/plugins');
+      const run = execa(`${distBin}/kubectl-vw`, args, {
+        reject: false,
+        env: { KUBECONFIG: kubeconfig, NO_COLOR: '1' },
+      });
+      let said = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`it never said it waits; said: ${said}`)), 30_000);
+        run.stderr?.on('data', (c: Buffer) => {
+          said += c.toString();
+          if (/waiting up to 30s for the operator's next report on OdooReachable/.test(unwrapped(said))) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      slow.kick();
+      const r = await run;
+      expect(r.exitCode).toBe(0);
+      expect(unwrapped(String(r.stderr))).toMatch(/OdooReachable=True/);
+      expect(await cluster('cluster-s')).toBeUndefined();
+    } finally {
+      await odoo.setMode('up');
+      await slow.stop();
+      await sim.start();
+    }
+  }, 180_000);
 });

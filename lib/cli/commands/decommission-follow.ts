@@ -49,6 +49,8 @@ export interface DecommissionOptions extends CommonOptions {
   failFast: boolean;
   /** A final backup that expires sooner than this does not count. */
   marginMs: number;
+  /** How long to wait for the operator's next report when only a check it re-evaluates fails (default 30 s). */
+  recheckTimeoutMs?: number;
 }
 
 /** What one decommission run shares between its phases. */

@@ -5,6 +5,7 @@ import { resources, toolNamespace } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
 import { actOnFresh } from '../../steps/act';
 import { clusterDeleteGate, deleteJudgedCluster } from '../../steps/decommission/delete';
+import { recheckStaleChecks } from '../../steps/decommission/fresh-report';
 import { type DecommissionPlan, planDecommission } from '../../steps/decommission/plan';
 import { readDecommissionRecord, writeDecommissionRecord } from '../../steps/decommission/record';
 import { requireAccess, requireNamespace, requireOperatorCrds } from '../../steps/preflight';
@@ -12,7 +13,7 @@ import { confirm } from '../confirm';
 import { hintFlags } from '../hints';
 import { info, warn } from '../io';
 import { printChecks } from '../printers/decommission';
-import { lockAccess, withLock } from '../step-context';
+import { lockAccess, stepDeps, withLock } from '../step-context';
 import {
   type DecommissionOptions,
   type DecommissionRun,
@@ -149,7 +150,10 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
   const cluster = plan.cluster;
   if (plan.alreadyGone || !cluster) return alreadyGone(run);
   if (o.force) return forcePhase(run, cluster);
-  if (!cluster.metadata.deletionTimestamp) return decommissionCluster(run, plan, cluster);
+  if (!cluster.metadata.deletionTimestamp) {
+    const recheck = { timeoutMs: o.recheckTimeoutMs, skip: o.forcePreflight };
+    return decommissionCluster(run, await recheckStaleChecks(stepDeps(deps, client), plan, recheck), cluster);
+  }
   info(
     deps.io,
     `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`,

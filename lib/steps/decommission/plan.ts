@@ -104,7 +104,7 @@ async function checkOperatorRunning(client: KubeClient, namespace: string): Prom
   };
 }
 
-function checkOdooReachable(cluster: Cluster): PreflightCheck {
+export function checkOdooReachable(cluster: Cluster): PreflightCheck {
   const c = findCondition(cluster.status?.conditions, 'OdooReachable');
   if (c?.status === 'True') return { name: 'Odoo reachable', ok: true, detail: 'OdooReachable=True' };
   return {
