@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { sleep } from '../concurrency';
 import type { Deps, Environment, IO, Prompt } from '../deps';
 import { InterruptedError } from '../errors';
-import { interruptGraceMs } from '../kube/interruption';
+import { interruptBackstopMs } from '../kube/interruption';
 
 // The one place that builds Deps from the process: streams, signals, environment, clock. Every
 // other module under lib/ gets them passed in.
@@ -117,9 +117,6 @@ function environment(): Environment {
     },
   };
 }
-
-/** Past the requests' own grace, a run still going after an interruption is ended here, whatever it waits on. */
-const interruptBackstopMs = interruptGraceMs + 2_000;
 
 /** Exit 130 with the usual line, for an interruption the run did not get to report itself. */
 function exitInterrupted(message: string): never {

@@ -5,7 +5,7 @@ import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { sleep } from '../concurrency';
 import { formatDuration } from '../duration';
-import { Interruption } from './interruption';
+import { Interruption, windDownMs } from './interruption';
 import { boundPhases, PhaseTimeoutError } from './phases';
 import { ApiError, ConnectionError, isConflict, isNotFound, isRetryable } from './api-error';
 import type { KubeTarget } from './config';
@@ -105,20 +105,18 @@ function apiErrorOf(status: number, statusMessage: string | undefined, text: str
   );
 }
 
-/** What is left of --request-timeout for one request, retries included. */
+/** What bounds one request, retries included: --request-timeout, or the wind-down of an interrupted run. */
 interface Deadline {
   signal: AbortSignal;
   leftMs(): number;
+  /** The error once it has passed. */
+  failure(): unknown;
 }
 
-function deadlineOf(ms: number): Deadline | undefined {
-  if (!ms) return undefined;
+function deadlineOf(ms: number, failure: () => unknown): Deadline {
   const until = performance.now() + ms;
-  return { signal: AbortSignal.timeout(ms), leftMs: () => Math.max(0, until - performance.now()) };
+  return { signal: AbortSignal.timeout(ms), leftMs: () => Math.max(0, until - performance.now()), failure };
 }
-
-const requestTimedOut = (server: string, ms: number) =>
-  new ConnectionError(server, new PhaseTimeoutError(`no answer within --request-timeout ${formatDuration(ms)}`));
 
 /**
  * The one way every plugin talks to the API server: raw REST over a keep-alive agent (through the
@@ -151,6 +149,17 @@ export class KubeClient {
     this.userAgent = opts.userAgent ?? 'kubectl-vw';
     this.signal = opts.signal;
     this.fieldManager = opts.fieldManager;
+  }
+
+  /** --request-timeout for a request starting now; after an interruption, the wind-down's bound too. */
+  private deadline(): Deadline | undefined {
+    const ms = this.target.requestTimeoutMs;
+    const interruption = this.transport.interruption;
+    if (interruption?.interrupted && (!ms || ms > windDownMs))
+      return deadlineOf(windDownMs, () => interruption.signal.reason);
+    if (!ms) return undefined;
+    const timedOut = new PhaseTimeoutError(`no answer within --request-timeout ${formatDuration(ms)}`);
+    return deadlineOf(ms, () => new ConnectionError(this.server, timedOut));
   }
 
   /** The same client whose every request is also cancelled by `signal` (a wait's deadline). */
@@ -216,12 +225,12 @@ export class KubeClient {
    * What cancels one attempt: the client's signal (a wait's deadline, the lock), what is left of
    * --request-timeout, and the run's interruption. Which of them fired decides the error.
    */
-  private attemptSignals(method: string, deadline?: AbortSignal) {
-    const interrupted = this.transport.interruption?.forRequest(method);
-    const all = [this.signal, deadline, interrupted].filter((s): s is AbortSignal => Boolean(s));
+  private attemptSignals(method: string, deadline?: Deadline) {
+    const interrupted = this.transport.interruption?.inFlight(method);
+    const all = [this.signal, deadline?.signal, interrupted].filter((s): s is AbortSignal => Boolean(s));
     const failure = (e: Error) => {
       if (interrupted?.aborted) return interrupted.reason;
-      if (deadline?.aborted) return requestTimedOut(this.server, this.target.requestTimeoutMs);
+      if (deadline?.signal.aborted) return deadline.failure();
       return e instanceof ApiError ? e : new ConnectionError(this.server, e);
     };
     return { signal: all.length ? AbortSignal.any(all) : undefined, failure };
@@ -235,7 +244,7 @@ export class KubeClient {
       url.searchParams.set('fieldManager', this.fieldManager);
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
-    const { signal, failure } = this.attemptSignals(method, deadline?.signal);
+    const { signal, failure } = this.attemptSignals(method, deadline);
     return await new Promise<T>((resolve, reject) => {
       const r = transport.request(
         url,
@@ -274,8 +283,10 @@ export class KubeClient {
    * --request-timeout bounds all of it, retries and the waits between them included.
    */
   async request<T>(method: string, path: string, req: RequestOptions = {}): Promise<T> {
-    const deadline = deadlineOf(this.target.requestTimeoutMs);
-    const interrupt = this.transport.interruption?.signal;
+    const deadline = this.deadline();
+    // Interrupted while this request was in flight: no further attempt. Sent after it: retried
+    // as ever, within the wind-down's bound.
+    const interrupt = this.transport.interruption?.interrupted ? undefined : this.transport.interruption?.signal;
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.once<T>(method, path, req, deadline);
@@ -298,7 +309,7 @@ export class KubeClient {
         const stop = [this.signal, interrupt, deadline?.signal].filter((s): s is AbortSignal => Boolean(s));
         await sleep(Math.max(retryAfterMs, backoff), stop.length ? AbortSignal.any(stop) : undefined);
         if (interrupt?.aborted) throw interrupt.reason;
-        if (deadline?.signal.aborted) throw requestTimedOut(this.server, this.target.requestTimeoutMs);
+        if (deadline?.signal.aborted) throw deadline.failure();
       }
     }
   }
