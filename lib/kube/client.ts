@@ -6,7 +6,7 @@ import { SocksProxyAgent } from 'socks-proxy-agent';
 import { sleep } from '../concurrency';
 import { formatDuration } from '../duration';
 import { Interruption, windDownMs } from './interruption';
-import { boundPhases, PhaseTimeoutError } from './phases';
+import { boundPhases, endRequest, PhaseTimeoutError, proxyForMessages } from './phases';
 import { ApiError, ConnectionError, isConflict, isNotFound, isRetryable } from './api-error';
 import type { KubeTarget } from './config';
 import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from './resources';
@@ -108,15 +108,20 @@ function apiErrorOf(status: number, statusMessage: string | undefined, text: str
 /** What bounds one request, retries included: --request-timeout, or the wind-down of an interrupted run. */
 interface Deadline {
   signal: AbortSignal;
-  leftMs(): number;
   /** The error once it has passed. */
   failure(): unknown;
 }
 
-function deadlineOf(ms: number, failure: () => unknown): Deadline {
-  const until = performance.now() + ms;
-  return { signal: AbortSignal.timeout(ms), leftMs: () => Math.max(0, until - performance.now()), failure };
+/** A cancelled request fails at once, even before it has a connection (see endRequest). */
+function whenAborted(r: http.ClientRequest, signal: AbortSignal | undefined, fail: (e: Error) => void) {
+  if (!signal) return;
+  const abort = () => endRequest(r, new Error('the request was cancelled'), fail);
+  if (signal.aborted) return abort();
+  signal.addEventListener('abort', abort, { once: true });
+  r.once('close', () => signal.removeEventListener('abort', abort));
 }
+
+const deadlineOf = (ms: number, failure: () => unknown): Deadline => ({ signal: AbortSignal.timeout(ms), failure });
 
 /**
  * The one way every plugin talks to the API server: raw REST over a keep-alive agent (through the
@@ -267,8 +272,10 @@ export class KubeClient {
           });
         },
       );
-      boundPhases(r, deadline?.leftMs());
-      r.on('error', (e) => reject(failure(e)));
+      const fail = (e: Error) => reject(failure(e));
+      boundPhases(r, fail, proxyForMessages(this.target.proxy));
+      whenAborted(r, signal, fail);
+      r.on('error', fail);
       if (body !== undefined) r.write(body);
       r.end();
     });
@@ -340,8 +347,10 @@ export class KubeClient {
           res.on('end', () => reject(apiErrorOf(status, res.statusMessage, Buffer.concat(chunks).toString('utf8'))));
         },
       );
-      boundPhases(r);
-      r.on('error', (e) => reject(failure(e)));
+      const fail = (e: Error) => reject(failure(e));
+      boundPhases(r, fail, proxyForMessages(this.target.proxy));
+      whenAborted(r, signal, fail);
+      r.on('error', fail);
       r.end();
     });
   }

@@ -21,15 +21,37 @@ const handshaken = new WeakSet<Socket>();
 const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
 /**
- * Times a request's phases: until a connection (through a proxy's CONNECT too), then its TLS
- * handshake, then the response headers. `capMs` (what is left of --request-timeout) shortens each.
+ * Ends a request: Node reports a request destroyed before it has a socket only once it gets one,
+ * which a proxy that never answers its CONNECT never gives. The caller hears of it at once.
  */
-export function boundPhases(req: http.ClientRequest, capMs = Number.POSITIVE_INFINITY) {
+export function endRequest(req: http.ClientRequest, err: Error, tell: (err: Error) => void) {
+  tell(err);
+  req.destroy(err);
+}
+
+/** A proxy as a message may name it: without the credentials its URL may carry. */
+export function proxyForMessages(proxyUrl: string | undefined): string | undefined {
+  if (!proxyUrl) return undefined;
+  try {
+    const u = new URL(proxyUrl);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return 'the proxy';
+  }
+}
+
+/**
+ * Times a request's phases: until a connection (through the proxy, `via`, its CONNECT too), then
+ * its TLS handshake, then the response headers; `fail` hears of a phase that did not end in time.
+ */
+export function boundPhases(req: http.ClientRequest, fail: (err: Error) => void, via?: string) {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const phase = (ms: number, what: string) => {
     clearTimeout(timer);
-    const bound = Math.min(ms, capMs);
-    timer = setTimeout(() => req.destroy(new PhaseTimeoutError(`${what} within ${seconds(bound)}`)), bound);
+    const message = `${what} within ${seconds(ms)}${via && what === 'no connection' ? ` through proxy ${via}` : ''}`;
+    timer = setTimeout(() => endRequest(req, new PhaseTimeoutError(message), fail), ms);
     timer.unref?.();
   };
   const headers = () => phase(phaseBoundsMs.responseHeaders, 'no response');
