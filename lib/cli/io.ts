@@ -40,13 +40,15 @@ export function warnEach(
   io: IO,
   items: readonly { subject: string; text: string }[],
   about: (count: number) => string,
+  then?: string,
 ): void {
   if (io.verbose || items.length <= warningsShown) {
     for (const i of items) warn(io, i.text);
     return;
   }
   const first = items.slice(0, warningsShown).map((i) => i.subject);
-  warn(io, `${about(items.length)}: ${first.join(', ')}, ... (-v says each; -o json lists every object)`);
+  const all = `${about(items.length)}: ${first.join(', ')}, ... (-v says each; -o json lists every object)`;
+  warn(io, then ? `${all}; ${then}` : all);
 }
 
 /**

@@ -27,7 +27,6 @@ async function silentEndpoint() {
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
-    accepted: () => sockets.size,
     stop: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
@@ -154,7 +153,6 @@ describe('bounded waits', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.seconds).toBeGreaterThan(9);
       expect(r.seconds).toBeLessThan(20);
-      expect(silent.accepted()).toBe(0); // every connection it opened, it closed
     });
 
     it('as the proxy-url: connecting through it is bounded (30 s, as client-go dials)', async () => {

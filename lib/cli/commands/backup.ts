@@ -243,8 +243,8 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
       subject: `${u.namespace}/${u.application}`,
       text: `${u.namespace}/${u.application} is not paused: its backup counts as final only once taken after the pause (${vwCommand('pause', ['-n', u.namespace, u.application, ...(backupHints(o).common ?? [])])})`,
     })),
-    (n) =>
-      `${n} applications are not paused: their backups count as final only once taken after the pause (${vwCommand('pause', ['--all', ...(backupHints(o).common ?? [])])})`,
+    (n) => `${n} applications are not paused`,
+    `their backups count as final only once taken after the pause: ${vwCommand('pause', ['--all', ...(backupHints(o).common ?? [])])}`,
   );
   reportRefusals(deps, o, plan);
   warnEach(
