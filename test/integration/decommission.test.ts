@@ -1,5 +1,5 @@
 import type { KubeClient } from '../../lib/kube/client';
-import { core } from '../../lib/kube/resources';
+import { core, type KubeObject } from '../../lib/kube/resources';
 import { decommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
 import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, restrictedKubeconfig } from '../support/kube-env';
@@ -259,18 +259,40 @@ describe('kubectl vw decommission', () => {
     try {
       await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-s' });
       await clusterID('cluster-s');
-      const reachable = async () =>
-        (
-          (await cluster('cluster-s'))?.status as { conditions?: { type: string; status: string }[] } | undefined
-        )?.conditions?.find((c) => c.type === 'OdooReachable')?.status;
-      await odoo.setMode('down');
-      slow.kick();
-      await eventually(async () => (await reachable()) === 'False', 30_000, 'OdooReachable=False');
-      await odoo.setMode('up'); // Odoo is back; the operator has not looked yet
       const args = ['decommission', 'cluster-s', '--yes', '--skip-backup-check', '--timeout', '60s'];
+      // Everything ready (the operator's Deployments available, Odoo reachable)...
+      await eventually(
+        async () => (await vw([...args, '--dry-run=client', '--recheck-timeout', '0'], { kubeconfig })).exitCode === 0,
+        90_000,
+        'a clean preflight',
+      );
+      // ... but the operator's last word on Odoo is from an outage that has just ended.
+      const current = (await cluster('cluster-s')) as KubeObject & {
+        status: { conditions: Record<string, unknown>[] };
+      };
+      const conditions = current.status.conditions.map((x) =>
+        x.type === 'OdooReachable'
+          ? {
+              ...x,
+              status: 'False',
+              reason: 'HealthCheckFailed',
+              message: `GET ${odoo.url}/api/agent/health: ECONNREFUSED`,
+            }
+          : x,
+      );
+      await client.mergePatch(
+        resources.clusters,
+        'cluster-s',
+        system,
+        { status: { conditions } },
+        { subresource: 'status' },
+      );
       // No new report within the bound: refused on what the operator says, saying it waited and for what.
       const refused = await vw([...args, '--recheck-timeout', '2s'], { kubeconfig });
-      expect(refused.exitCode).toBe(3);
+      expect({ code: refused.exitCode, stderr: refused.exitCode === 3 ? '' : refused.stderr }).toEqual({
+        code: 3,
+        stderr: '',
+      });
       expect(unwrapped(refused.stderr)).toMatch(/waiting up to 2s for the operator's next report on OdooReachable/);
       expect(unwrapped(refused.stderr)).toMatch(/Odoo reachable: OdooReachable=False .*no new report within 2s/);
       expect((await cluster('cluster-s'))?.metadata.deletionTimestamp).toBeUndefined();
