@@ -30,12 +30,17 @@ const minTextWidth = 16;
  * The widths of a table on a screen `room` wide: names, namespaces, kinds and timestamps keep
  * their whole width; only free-text columns give up what the row lacks, shared between them.
  */
-function textWidths(natural: number[], text: boolean[], room: number, gap: number): number[] {
-  const total = natural.reduce((a, b) => a + b, 0) + gap * Math.max(0, natural.length - 1);
+function textWidths(natural: number[], text: boolean[], room: number, wide: boolean): number[] {
+  const gaps = 2 * Math.max(0, natural.length - 1);
+  const total = natural.reduce((a, b) => a + b, 0) + gaps;
   const texts = text.filter(Boolean).length;
   if (total <= room || !texts) return natural;
-  const fixed = natural.reduce((a, w, i) => a + (text[i] ? 0 : w), 0) + gap * Math.max(0, natural.length - 1);
-  const share = Math.max(minTextWidth, Math.floor((room - fixed) / texts));
+  const fixed = natural.reduce((a, w, i) => a + (text[i] ? 0 : w), 0) + gaps;
+  const left = Math.floor((room - fixed) / texts);
+  // Names alone fill the screen: -o wide keeps the text whole on its line (it runs on, as the
+  // names do) rather than wrap it in a sliver past the edge; a table still shortens it.
+  if (left < minTextWidth && wide) return natural;
+  const share = Math.max(minTextWidth, left);
   return natural.map((w, i) => (text[i] ? Math.min(w, share) : w));
 }
 
@@ -57,17 +62,17 @@ export function renderTable<T>(
   const raw = rows.map((r) => cols.map((c) => oneLine(c.value(r))));
   const natural = cols.map((c, i) => Math.max(c.header.length, ...raw.map((row) => visibleLength(row[i] ?? ''))));
   const text = cols.map((c) => Boolean(c.text));
-  const widths = io.outInteractive ? textWidths(natural, text, io.columns, 2) : natural;
-  const notes: string[] = [];
+  const widths = io.outInteractive ? textWidths(natural, text, io.columns, wide) : natural;
+  // The whole of each shortened text, once: rows that say the same thing share one note.
+  const notes = new Map<string, string[]>();
   const cells = raw.map((row, r) =>
     row.map((cell, i) => {
       const width = widths[i] ?? 0;
       if (!text[i] || visibleLength(cell) <= width) return [cell];
       if (wide) return wrap(cell, width);
       const label = labelOf?.(rows[r] as T) ?? row.filter((_, j) => !text[j]).join(' ');
-      // The whole text, its own line breaks kept (a 422 lists one field error per line).
-      const whole = (cols[i]?.value(rows[r] as T) ?? cell).split('\n').map((l) => l.trim());
-      notes.push('', `${label} (${cols[i]?.header}):`, ...whole.flatMap((l) => indented(2, l, io.columns)));
+      const key = `${cols[i]?.header}\n${cols[i]?.value(rows[r] as T) ?? cell}`;
+      notes.set(key, [...(notes.get(key) ?? []), label]);
       return [shorten(cell, width)];
     }),
   );
@@ -83,7 +88,16 @@ export function renderTable<T>(
           .trimEnd(),
       );
   }
-  return [...lines, ...notes].join('\n');
+  return [...lines, ...noteLines(notes, io.columns)].join('\n');
+}
+
+/** Below a table: each shortened text whole, its own line breaks kept (a 422 lists one field error a line). */
+function noteLines(notes: Map<string, string[]>, width: number): string[] {
+  return [...notes].flatMap(([key, labels]) => {
+    const [header, ...text] = key.split('\n');
+    const who = labels.length > 1 ? `${labels[0]} and ${labels.length - 1} more` : labels[0];
+    return ['', `${who} (${header}):`, ...text.flatMap((l) => indented(2, l.trim(), width))];
+  });
 }
 
 const kindGroup: Record<string, string> = {

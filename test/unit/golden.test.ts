@@ -301,6 +301,15 @@ describe('tables with a 60-character name, into a pipe and on a terminal of 100 
     expect(lines.join(' ').match(/spec\.values: Required value/g)).toHaveLength(1);
   });
 
+  it('on a terminal, rows that say the same long thing share one note below', () => {
+    const t = testDeps({ stdoutTTY: true, columns: 100 });
+    const same = ['a', 'b', 'c'].map((name) => ({ ...failed, name }));
+    printResults(t.deps.io, 'table', 'PauseResult', { context: 'p', dryRun: 'none', summary: summarize([]) }, same);
+    const out = text(t.out.stdout);
+    expect(out.match(/spec\.values: Required value/g)).toHaveLength(1);
+    expect(out).toContain('shop/applicationinstance.apps.vworkspace.io/a and 2 more (MESSAGE):');
+  });
+
   it('with -o wide on a terminal, the message is shown whole in its column', () => {
     const lines = table({ stdoutTTY: true, columns: 100 }, 'wide');
     // Only a word longer than the column (never broken) runs past the edge.
