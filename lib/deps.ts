@@ -16,6 +16,11 @@ export interface IO {
   readStdin(): Promise<string>;
   /** stderr is a terminal: progress may redraw a line. */
   interactive: boolean;
+  /**
+   * stdout is a terminal: tables fit its width (free text shortened or wrapped). Into a pipe or a
+   * file a table row is one line, whatever its length, as kubectl prints it.
+   */
+  outInteractive: boolean;
   /** stdin is a terminal: prompts can be answered. */
   stdinInteractive: boolean;
   /** Colour on stderr. */
@@ -24,7 +29,7 @@ export interface IO {
   outColor: boolean;
   /** -v: stack traces and API retries. */
   verbose: boolean;
-  /** Width tables and reports fit in: COLUMNS, the terminal's, else 100. */
+  /** Width tables (on a terminal) and reports fit in: COLUMNS, the terminal's, else 100. */
   columns: number;
   /**
    * Width diagnostics on stderr wrap at: COLUMNS or the terminal's. Unset for a log or a script,
@@ -118,9 +123,19 @@ export interface Reporter {
   interactive: boolean;
   info(line: string): void;
   warn(line: string): void;
-  /** A counter redrawn in place on a terminal; off a terminal, a line at most every few seconds. */
+  /** A counter redrawn in place on a terminal; nothing off one (logs stay short). */
   progress(line: string): void;
-  /** Ends a progress line. */
+  /**
+   * While waiting: off a terminal, `still waiting: <status()>` at most once per heartbeat (30 s),
+   * so a log shows the run is alive; on a terminal the progress line says it. Ended by done().
+   */
+  waiting(status: () => string): void;
+  /**
+   * One of many warnings of a kind (`about`, e.g. "objects failed"): the first few are said in
+   * full as they come, the rest counted and summed up by done(); every one with -v.
+   */
+  warnEach(about: string, line: string): void;
+  /** Ends a progress line and a heartbeat; sums up warnings held back. */
   done(): void;
   /** A line shown only with -v (API retries, skipped detail). */
   debug(line: string): void;
@@ -131,6 +146,8 @@ export const silentReporter: Reporter = {
   info: () => undefined,
   warn: () => undefined,
   progress: () => undefined,
+  waiting: () => undefined,
+  warnEach: () => undefined,
   done: () => undefined,
   debug: () => undefined,
 };

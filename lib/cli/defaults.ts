@@ -7,6 +7,8 @@ import { defaultStorageLocation, finalBackupSuffix, veleroNamespace } from '../o
 export const defaults = {
   concurrency: 16,
   requestTimeout: '0',
+  /** decommission: how long a stale OdooReachable=False is given for the operator's next report. */
+  recheckTimeout: '30s',
   output: 'table',
   dryRun: 'none',
   timeout: {

@@ -138,7 +138,7 @@ export function withSelectionFlags<T>(y: Argv<T>) {
       alias: 'f',
       type: 'string',
       describe:
-        'Read names from a file ("-" for stdin), one per line: NAME, NAMESPACE/NAME, or KIND/NAME as `kubectl get -o name` prints them',
+        'Read names from a file ("-" for stdin): lines of NAME, NAMESPACE/NAME or KIND/NAME (as `kubectl get -o name` prints them), or the -o json|yaml of any kubectl vw command or of `kubectl get`',
     });
 }
 
@@ -222,6 +222,19 @@ export function withExpiryMarginFlag<T>(y: Argv<T>) {
     default: defaults.backup.expiryMargin,
     describe: 'A final backup counts only if it expires later than this from now (a Go duration)',
   });
+}
+
+/** What may follow `<application>-` in an Operation's name: the rest of a DNS-1123 subdomain. */
+const nameSuffixPattern = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export function nameSuffixOf(text: string): string {
+  if (!nameSuffixPattern.test(text) || text.length > 200) {
+    throw new UsageError(
+      `invalid --name-suffix "${text}": Operations are named <application>-<suffix>, a DNS-1123 subdomain`,
+      "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. final-backup)",
+    );
+  }
+  return text;
 }
 
 export const expiryMarginMs = (text: string) => {

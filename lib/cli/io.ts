@@ -26,17 +26,40 @@ export function diagnostic(io: IO, text: string, indent = 0): void {
 export const warn = (io: IO, text: string) => diagnostic(io, `${paint(io, 'yellow', 'warning:')} ${text}`);
 export const info = (io: IO, text: string) => diagnostic(io, text);
 
-/** Off a terminal, progress is a plain line at most this often. */
-const plainProgressEveryMs = 5_000;
+/** Off a terminal, a run that waits says so at most this often. */
+export const heartbeatMs = 30_000;
+
+/** Warnings of one kind said in full before the rest are counted. */
+const warningsShown = 3;
+
+/**
+ * Many warnings of one kind (2,000 applications not paused): a few are each said in full; more
+ * are one line with the count, the first few subjects and how to see every one (-v).
+ */
+export function warnEach(
+  io: IO,
+  items: readonly { subject: string; text: string }[],
+  about: (count: number) => string,
+  then?: string,
+): void {
+  if (io.verbose || items.length <= warningsShown) {
+    for (const i of items) warn(io, i.text);
+    return;
+  }
+  const first = items.slice(0, warningsShown).map((i) => i.subject);
+  const all = `${about(items.length)}: ${first.join(', ')}, ... (-v says each; -o json lists every object)`;
+  warn(io, then ? `${all}; ${then}` : all);
+}
 
 /**
  * Narration on stderr: on a terminal a progress line redrawn in place (with the elapsed time);
- * off a terminal the same text as a plain line, at most every few seconds, so logs stay short.
+ * off a terminal no progress at all, only a plain heartbeat while waiting, so logs stay short.
  */
-export function ioReporter(io: IO, clock: Clock): Reporter {
+export function ioReporter(io: IO, clock: Clock, opts: { heartbeatMs?: number } = {}): Reporter {
   const started = clock.monotonic();
   let last = '';
-  let lastPlainAt = Number.NEGATIVE_INFINITY;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  const heldBack = new Map<string, { said: number; more: number }>();
   const clear = () => {
     if (io.interactive && last) io.errRaw('\r\x1b[2K');
     last = '';
@@ -53,20 +76,34 @@ export function ioReporter(io: IO, clock: Clock): Reporter {
       if (io.verbose) line(() => io.err(text));
     },
     progress: (text) => {
-      if (!io.interactive) {
-        const now = clock.monotonic();
-        if (now - lastPlainAt < plainProgressEveryMs) return;
-        lastPlainAt = now;
-        io.err(text);
-        return;
-      }
+      if (!io.interactive) return;
       const secs = Math.round((clock.monotonic() - started) / 1000);
       const next = `${text}  ${paint(io, 'dim', `${secs}s`)}`;
       if (next === last) return;
       last = next;
       io.errRaw(`\r\x1b[2K${next}`);
     },
-    done: clear,
+    waiting: (status) => {
+      if (io.interactive || heartbeat) return;
+      heartbeat = setInterval(() => io.err(`still waiting: ${status()}`), opts.heartbeatMs ?? heartbeatMs);
+      heartbeat.unref?.();
+    },
+    warnEach: (about, text) => {
+      const seen = heldBack.get(about) ?? { said: 0, more: 0 };
+      heldBack.set(about, seen);
+      if (io.verbose || seen.said < warningsShown) {
+        seen.said++;
+        line(() => warn(io, text));
+      } else seen.more++;
+    },
+    done: () => {
+      clear();
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+      for (const [about, seen] of heldBack)
+        if (seen.more) warn(io, `${seen.more} more ${about} (-v says each; the table lists every object)`);
+      heldBack.clear();
+    },
   };
 }
 

@@ -7,22 +7,16 @@ const ansi = /\x1b\[[0-9;]*m/g;
 export const visibleLength = (s: string) => s.replace(ansi, '').length;
 
 /**
- * Word-wraps text to width; a word longer than the width (a long name, a URL) is broken where it
- * must be. Existing line breaks are kept. Escape codes are not counted (a line holds one style).
+ * Word-wraps text to width. A word longer than the width (a long name, a timestamp, a URL) is
+ * never broken: it runs past the width on a line of its own, so it can still be read and grepped.
+ * Existing line breaks are kept. Escape codes are not counted (a line holds one style).
  */
 export function wrap(text: string, width: number): string[] {
   const w = Math.max(1, width);
   const out: string[] = [];
   for (const paragraph of text.split('\n')) {
     let line = '';
-    for (const word of paragraph.split(' ')) {
-      let rest = word;
-      while (visibleLength(rest) > w) {
-        if (line) out.push(line);
-        line = '';
-        out.push(rest.slice(0, w));
-        rest = rest.slice(w);
-      }
+    for (const rest of paragraph.split(' ')) {
       if (!line) line = rest;
       else if (visibleLength(line) + 1 + visibleLength(rest) <= w) line += ` ${rest}`;
       else {
@@ -52,28 +46,6 @@ export function labelled(
 export function indented(indent: number, text: string, width: number, hang = 2): string[] {
   const lines = wrap(text, Math.max(20, width - indent - hang));
   return lines.map((l, i) => `${' '.repeat(indent + (i ? hang : 0))}${l}`.trimEnd());
-}
-
-/**
- * Shrinks column widths until the row fits: free-text columns first (to 20), then the widest (to
- * 10). Undefined when even that does not fit: the caller lays the rows out as blocks instead.
- */
-export function fitWidths(natural: number[], text: boolean[], max: number, gap = 2): number[] | undefined {
-  const widths = [...natural];
-  const total = () => widths.reduce((a, b) => a + b, 0) + gap * Math.max(0, widths.length - 1);
-  for (const floorOf of [(i: number) => (text[i] ? 20 : Number.POSITIVE_INFINITY), () => 10]) {
-    while (total() > max) {
-      let widest = -1;
-      for (let i = 0; i < widths.length; i++) {
-        const floor = Math.min(floorOf(i), natural[i] ?? 0);
-        if ((widths[i] ?? 0) > floor && (widest < 0 || (widths[i] ?? 0) > (widths[widest] ?? 0))) widest = i;
-      }
-      if (widest < 0) break;
-      const floor = Math.min(floorOf(widest), natural[widest] ?? 0);
-      widths[widest] = Math.max(floor, (widths[widest] ?? 0) - (total() - max));
-    }
-  }
-  return total() <= max ? widths : undefined;
 }
 
 /** A long list in a sentence: "12 PVs: a, b, c, ... (-o wide for all)"; in full when wide. */

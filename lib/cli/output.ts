@@ -2,7 +2,7 @@ import yaml from 'js-yaml';
 import type { DryRunMode, ObjectResult, ResultCounts } from '../steps/results';
 import type { OutputFormat } from './flags';
 import { type IO, paintOut } from './io';
-import { fitWidths, labelled, visibleLength, wrap } from './layout';
+import { indented, visibleLength, wrap } from './layout';
 
 /** Every -o json|yaml document carries this apiVersion and a kind: scripts can rely on both. */
 export const documentApiVersion = 'kubectl-vw/v1';
@@ -17,58 +17,87 @@ export interface Column<T> {
 }
 
 const pad = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - visibleLength(s)));
+/** A cell is one line: a multi-line message (a 422's field errors) reads on with spaces. */
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+/** Free text too long for its column: cut, with a mark that more follows below the table. */
+const shorten = (s: string, width: number) =>
+  visibleLength(s) <= width ? s : `${s.slice(0, Math.max(0, width - 3))}...`;
+
+/** Free text is never given less than this on a terminal: a row may then run past the edge. */
+const minTextWidth = 16;
 
 /**
- * kubectl-style columns: no borders, upper-case headers, two spaces between columns. Cells may
- * hold several lines. The table fits the screen (io.columns): free-text columns wrap first, then
- * the widest. Linear in the number of rows and lines: widths are measured once, then each line is
- * padded (cli-table3's layout took minutes on a few hundred multi-line rows).
+ * The widths of a table on a screen `room` wide: names, namespaces, kinds and timestamps keep
+ * their whole width; only free-text columns give up what the row lacks, shared between them.
  */
-export function renderTable<T>(rows: readonly T[], columns: Column<T>[], io: IO, wide: boolean): string {
+function textWidths(natural: number[], text: boolean[], room: number, wide: boolean): number[] {
+  const gaps = 2 * Math.max(0, natural.length - 1);
+  const total = natural.reduce((a, b) => a + b, 0) + gaps;
+  const texts = text.filter(Boolean).length;
+  if (total <= room || !texts) return natural;
+  const fixed = natural.reduce((a, w, i) => a + (text[i] ? 0 : w), 0) + gaps;
+  const left = Math.floor((room - fixed) / texts);
+  // Names alone fill the screen: -o wide keeps the text whole on its line (it runs on, as the
+  // names do) rather than wrap it in a sliver past the edge; a table still shortens it.
+  if (left < minTextWidth && wide) return natural;
+  const share = Math.max(minTextWidth, left);
+  return natural.map((w, i) => (text[i] ? Math.min(w, share) : w));
+}
+
+/**
+ * kubectl-style columns: no borders, upper-case headers, two spaces between columns. A name, a
+ * namespace, a kind or a timestamp is never broken. Into a pipe or a file a row is one line,
+ * whatever its length. On a terminal (io.outInteractive) only free text gives way to fit
+ * io.columns: shortened to one line with the whole text once below the table, or, with -o wide,
+ * wrapped in its column. Linear in the number of rows: widths are measured once.
+ */
+export function renderTable<T>(
+  rows: readonly T[],
+  columns: Column<T>[],
+  io: IO,
+  wide: boolean,
+  labelOf?: (row: T) => string,
+): string {
   const cols = columns.filter((c) => wide || !c.wide);
-  const raw = rows.map((r) => cols.map((c) => c.value(r)));
-  const natural = cols.map((c, i) =>
-    Math.max(c.header.length, ...raw.map((row) => Math.max(...(row[i] ?? '').split('\n').map(visibleLength)))),
+  const raw = rows.map((r) => cols.map((c) => oneLine(c.value(r))));
+  const natural = cols.map((c, i) => Math.max(c.header.length, ...raw.map((row) => visibleLength(row[i] ?? ''))));
+  const text = cols.map((c) => Boolean(c.text));
+  const widths = io.outInteractive ? textWidths(natural, text, io.columns, wide) : natural;
+  // The whole of each shortened text, once: rows that say the same thing share one note.
+  const notes = new Map<string, string[]>();
+  const cells = raw.map((row, r) =>
+    row.map((cell, i) => {
+      const width = widths[i] ?? 0;
+      if (!text[i] || visibleLength(cell) <= width) return [cell];
+      if (wide) return wrap(cell, width);
+      const label = labelOf?.(rows[r] as T) ?? row.filter((_, j) => !text[j]).join(' ');
+      const key = `${cols[i]?.header}\n${cols[i]?.value(rows[r] as T) ?? cell}`;
+      notes.set(key, [...(notes.get(key) ?? []), label]);
+      return [shorten(cell, width)];
+    }),
   );
-  const widths = fitWidths(
-    natural,
-    cols.map((c) => Boolean(c.text)),
-    io.columns,
-  );
-  if (!widths) return renderBlocks(raw, cols, io);
-  const cells = raw.map((row) => row.map((cell, i) => wrap(cell, widths[i] ?? 1)));
-  // Headers wrap too when a column had to be narrower than its name.
-  const header = cols.map((c, i) => wrap(c.header, widths[i] ?? 1).map((h) => paintOut(io, 'bold', h)));
+  const header = cols.map((c) => [paintOut(io, 'bold', c.header)]);
   const lines: string[] = [];
   for (const row of [header, ...cells]) {
     const height = Math.max(...row.map((cell) => cell.length));
-    for (let l = 0; l < height; l++) {
+    for (let l = 0; l < height; l++)
       lines.push(
         row
           .map((cell, i) => pad(cell[l] ?? '', widths[i] ?? 0))
           .join('  ')
           .trimEnd(),
       );
-    }
   }
-  return lines.join('\n');
+  return [...lines, ...noteLines(notes, io.columns)].join('\n');
 }
 
-/**
- * Rows too wide for the screen even with wrapping, as kubectl describe lays things out: one block
- * per row, a line per column, values wrapped.
- */
-function renderBlocks<T>(raw: string[][], cols: Column<T>[], io: IO): string {
-  const label = Math.max(...cols.map((c) => c.header.length)) + 2;
-  const lines: string[] = [];
-  raw.forEach((row, r) => {
-    if (r) lines.push('');
-    cols.forEach((c, i) => {
-      const value = row[i] ?? '';
-      if (value) lines.push(...labelled(0, `${c.header}:`, value, io.columns, label));
-    });
+/** Below a table: each shortened text whole, its own line breaks kept (a 422 lists one field error a line). */
+function noteLines(notes: Map<string, string[]>, width: number): string[] {
+  return [...notes].flatMap(([key, labels]) => {
+    const [header, ...text] = key.split('\n');
+    const who = labels.length > 1 ? `${labels[0]} and ${labels.length - 1} more` : labels[0];
+    return ['', `${who} (${header}):`, ...text.flatMap((l) => indented(2, l.trim(), width))];
   });
-  return lines.join('\n');
 }
 
 const kindGroup: Record<string, string> = {
@@ -137,6 +166,7 @@ export function printDocument<T>(
   rows: readonly T[],
   columns: Column<T>[],
   nameOfRow: (row: T) => string,
+  labelOfRow: (row: T) => string = nameOfRow,
 ) {
   switch (format) {
     case 'json':
@@ -149,7 +179,7 @@ export function printDocument<T>(
       for (const r of rows) io.out(nameOfRow(r));
       return;
     default:
-      if (rows.length) io.out(renderTable(rows, columns, io, format === 'wide'));
+      if (rows.length) io.out(renderTable(rows, columns, io, format === 'wide', labelOfRow));
   }
 }
 
@@ -168,5 +198,7 @@ export function printResults(
     results,
     resultColumns(fields.dryRun),
     (r) => `${nameOf(r.kind, r.name)}`,
+    // NAMESPACE/KIND/NAME: what the whole text below a table is about, as -f reads it back.
+    (r) => `${r.namespace ? `${r.namespace}/` : ''}${nameOf(r.kind, r.name)}`,
   );
 }

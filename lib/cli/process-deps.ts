@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { sleep } from '../concurrency';
 import type { Deps, Environment, IO, Prompt } from '../deps';
 import { InterruptedError } from '../errors';
+import { interruptBackstopMs } from '../kube/interruption';
 
 // The one place that builds Deps from the process: streams, signals, environment, clock. Every
 // other module under lib/ gets them passed in.
@@ -49,6 +50,7 @@ function processIO(verbose: boolean, onStdoutClosed: () => void): IO {
     errRaw: (t) => process.stderr.write(t),
     readStdin: readAll,
     interactive,
+    outInteractive: Boolean(process.stdout.isTTY),
     stdinInteractive: Boolean(process.stdin.isTTY),
     color: interactive && colourAllowed(vars),
     outColor: Boolean(process.stdout.isTTY) && colourAllowed(vars),
@@ -116,9 +118,17 @@ function environment(): Environment {
   };
 }
 
+/** Exit 130 with the usual line, for an interruption the run did not get to report itself. */
+function exitInterrupted(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(130);
+}
+
 /**
- * The process's Deps. Ctrl-C and SIGTERM abort the run's signal (it stops between objects and
- * releases its lock); a second one exits at once. stdout closing early aborts it the same way.
+ * The process's Deps. Ctrl-C and SIGTERM abort the run's signal: reads in flight stop at once,
+ * the run stops between objects and releases its lock, within a few seconds even when the API
+ * server never answers (a backstop ends it then); a second one exits at once. stdout closing
+ * early aborts it the same way.
  */
 export function processDeps(argv: readonly string[]): Deps {
   const controller = new AbortController();
@@ -129,8 +139,12 @@ export function processDeps(argv: readonly string[]): Deps {
   dropEarlySignalHandlers();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (controller.signal.aborted) process.exit(130);
+      if (controller.signal.aborted) exitInterrupted(`interrupted again (${sig}): stopped at once`);
       controller.abort(new InterruptedError(`interrupted (${sig}): stopped between objects`));
+      setTimeout(
+        () => exitInterrupted(`interrupted (${sig}): the API server did not answer; stopped`),
+        interruptBackstopMs,
+      ).unref();
     });
   }
   const env = environment();
@@ -142,7 +156,8 @@ export function processDeps(argv: readonly string[]): Deps {
     signal: controller.signal,
     // The client and the kubeconfig machinery load only when a command connects: --help,
     // completion of flags and usage errors never pay for them.
-    connect: async (flags, opts = {}) => (await import('./connect')).connect(flags, opts, env, io),
+    connect: async (flags, opts = {}) =>
+      (await import('./connect')).connect(flags, { ...opts, interrupt: controller.signal }, env, io),
   };
 }
 

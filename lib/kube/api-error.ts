@@ -32,7 +32,8 @@ export function isRetryable(e: unknown): boolean {
   // A certificate that does not match, or credentials that cannot be made, will not change on a retry.
   if (e instanceof ConnectionError) {
     const code = String((e.cause as NodeJS.ErrnoException | undefined)?.code ?? '');
-    return !/CERT|TLS|SSL|ALTNAME/.test(code) && !e.message.includes('authentication failed');
+    // A phase that timed out (an endpoint that accepts and never answers) would only time out again.
+    return !/CERT|TLS|SSL|ALTNAME|VW_PHASE_TIMEOUT/.test(code) && !e.message.includes('authentication failed');
   }
   if (!(e instanceof ApiError)) return false;
   return e.status === 429 || (e.status >= 500 && e.status !== 501);

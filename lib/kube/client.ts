@@ -4,6 +4,9 @@ import tls from 'node:tls';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { sleep } from '../concurrency';
+import { formatDuration } from '../duration';
+import { Interruption, windDownMs } from './interruption';
+import { boundPhases, endRequest, PhaseTimeoutError, proxyForMessages } from './phases';
 import { ApiError, ConnectionError, isConflict, isNotFound, isRetryable } from './api-error';
 import type { KubeTarget } from './config';
 import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from './resources';
@@ -18,6 +21,8 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** The field manager writes are recorded under (managedFields): the evidence of who set what. */
   fieldManager?: string;
+  /** The run's interruption (Ctrl-C, SIGTERM): reads in flight stop at once, the rest after a grace. */
+  interrupt?: AbortSignal;
 }
 
 export interface RequestOptions {
@@ -60,6 +65,7 @@ interface Transport {
   agent: http.Agent;
   authCache?: { at: number; opts: https.RequestOptions };
   listeners: RequestListener[];
+  interruption?: Interruption;
 }
 
 function makeAgent(target: KubeTarget, maxSockets: number): http.Agent {
@@ -99,6 +105,24 @@ function apiErrorOf(status: number, statusMessage: string | undefined, text: str
   );
 }
 
+/** What bounds one request, retries included: --request-timeout, or the wind-down of an interrupted run. */
+interface Deadline {
+  signal: AbortSignal;
+  /** The error once it has passed. */
+  failure(): unknown;
+}
+
+/** A cancelled request fails at once, even before it has a connection (see endRequest). */
+function whenAborted(r: http.ClientRequest, signal: AbortSignal | undefined, fail: (e: Error) => void) {
+  if (!signal) return;
+  const abort = () => endRequest(r, new Error('the request was cancelled'), fail);
+  if (signal.aborted) return abort();
+  signal.addEventListener('abort', abort, { once: true });
+  r.once('close', () => signal.removeEventListener('abort', abort));
+}
+
+const deadlineOf = (ms: number, failure: () => unknown): Deadline => ({ signal: AbortSignal.timeout(ms), failure });
+
 /**
  * The one way every plugin talks to the API server: raw REST over a keep-alive agent (through the
  * kubeconfig's proxy-url when it has one), with kubeconfig auth from @kubernetes/client-node
@@ -124,11 +148,23 @@ export class KubeClient {
       server: this.server,
       agent: makeAgent(target, opts.maxConnections ?? 16),
       listeners: [],
+      interruption: opts.interrupt ? new Interruption(opts.interrupt) : undefined,
     };
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.userAgent = opts.userAgent ?? 'kubectl-vw';
     this.signal = opts.signal;
     this.fieldManager = opts.fieldManager;
+  }
+
+  /** --request-timeout for a request starting now; after an interruption, the wind-down's bound too. */
+  private deadline(): Deadline | undefined {
+    const ms = this.target.requestTimeoutMs;
+    const interruption = this.transport.interruption;
+    if (interruption?.interrupted && (!ms || ms > windDownMs))
+      return deadlineOf(windDownMs, () => interruption.signal.reason);
+    if (!ms) return undefined;
+    const timedOut = new PhaseTimeoutError(`no answer within --request-timeout ${formatDuration(ms)}`);
+    return deadlineOf(ms, () => new ConnectionError(this.server, timedOut));
   }
 
   /** The same client whose every request is also cancelled by `signal` (a wait's deadline). */
@@ -190,7 +226,22 @@ export class KubeClient {
     return headers;
   }
 
-  private async once<T>(method: string, path: string, req: RequestOptions): Promise<T> {
+  /**
+   * What cancels one attempt: the client's signal (a wait's deadline, the lock), what is left of
+   * --request-timeout, and the run's interruption. Which of them fired decides the error.
+   */
+  private attemptSignals(method: string, deadline?: Deadline) {
+    const interrupted = this.transport.interruption?.inFlight(method);
+    const all = [this.signal, deadline?.signal, interrupted].filter((s): s is AbortSignal => Boolean(s));
+    const failure = (e: Error) => {
+      if (interrupted?.aborted) return interrupted.reason;
+      if (deadline?.signal.aborted) return deadline.failure();
+      return e instanceof ApiError ? e : new ConnectionError(this.server, e);
+    };
+    return { signal: all.length ? AbortSignal.any(all) : undefined, failure };
+  }
+
+  private async once<T>(method: string, path: string, req: RequestOptions, deadline?: Deadline): Promise<T> {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, req.query);
     if (req.dryRun) url.searchParams.set('dryRun', 'All');
@@ -198,7 +249,7 @@ export class KubeClient {
       url.searchParams.set('fieldManager', this.fieldManager);
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
-    const timeoutMs = this.target.requestTimeoutMs;
+    const { signal, failure } = this.attemptSignals(method, deadline);
     return await new Promise<T>((resolve, reject) => {
       const r = transport.request(
         url,
@@ -207,13 +258,12 @@ export class KubeClient {
           method,
           headers: this.headers(auth, body, req.contentType, req.accept),
           agent: this.transport.agent,
-          timeout: timeoutMs || undefined,
-          signal: this.signal,
+          signal,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => reject(new ConnectionError(this.server, e)));
+          res.on('error', (e) => reject(failure(e)));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
@@ -222,8 +272,10 @@ export class KubeClient {
           });
         },
       );
-      r.on('timeout', () => r.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
-      r.on('error', (e) => reject(e instanceof ApiError ? e : new ConnectionError(this.server, e)));
+      const fail = (e: Error) => reject(failure(e));
+      boundPhases(r, fail, proxyForMessages(this.target.proxy));
+      whenAborted(r, signal, fail);
+      r.on('error', fail);
       if (body !== undefined) r.write(body);
       r.end();
     });
@@ -233,11 +285,18 @@ export class KubeClient {
     for (const l of this.transport.listeners) l({ method, path, status, attempt });
   }
 
-  /** One request with retries on 429 (honouring Retry-After, capped), 5xx and connection failures. */
+  /**
+   * One request with retries on 429 (honouring Retry-After, capped), 5xx and connection failures.
+   * --request-timeout bounds all of it, retries and the waits between them included.
+   */
   async request<T>(method: string, path: string, req: RequestOptions = {}): Promise<T> {
+    const deadline = this.deadline();
+    // Interrupted while this request was in flight: no further attempt. Sent after it: retried
+    // as ever, within the wind-down's bound.
+    const interrupt = this.transport.interruption?.interrupted ? undefined : this.transport.interruption?.signal;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.once<T>(method, path, req);
+        const result = await this.once<T>(method, path, req, deadline);
         this.emit(method, path, 200, attempt);
         return result;
       } catch (err) {
@@ -246,7 +305,7 @@ export class KubeClient {
           await this.authOptions(true);
           continue;
         }
-        if (!isRetryable(err) || attempt >= this.maxAttempts || this.signal?.aborted) throw err;
+        if (!isRetryable(err) || attempt >= this.maxAttempts || this.signal?.aborted || interrupt?.aborted) throw err;
         // Never sooner than the server asks (Retry-After, within reason), but never in lockstep
         // either: a Retry-After of 0 obeyed literally re-sends every throttled request at once.
         const retryAfterMs = Math.min(
@@ -254,7 +313,10 @@ export class KubeClient {
           maxRetryAfterMs,
         );
         const backoff = Math.min(200 * 2 ** (attempt - 1), 5_000) * (0.5 + Math.random() / 2);
-        await sleep(Math.max(retryAfterMs, backoff), this.signal);
+        const stop = [this.signal, interrupt, deadline?.signal].filter((s): s is AbortSignal => Boolean(s));
+        await sleep(Math.max(retryAfterMs, backoff), stop.length ? AbortSignal.any(stop) : undefined);
+        if (interrupt?.aborted) throw interrupt.reason;
+        if (deadline?.signal.aborted) throw deadline.failure();
       }
     }
   }
@@ -264,6 +326,7 @@ export class KubeClient {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, query);
     const transport = url.protocol === 'http:' ? http : https;
+    const { signal, failure } = this.attemptSignals('GET');
     return await new Promise((resolve, reject) => {
       const r = transport.request(
         url,
@@ -274,7 +337,7 @@ export class KubeClient {
           // Watches get their own connection so they never queue behind bounded request sockets;
           // through the proxy when there is one.
           agent: this.target.proxy ? makeAgent(this.target, 1) : false,
-          signal: this.signal,
+          signal,
         },
         (res) => {
           const status = res.statusCode ?? 0;
@@ -284,7 +347,10 @@ export class KubeClient {
           res.on('end', () => reject(apiErrorOf(status, res.statusMessage, Buffer.concat(chunks).toString('utf8'))));
         },
       );
-      r.on('error', (e) => reject(new ConnectionError(this.server, e)));
+      const fail = (e: Error) => reject(failure(e));
+      boundPhases(r, fail, proxyForMessages(this.target.proxy));
+      whenAborted(r, signal, fail);
+      r.on('error', fail);
       r.end();
     });
   }

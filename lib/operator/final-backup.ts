@@ -176,7 +176,7 @@ export function judgeFinalBackup(
 ): FinalBackupVerdict {
   if (!op) return { state: 'missing', detail: 'no final backup' };
   const phase = op.status?.phase;
-  if (phase === 'Failed') return judgeFailed(op, ctx);
+  if (phase === 'Failed') return judgeFailed(op, ctx, backup);
   if (phase !== 'Succeeded') return { state: 'running', detail: `Operation ${phase ?? 'Pending'}`, operation: op };
   const verdict = judgeVelero(op, backup, ctx);
   if (verdict.state !== 'counts') return verdict;
@@ -187,7 +187,7 @@ export function judgeFinalBackup(
  * A failed Operation: BackupNotSupported exempts the application only while its spec still says
  * it cannot be backed up; one that can be now needs a final backup like any other.
  */
-function judgeFailed(op: Operation, ctx: JudgeContext): FinalBackupVerdict {
+function judgeFailed(op: Operation, ctx: JudgeContext, backup?: VeleroBackup): FinalBackupVerdict {
   const reason = op.status?.reason;
   if (reason === 'BackupNotSupported' && ctx.capable === false)
     return { state: 'no-backup-capability', detail: 'no backup capability', operation: op };
@@ -195,7 +195,8 @@ function judgeFailed(op: Operation, ctx: JudgeContext): FinalBackupVerdict {
     reason === 'BackupNotSupported'
       ? ', but the application can be backed up now (spec.backup.capable is not false)'
       : '';
-  return { state: 'failed', detail: `Operation Failed${reason ? ` (${reason})` : ''}${now}`, operation: op };
+  // Its Velero Backup, when there is one, says how far it got (PartiallyFailed, Failed).
+  return { state: 'failed', detail: `Operation Failed${reason ? ` (${reason})` : ''}${now}`, operation: op, backup };
 }
 
 /** A backup counts only if it started after the pause: both times must be readable to say so. */

@@ -13,6 +13,13 @@ export const pauseValue = 'disabled';
 export const clusterFinalizer = 'ops.vworkspace.io/decommission';
 export const finalBackupSuffix = 'final-backup';
 export const finalBackupName = (app: string, suffix = finalBackupSuffix) => `${app}-${suffix}`;
+/**
+ * What the Operation CRD accepts as spec.parameters.ttl (its OpenAPI pattern): Go's duration
+ * grammar without a sign, a bare "0", or a number without digits on both sides of its point.
+ */
+export const operationTtlPattern = /^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$/u;
+/** Every object name is a DNS-1123 subdomain: at most 253 characters (metadata.name). */
+export const maxObjectNameLength = 253;
 
 // What this tool records on objects it changes, so resume undoes exactly that.
 export const toolPrefix = 'kubectl-vw.vworkspace.io';

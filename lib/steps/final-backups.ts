@@ -12,7 +12,8 @@ import {
   backupCapable,
   pausedAt,
 } from '../operator/final-backup';
-import { finalBackupName, finalBackupSuffix, resources } from '../operator/names';
+import { defaultStorageLocation, finalBackupName, finalBackupSuffix, resources } from '../operator/names';
+import { type HintFlags, procedureTtl, vwCommand, withNextSuffix } from './hints';
 import {
   type Operation,
   operationSchema,
@@ -41,6 +42,8 @@ export interface JudgeOptions {
   marginMs: number;
   /** Where Velero runs (default velero); Backups are followed wherever backupRefs point too. */
   veleroNamespace?: string;
+  /** The run's own flags, for the commands its hints name. */
+  hint?: HintFlags;
 }
 
 const key = (ns: string | undefined, name: string) => `${ns}/${name}`;
@@ -157,13 +160,40 @@ export const describeCounts = (counts: Partial<Record<FinalBackupState, number>>
     .map((s) => `${counts[s]} ${stateWords[s]}`)
     .join(', ');
 
+/**
+ * The final-backup flags the user chose before, read from the latest Operation among these
+ * applications' final backups (its TTL and storage location): without a run of its own to take
+ * them from, a hint repeats those rather than impose the procedure's 8760h.
+ */
+function chosenBackupFlags(apps: AppFinalBackup[]): string[] {
+  const latest = apps
+    .flatMap((a) => a.candidates)
+    .sort((x, y) => (y.metadata.creationTimestamp ?? '').localeCompare(x.metadata.creationTimestamp ?? ''))[0];
+  const p = latest?.spec.parameters;
+  return [
+    '--ttl',
+    p?.ttl ?? procedureTtl,
+    ...(p?.storageLocation && p.storageLocation !== defaultStorageLocation
+      ? ['--storage-location', p.storageLocation]
+      : []),
+  ];
+}
+
 /** The command that makes these applications' final backups count, as it can be pasted. */
-export function fixFor(apps: AppFinalBackup[]): string {
+export function fixFor(apps: AppFinalBackup[], hint: HintFlags = {}): string {
   const states = new Set(apps.map((a) => a.verdict.state));
-  const scope = apps.length === 1 ? `-n ${apps[0]?.namespace} ${apps[0]?.application}` : '';
-  const backup = `kubectl vw backup ${scope ? `${scope} ` : ''}--ttl 8760h${states.has('failed') ? ' --retry-failed' : ''}`;
-  if (apps.some((a) => a.conflict && a.verdict.state === 'missing')) return `${backup} --name-suffix final-backup-2`;
-  if (states.has('unpaused')) return `kubectl vw pause ${scope || '--all'}; then ${backup}`;
+  const one = apps.length === 1 ? apps[0] : undefined;
+  const scope = one ? ['-n', one.namespace, one.application] : [];
+  const flags = hint.backup ?? chosenBackupFlags(apps);
+  const conflict = apps.some((a) => a.conflict && a.verdict.state === 'missing');
+  const backup = vwCommand('backup', [
+    ...scope,
+    ...(conflict ? withNextSuffix(flags) : flags),
+    ...(states.has('failed') ? ['--retry-failed'] : []),
+    ...(hint.common ?? []),
+  ]);
+  if (!conflict && states.has('unpaused'))
+    return `${vwCommand('pause', [...(scope.length ? scope : ['--all']), ...(hint.common ?? [])])}; then ${backup}`;
   return backup;
 }
 
@@ -172,7 +202,7 @@ export const appReason = (a: AppFinalBackup) =>
   `${a.namespace}/${a.application} (${a.conflict && a.verdict.state === 'missing' ? `${a.conflict.metadata.name} is ${describeOperation(a.conflict)}` : a.verdict.detail})`;
 
 /** The gate of decommission, purge --delete-apps and uninstall: every application's final backup counts. */
-export function finalBackupCheck(apps: AppFinalBackup[]): PreflightCheck {
+export function finalBackupCheck(apps: AppFinalBackup[], hint?: HintFlags): PreflightCheck {
   const short = apps.filter((a) => !finalBackupCounts(a.verdict.state));
   const warned = apps.filter((a) => a.warning);
   const warning = warned.length
@@ -193,7 +223,7 @@ export function finalBackupCheck(apps: AppFinalBackup[]): PreflightCheck {
     name: 'final backups',
     ok: false,
     detail: `${short.length} of ${plural(apps.length, 'application')} ${short.length === 1 ? 'has' : 'have'} no final backup that counts: ${listed}${short.length > 10 ? ', ...' : ''}; pass --skip-backup-check only if you decided not to back up`,
-    fix: fixFor(short),
+    fix: fixFor(short, hint),
     ...(warning ? { warning } : {}),
   };
 }

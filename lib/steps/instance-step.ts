@@ -52,7 +52,8 @@ async function applyPlannedChanges(deps: StepDeps, plan: InstancePlan, opts: Ins
     concurrency: opts.concurrency,
     onResult: (r, done) => {
       deps.report.progress(`${opts.verb}: ${done}/${plural(plan.changes.length, 'object')} (${todo} to change)`);
-      if (r.result === 'failed') deps.report.warn(`failed: ${r.kind} ${r.namespace}/${r.name}: ${r.message}`);
+      if (r.result === 'failed')
+        deps.report.warnEach('objects failed', `failed: ${r.kind} ${r.namespace}/${r.name}: ${r.message}`);
     },
   });
   deps.report.done();
@@ -62,6 +63,11 @@ async function applyPlannedChanges(deps: StepDeps, plan: InstancePlan, opts: Ins
 /** Phase 2: through a watch, until the operator reports the condition on every instance. */
 async function waitForOperator(deps: StepDeps, keys: string[], wait: NonNullable<InstanceApplyOptions['wait']>) {
   let reported = 0;
+  const done = new Set<string>();
+  deps.report.waiting(() => {
+    const first = keys.find((k) => !done.has(k));
+    return `${keys.length - done.size} of ${plural(keys.length, 'instance')} yet to report ${wait.report.describe}${first ? `, e.g. ${first}` : ''}`;
+  });
   const outcome = await waitForObjects(
     deps.client,
     resources.applicationInstances,
@@ -75,13 +81,13 @@ async function waitForOperator(deps: StepDeps, keys: string[], wait: NonNullable
       timeoutMs: wait.timeoutMs,
       signal: deps.signal,
       onChange: (key, _obj, ok) => {
-        if (!ok) return;
+        if (!ok || done.has(key)) return;
+        done.add(key);
         reported++;
         deps.report.progress(`waiting for ${wait.report.describe}: ${reported}/${keys.length} (${key})`);
       },
     },
-  );
-  deps.report.done();
+  ).finally(() => deps.report.done());
   return { ...outcome, condition: wait.report.describe };
 }
 

@@ -1,3 +1,4 @@
+import yaml from 'js-yaml';
 import { UsageError } from '../errors';
 import { ApiError } from '../kube/api-error';
 import type { KubeClient } from '../kube/client';
@@ -66,12 +67,69 @@ export function parseTargetName(text: string): TargetName {
   return { namespace: requireNamespaceName(a), name: b as string };
 }
 
+/**
+ * What -f reads: names, one per line (`kubectl get -o name`, NAMESPACE/NAME), or whole -o json|yaml
+ * documents (any kubectl vw command's, a `kubectl get` List or object), taking each application's
+ * namespace with its name. A name never holds ':' or '{', so a document cannot pass for names.
+ */
 export function parseNamesText(text: string): TargetName[] {
+  if (looksLikeDocument(text)) return namesInDocuments(text);
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .map(parseTargetName);
+}
+
+const looksLikeDocument = (text: string) => /^\s*[{[]/.test(text) || /^(---|[\w.-]+:)/m.test(text);
+
+function loadDocuments(text: string): unknown[] {
+  try {
+    return /^\s*[{[]/.test(text) ? [JSON.parse(text)] : yaml.loadAll(text);
+  } catch (err) {
+    const reason = (err as Error).message.split('\n')[0];
+    throw new UsageError(
+      `cannot read the names: not a JSON or YAML document (${reason})`,
+      'give -f the -o json|yaml of a kubectl vw or kubectl get command, or names one per line',
+    );
+  }
+}
+
+type Item = {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  application?: string;
+  metadata?: { name?: string; namespace?: string };
+  spec?: { targetRef?: { kind?: string; name?: string } };
+  items?: unknown;
+};
+
+/** The application an item names: an ApplicationInstance, a backup record's, an Operation's target. */
+function applicationOf(item: Item): TargetName | undefined {
+  const namespace = item.namespace ?? item.metadata?.namespace;
+  const name =
+    item.application ??
+    (item.kind === 'ApplicationInstance' ? (item.name ?? item.metadata?.name) : undefined) ??
+    (item.kind === 'Operation' && item.spec?.targetRef?.kind === 'ApplicationInstance'
+      ? item.spec.targetRef.name
+      : undefined);
+  if (typeof name !== 'string' || !name) return undefined;
+  return typeof namespace === 'string' && namespace ? { namespace: requireNamespaceName(namespace), name } : { name };
+}
+
+function namesInDocuments(text: string): TargetName[] {
+  const out: TargetName[] = [];
+  const visit = (doc: unknown) => {
+    if (!doc || typeof doc !== 'object') return;
+    if (Array.isArray(doc)) return doc.forEach(visit);
+    const item = doc as Item;
+    if (Array.isArray(item.items)) return item.items.forEach(visit);
+    const target = applicationOf(item);
+    if (target) out.push(target);
+  };
+  loadDocuments(text).forEach(visit);
+  return out;
 }
 
 export const targetKey = (t: TargetName) => (t.namespace ? `${t.namespace}/${t.name}` : t.name);

@@ -6,6 +6,7 @@ import {
   concurrencyOf,
   expiryMarginMs,
   type GlobalArgs,
+  nameSuffixOf,
   type MutationArgs,
   type SelectionArgs,
   timeoutMs,
@@ -107,8 +108,12 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
         'One application, to another location',
       )
       .example(
-        'kubectl vw pause --all -o name | kubectl vw backup -A -f - --ttl 720h',
-        'Back up exactly what pause paused',
+        'kubectl vw pause --all -o json | kubectl vw backup -f - --ttl 720h',
+        'Back up exactly what pause paused, in every namespace (names carry their namespace)',
+      )
+      .example(
+        'kubectl vw pause -n shop --all -o name | kubectl vw backup -n shop -f - --ttl 720h',
+        'The same in one namespace (-o name carries no namespace, as with kubectl)',
       )
       .example(
         "kubectl vw backup --all --ttl 8760h -o json | jq '.items[] | select(.safe | not)'",
@@ -134,7 +139,7 @@ export const backupCommand: VwCommand<BackupArgs, BackupOptions> = {
         storageLocation: args['storage-location'],
         snapshotVolumes: args['snapshot-volumes'],
         csiSnapshotClassName: args['csi-snapshot-class'] || undefined,
-        nameSuffix: args['name-suffix'],
+        nameSuffix: nameSuffixOf(args['name-suffix']),
       },
       veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
       requireAvailableLocation: args['require-available-location'],

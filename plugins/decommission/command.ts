@@ -16,7 +16,16 @@ import {
   withMutationFlags,
   withWaitFlags,
 } from '../../lib/cli/flags';
+import { parseGoDuration } from '../../lib/duration';
+import { UsageError } from '../../lib/errors';
 import { requireNamespaceName } from '../../lib/kube/namespace-name';
+
+const recheckTimeoutMs = (text: string) => {
+  const ms = parseGoDuration(text);
+  if (ms === undefined || ms < 0)
+    throw new UsageError(`invalid --recheck-timeout "${text}": expected a Go duration such as 30s, 2m, or 0`);
+  return ms;
+};
 import { operatorNamespace } from '../../lib/operator/names';
 
 export type DecommissionArgs = GlobalArgs &
@@ -29,6 +38,7 @@ export type DecommissionArgs = GlobalArgs &
     'fail-fast': boolean;
     'expiry-margin': string;
     'velero-namespace'?: string;
+    'recheck-timeout': string;
   };
 
 export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOptions> = {
@@ -53,6 +63,12 @@ export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOption
         default: false,
         describe:
           'Remove the finalizer of a Cluster already being deleted (Odoo permanently gone); you must then revoke by hand',
+      })
+      .option('recheck-timeout', {
+        type: 'string',
+        default: defaults.recheckTimeout,
+        describe:
+          'When the only failing check is one the operator re-evaluates by itself (OdooReachable), wait this long for its next report before refusing (0: refuse at once)',
       })
       .option('fail-fast', {
         type: 'boolean',
@@ -80,6 +96,7 @@ export const decommissionCommand: VwCommand<DecommissionArgs, DecommissionOption
     failFast: args['fail-fast'],
     marginMs: expiryMarginMs(args['expiry-margin']),
     veleroNamespace: veleroNamespaceOf(args['velero-namespace']),
+    recheckTimeoutMs: recheckTimeoutMs(args['recheck-timeout']),
   }),
   run: async (o, deps) => (await import('../../lib/cli/commands/decommission')).runDecommission(o, deps),
 };

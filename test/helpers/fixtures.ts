@@ -129,7 +129,7 @@ const dryItems: BackupPlan['items'] = [
 ];
 
 export const backupDryRunPlan: { plan: BackupPlan; applied: BackupApplyResult[] } = {
-  plan: { items: dryItems, invalid: [], warnings: [] },
+  plan: { items: dryItems, invalid: [], warnings: [], unpaused: [] },
   applied: dryItems.map((item) => ({ item })),
 };
 

@@ -68,6 +68,7 @@ export function testDeps(opts: TestDepsOptions = {}): { deps: Deps; out: TestStr
     errRaw: (t) => out.stderr.push(t),
     readStdin: async () => opts.stdin ?? '',
     interactive: Boolean(opts.stderrTTY),
+    outInteractive: Boolean(opts.stdoutTTY),
     stdinInteractive: Boolean(opts.stdinTTY),
     color: Boolean(opts.color && opts.stderrTTY),
     outColor: Boolean(opts.color && opts.stdoutTTY),

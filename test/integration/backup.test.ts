@@ -35,7 +35,8 @@ describe('kubectl vw backup', () => {
     sim = new SimOperator({ kubeconfig, namespaces: [ns] });
     await sim.start();
     // A final backup follows the pause (step 1), or it does not count.
-    expect((await vw(['pause', '-n', ns, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
+    const p = await vw(['pause', '-n', ns, '--all', '--timeout', '60s'], { kubeconfig });
+    expect({ code: p.exitCode, err: p.exitCode ? p.stderr : '' }).toEqual({ code: 0, err: '' });
   });
 
   afterAll(async () => {
@@ -45,12 +46,15 @@ describe('kubectl vw backup', () => {
 
   const operations = async () => (await client.list(resources.operations, { namespace: ns })).items;
 
-  it.each(['1y', '-5h', '0', 'garbage', '10d'])('refuses ttl %p before any Operation exists (exit 2)', async (ttl) => {
-    const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', `--ttl=${ttl}`], { kubeconfig });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/invalid --ttl .* such as 8760h, 720h30m/);
-    expect(await operations()).toHaveLength(0);
-  });
+  it.each(['1y', '-5h', '0', 'garbage', '10d', '+8760h', '.5h', '1.h', '8760h.5m'])(
+    'refuses ttl %p before any Operation exists (exit 2)',
+    async (ttl) => {
+      const r = await vw(['backup', '-n', ns, '-l', 'e2e=backup', `--ttl=${ttl}`, '--allow-short-ttl'], { kubeconfig });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/invalid --ttl .* such as 8760h, 720h30m/);
+      expect(await operations()).toHaveLength(0);
+    },
+  );
 
   it('requires --ttl', async () => {
     const r = await vw(['backup', '-n', ns, 'web'], { kubeconfig });
@@ -210,6 +214,114 @@ describe('kubectl vw backup', () => {
     } finally {
       await sim2.stop();
       await deleteNamespace(ns2, { wait: true });
+    }
+  });
+
+  it("a PartiallyFailed Velero backup shows its phase when the Operation Failed; the fix keeps the run's --ttl", async () => {
+    const ns6 = await createTestNamespace('backup-partial');
+    await createApps(client, ns6, [{ name: 'erp' }]);
+    const sim6 = new SimOperator({ kubeconfig, namespaces: [ns6] });
+    sim6.faults.failBackups.set('erp', { reason: 'VolumeSnapshotFailed', veleroPhase: 'PartiallyFailed' });
+    await sim6.start();
+    try {
+      expect((await vw(['pause', '-n', ns6, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
+      const args = ['backup', '-n', ns6, 'erp', '--ttl', '720h', '--timeout', '60s'];
+      const r = await vw([...args, '-o', 'json'], { kubeconfig });
+      expect(r.exitCode).toBe(1);
+      const [item] = JSON.parse(r.stdout).items as (Record & { fix?: string })[];
+      expect(item).toMatchObject({ phase: 'Failed', outcome: 'failed' });
+      expect(item?.backup?.phase).toBe('PartiallyFailed');
+      // Following the hint keeps the retention this run chose.
+      expect(item?.fix).toMatch(/--ttl 720h/);
+      expect(item?.fix).not.toMatch(/8760h/);
+      const table = await vw(args, { kubeconfig });
+      expect(table.stdout.split('\n').find((l) => l.includes('erp'))).toMatch(/Failed\s+PartiallyFailed/);
+      expect(table.stderr).toMatch(/fix: kubectl vw backup -n \S+ erp --ttl 720h --retry-failed/);
+    } finally {
+      await sim6.stop();
+      await deleteNamespace(ns6, { wait: true });
+    }
+  });
+
+  it('a name too long for <name>-final-backup is planned as failed in every mode, and the rest proceed', async () => {
+    const ns7 = await createTestNamespace('backup-long');
+    const long = `long-${'x'.repeat(240)}`; // 245 characters: a valid ApplicationInstance name
+    await createApps(client, ns7, [{ name: long }, { name: 'short' }]);
+    const sim7 = new SimOperator({ kubeconfig, namespaces: [ns7] });
+    await sim7.start();
+    try {
+      expect((await vw(['pause', '-n', ns7, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
+      for (const mode of ['client', 'server']) {
+        const dry = await vw(['backup', '-n', ns7, '--all', '--ttl', '720h', `--dry-run=${mode}`, '-o', 'json'], {
+          kubeconfig,
+        });
+        expect(dry.exitCode).toBe(1);
+        const rows = JSON.parse(dry.stdout).items as { application: string; result: string; message?: string }[];
+        expect(rows.find((x) => x.application === long)).toMatchObject({ result: 'failed' });
+        expect(rows.find((x) => x.application === long)?.message).toMatch(/over the 253 .*--name-suffix/);
+        expect(rows.find((x) => x.application === 'short')?.result).not.toBe('failed');
+      }
+      const r = await vw(['backup', '-n', ns7, '--all', '--ttl', '720h', '--timeout', '60s', '-o', 'json'], {
+        kubeconfig,
+      });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).not.toMatch(/422|Invalid/);
+      const tooLong = r.stderr.split('\n').filter((l) => l.includes('253'));
+      expect(tooLong).toHaveLength(1);
+      expect(tooLong[0]).toMatch(/--name-suffix of at most 7 characters/);
+      const items = JSON.parse(r.stdout).items as Record[];
+      expect(items.find((i) => i.application === 'short')).toMatchObject({ safe: true });
+      expect(items.find((i) => i.application === long)).toMatchObject({ safe: false, outcome: 'name-too-long' });
+      const ops = (await client.list(resources.operations, { namespace: ns7 })).items.map((o) => o.metadata.name);
+      expect(ops).toEqual(['short-final-backup']);
+    } finally {
+      await sim7.stop();
+      await deleteNamespace(ns7, { wait: true });
+    }
+  });
+
+  it('off a terminal: no progress bars or lines, one heartbeat every 30 s while waiting', async () => {
+    const ns8 = await createTestNamespace('backup-log');
+    await createApps(client, ns8, [{ name: 'quick' }, { name: 'stuck' }]);
+    const sim8 = new SimOperator({ kubeconfig, namespaces: [ns8] });
+    sim8.faults.hangBackups.add('stuck');
+    await sim8.start();
+    try {
+      expect((await vw(['pause', '-n', ns8, '--all', '--timeout', '60s'], { kubeconfig })).exitCode).toBe(0);
+      const r = await vw(['backup', '-n', ns8, '--all', '--ttl', '720h', '--timeout', '40s'], { kubeconfig });
+      expect(r.exitCode).toBe(4);
+      expect(r.stderr).not.toMatch(/\[#|\[\.|Pending \d|Running \d/);
+      const beats = r.stderr.split('\n').filter((l) => l.startsWith('still waiting:'));
+      expect(beats).toHaveLength(1);
+      expect(beats[0]).toMatch(/^still waiting: 1 of 2 backups running, slowest stuck-final-backup [23]\ds$/);
+    } finally {
+      await sim8.stop();
+      await deleteNamespace(ns8, { wait: true });
+    }
+  }, 120_000);
+
+  it('2,000 warnings are one: 300 unpaused applications in a client dry run', async () => {
+    const ns9 = await createTestNamespace('backup-many');
+    const names = Array.from({ length: 300 }, (_, i) => `app-${i}`);
+    await createApps(
+      client,
+      ns9,
+      names.map((name) => ({ name })),
+    );
+    try {
+      const r = await vw(['backup', '-n', ns9, '--all', '--ttl', '720h', '--dry-run=client'], { kubeconfig });
+      expect(r.exitCode).toBe(0);
+      const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        /^warning: 300 applications are not paused: (\S+\/app-\d+, ){3}\.\.\. \(-v says each.*kubectl vw pause --all$/,
+      );
+      const verbose = await vw(['backup', '-n', ns9, '--all', '--ttl', '720h', '--dry-run=client', '-v'], {
+        kubeconfig,
+      });
+      expect(verbose.stderr.split('\n').filter((l) => /^warning: .* is not paused/.test(l))).toHaveLength(300);
+    } finally {
+      await deleteNamespace(ns9, { wait: true });
     }
   });
 

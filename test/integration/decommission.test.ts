@@ -1,5 +1,5 @@
 import type { KubeClient } from '../../lib/kube/client';
-import { core } from '../../lib/kube/resources';
+import { core, type KubeObject } from '../../lib/kube/resources';
 import { decommissionRecord, pauseAnnotation, resources } from '../../lib/operator/names';
 import { type FakeOdoo, startFakeOdoo } from '../support/fake-odoo';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, restrictedKubeconfig } from '../support/kube-env';
@@ -245,4 +245,84 @@ describe('kubectl vw decommission', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/2 Clusters in namespace vworkspace-system: cluster-d, cluster-e/);
   });
+
+  it("a stale OdooReachable=False is not a refusal: it waits, bounded, for the operator's next report", async () => {
+    // An operator that re-checks Odoo only when kicked: its next report comes when the test says.
+    await sim.stop();
+    const slow = new SimOperator({
+      kubeconfig,
+      namespaces: [appsNs, system],
+      odooUrl: odoo.url,
+      healthIntervalMs: 600_000,
+    });
+    await slow.start();
+    try {
+      await createOperatorWorld(client, { odooUrl: odoo.url, cluster: 'cluster-s' });
+      await clusterID('cluster-s');
+      const args = ['decommission', 'cluster-s', '--yes', '--skip-backup-check', '--timeout', '60s'];
+      // Everything ready (the operator's Deployments available, Odoo reachable)...
+      await eventually(
+        async () => (await vw([...args, '--dry-run=client', '--recheck-timeout', '0'], { kubeconfig })).exitCode === 0,
+        90_000,
+        'a clean preflight',
+      );
+      // ... but the operator's last word on Odoo is from an outage that has just ended.
+      const current = (await cluster('cluster-s')) as KubeObject & {
+        status: { conditions: Record<string, unknown>[] };
+      };
+      const conditions = current.status.conditions.map((x) =>
+        x.type === 'OdooReachable'
+          ? {
+              ...x,
+              status: 'False',
+              reason: 'HealthCheckFailed',
+              message: `GET ${odoo.url}/api/agent/health: ECONNREFUSED`,
+            }
+          : x,
+      );
+      await client.mergePatch(
+        resources.clusters,
+        'cluster-s',
+        system,
+        { status: { conditions } },
+        { subresource: 'status' },
+      );
+      // No new report within the bound: refused on what the operator says, saying it waited and for what.
+      const refused = await vw([...args, '--recheck-timeout', '2s'], { kubeconfig });
+      expect({ code: refused.exitCode, stderr: refused.exitCode === 3 ? '' : refused.stderr }).toEqual({
+        code: 3,
+        stderr: '',
+      });
+      expect(unwrapped(refused.stderr)).toMatch(/waiting up to 2s for the operator's next report on OdooReachable/);
+      expect(unwrapped(refused.stderr)).toMatch(/Odoo reachable: OdooReachable=False .*no new report within 2s/);
+      expect((await cluster('cluster-s'))?.metadata.deletionTimestamp).toBeUndefined();
+      // The operator reports while the run waits: it goes on, on that fresh evidence.
+      const { execa } = await import('execa');
+      const { distBin } = await import('../helpers/plugins');
+      const run = execa(`${distBin}/kubectl-vw`, args, {
+        reject: false,
+        env: { KUBECONFIG: kubeconfig, NO_COLOR: '1' },
+      });
+      let said = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`it never said it waits; said: ${said}`)), 30_000);
+        run.stderr?.on('data', (c: Buffer) => {
+          said += c.toString();
+          if (/waiting up to 30s for the operator's next report on OdooReachable/.test(unwrapped(said))) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      slow.kick();
+      const r = await run;
+      expect(r.exitCode).toBe(0);
+      expect(unwrapped(String(r.stderr))).toMatch(/OdooReachable=True/);
+      expect(await cluster('cluster-s')).toBeUndefined();
+    } finally {
+      await odoo.setMode('up');
+      await slow.stop();
+      await sim.start();
+    }
+  }, 180_000);
 });

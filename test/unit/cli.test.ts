@@ -50,6 +50,11 @@ describe('flags are validated before any cluster is reached (exit 2)', () => {
     [['backup', '--ttl', '-1h'], /invalid --ttl "-1h"/],
     [['backup', '--ttl=-1h'], /invalid --ttl "-1h"/],
     [['backup'], /--ttl is required/],
+    // What the Operation CRD's pattern refuses is refused here, before anything is created.
+    [['backup', '--ttl', '+8760h'], /invalid --ttl "\+8760h"/],
+    [['backup', '--ttl', '8760h.5m', '--allow-short-ttl'], /invalid --ttl "8760h\.5m"/],
+    [['uninstall', '--ttl', '.5h', '--allow-short-ttl'], /invalid --ttl "\.5h"/],
+    [['backup', '--all', '--ttl', '8760h', '--name-suffix', 'Final_Backup'], /invalid --name-suffix "Final_Backup"/],
     [['pause', '--all', '--concurrency', '0'], /invalid --concurrency "0"/],
     [['pause', '--all', '--timeout', 'soon'], /invalid --timeout "soon"/],
     [['pause', '--all', '--timeout', '-5m'], /invalid --timeout "-5m"/],

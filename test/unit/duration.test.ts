@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { formatDuration, parseGoDuration, parseRequestTimeout, requirePositiveDuration } from '../../lib/duration';
 import { ExitCode, UsageError } from '../../lib/errors';
 import { validateTtl } from '../../lib/steps/backup/plan';
@@ -71,6 +72,34 @@ describe("exactly Go's time.ParseDuration", () => {
     expect(() => validateTtl('2562048h')).toThrow(/invalid --ttl/);
     expect(() => validateTtl('12h')).toThrow(/shorter than the final-backup expiry margin/);
     expect(validateTtl('12h', { allowShort: true })).toBe(12 * 3_600_000);
-    expect(validateTtl('+8760h')).toBe(8760 * 3_600_000);
   });
+});
+
+describe("TTLs: exactly what the Operation CRD's pattern accepts, nothing wider", () => {
+  const crd = readFileSync(new URL('../../crds/operator/ops.vworkspace.io_operations.yaml', import.meta.url), 'utf8');
+  const pattern = new RegExp(/ttl:[\s\S]*?pattern: (\S+)/.exec(crd)?.[1] ?? 'no pattern in the CRD', 'u');
+
+  it.each(['+8760h', '.5h', '1.h', '8760h.5m', '-1h', '0', '1h 30m', '8760H', '1d'])(
+    'refuses %p in one line (exit 2), as the CRD would',
+    (text) => {
+      expect(pattern.test(text)).toBe(false);
+      const check = () => validateTtl(text, { allowShort: true });
+      expect(check).toThrow(UsageError);
+      try {
+        check();
+      } catch (err) {
+        expect((err as UsageError).exitCode).toBe(ExitCode.usage);
+        expect((err as Error).message).toMatch(/^invalid --ttl/);
+        expect((err as Error).message).not.toContain('\n');
+      }
+    },
+  );
+
+  it.each(['8760h', '720h30m', '1.5h', '8760h0m0s', '90m', '1000000000ns', '1µs', '1μs', '1us', '26280h'])(
+    'accepts %p, as the CRD does',
+    (text) => {
+      expect(pattern.test(text)).toBe(true);
+      expect(validateTtl(text, { allowShort: true })).toBeGreaterThan(0);
+    },
+  );
 });

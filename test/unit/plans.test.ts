@@ -11,6 +11,8 @@ import { pauseAnnotation, pausedByAnnotation, suspendedByAnnotation } from '../.
 import type { Operation, VeleroBackup } from '../../lib/operator/schemas';
 import { pauseInstanceChange, suspendHelmReleaseChange } from '../../lib/steps/pause';
 import { resumeInstanceChange, unsuspendHelmReleaseChange } from '../../lib/steps/resume';
+import { planItem } from '../../lib/steps/backup/plan';
+import { fixFor } from '../../lib/steps/final-backups';
 
 const obj = (annotations: Record<string, string> = {}, spec: Record<string, unknown> = {}): KubeObject => ({
   metadata: { name: 'web', namespace: 'shop', resourceVersion: '7', annotations },
@@ -158,6 +160,12 @@ describe('final backups', () => {
     expect(pausedAt(ai(undefined))).toBeNaN();
   });
 
+  it('a Failed Operation keeps its Velero Backup in the verdict, so its phase can be shown', () => {
+    const v = judgeFinalBackup(op('Failed', 'VolumeSnapshotFailed'), backup('PartiallyFailed'), ctx);
+    expect(v.state).toBe('failed');
+    expect(v.backup?.status?.phase).toBe('PartiallyFailed');
+  });
+
   it('a Restore, another engine or another application is not a final backup of this one', () => {
     const of = (spec: object, name = 'web-final-backup') =>
       ({ metadata: { name }, spec: { engine: 'velero', ...spec } }) as unknown as Operation;
@@ -167,5 +175,81 @@ describe('final backups', () => {
     expect(isFinalBackupOf(of({ type: 'Backup', engine: 'restic', targetRef: target }), 'web')).toBe(false);
     expect(isFinalBackupOf(of({ type: 'Backup', targetRef: { ...target, name: 'db' } }), 'web')).toBe(false);
     expect(isFinalBackupOf(of({ type: 'Backup', targetRef: target }, 'web-nightly'), 'web')).toBe(false);
+  });
+});
+
+describe('a final-backup name longer than an object name may be', () => {
+  const parameters = { storageLocation: 'aws-primary', snapshotVolumes: true, ttl: '720h', nameSuffix: 'final-backup' };
+  const missing = (application: string) => ({
+    namespace: 'shop',
+    application,
+    verdict: { state: 'missing' as const, detail: 'no final backup' },
+    candidates: [],
+  });
+
+  it('is planned as failed, naming the limit and the suffix that fits, never as a create', () => {
+    const long = 'a'.repeat(245);
+    const item = planItem(missing(long), { parameters, retryFailed: false }, new Set());
+    expect(item.action).toBe('name-too-long');
+    expect(item.manifest).toBeUndefined();
+    expect(item.note).toMatch(/258 characters, over the 253/);
+    expect(item.note).toMatch(/--name-suffix of at most 7 characters/);
+  });
+
+  it('fits up to exactly 253 characters', () => {
+    const item = planItem(
+      missing('a'.repeat(253 - '-final-backup'.length)),
+      { parameters, retryFailed: false },
+      new Set(),
+    );
+    expect(item.action).toBe('create');
+    expect(item.operation).toHaveLength(253);
+  });
+});
+
+describe("fix hints repeat the run's own flags", () => {
+  const app = (state: 'failed' | 'missing' | 'unpaused', ttl?: string) => ({
+    namespace: 'shop',
+    application: 'web',
+    verdict: { state, detail: state },
+    candidates: ttl
+      ? [
+          {
+            metadata: { name: 'web-final-backup', creationTimestamp: '2026-11-27T10:00:00Z' },
+            spec: {
+              type: 'Backup',
+              targetRef: { apiVersion: 'apps.vworkspace.io/v1alpha1', kind: 'ApplicationInstance', name: 'web' },
+              parameters: { ttl, storageLocation: 'aws-dr' },
+            },
+          } as unknown as Operation,
+        ]
+      : [],
+  });
+
+  it("a backup run's --ttl and parameters, never the procedure's 8760h", () => {
+    const hint = { backup: ['--ttl', '720h', '--storage-location', 'aws-dr'], common: ['--context', 'prod'] };
+    expect(fixFor([app('failed')], hint)).toBe(
+      'kubectl vw backup -n shop web --ttl 720h --storage-location aws-dr --retry-failed --context prod',
+    );
+  });
+
+  it('without a backup run, the TTL and location of the final backup the user took before', () => {
+    expect(fixFor([app('failed', '720h')])).toBe(
+      'kubectl vw backup -n shop web --ttl 720h --storage-location aws-dr --retry-failed',
+    );
+    expect(fixFor([app('missing')])).toBe('kubectl vw backup -n shop web --ttl 8760h');
+  });
+
+  it("a taken name asks for the next suffix after the run's own", () => {
+    const conflicted = { ...app('missing'), conflict: app('missing', '1h').candidates[0] };
+    expect(fixFor([conflicted], { backup: ['--ttl', '720h', '--name-suffix', 'last'] })).toBe(
+      'kubectl vw backup -n shop web --ttl 720h --name-suffix last-2',
+    );
+  });
+
+  it('words a shell would split are quoted', () => {
+    expect(fixFor([app('missing')], { backup: ['--ttl', '720h'], common: ['--kubeconfig', '/tmp/my config'] })).toBe(
+      "kubectl vw backup -n shop web --ttl 720h --kubeconfig '/tmp/my config'",
+    );
   });
 });

@@ -4,15 +4,17 @@ import { ExitCode, throwIfInterrupted } from '../../errors';
 import type { FinalBackupParameters } from '../../operator/final-backup';
 import { type BackupApplyResult, applyBackup } from '../../steps/backup/apply';
 import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/plan';
-import { type BackupRecord, describeActions, summarizeBackups } from '../../steps/backup/summary';
+import { type BackupRecord, conflictFix, describeActions, summarizeBackups } from '../../steps/backup/summary';
+import { backupHintFlags, hintFlags } from '../hints';
+import { vwCommand } from '../../steps/hints';
 import { waitForBackups } from '../../steps/backup/wait';
 import { backupNeeds } from '../../steps/needs';
 import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
 import type { DryRunMode } from '../../steps/results';
 import { type SelectionInput, selectionScope } from '../../steps/selection';
 import type { CommonOptions } from '../flags';
-import { info, paint, plural, warn } from '../io';
-import { type BackupReport, printBackupDryRun, printBackupRecords } from '../printers/backup';
+import { info, paint, plural, warn, warnEach } from '../io';
+import { type BackupReport, printBackupDryRun, printBackupRecords, refused } from '../printers/backup';
 import { readSelection, stepDeps, withLock } from '../step-context';
 
 export interface BackupOptions extends CommonOptions {
@@ -43,42 +45,67 @@ export const backupNeedsOf = (o: BackupOptions, scope: string | undefined) =>
     wait: o.wait,
   });
 
-/**
- * Phase: the wait. A live count per phase and the slowest applications, redrawn on a terminal,
- * a plain line at most every few seconds off one.
- */
-async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: string | undefined, timeoutMs: number) {
+/** What this run's hints repeat: its connection flags, margin and final-backup parameters. */
+const backupHints = (o: BackupOptions) => hintFlags(o, o.marginMs, backupHintFlags(o.parameters, o.veleroNamespace));
+
+/** Where the backups waited for stand: a count per phase, and the slowest unfinished ones. */
+function backupProgress(deps: StepDeps, total: number) {
   const phases = new Map<string, string>();
   const since = new Map<string, number>();
-  const order = ['Pending', 'Running', 'Succeeded', 'Failed'];
-  const render = () => {
-    const counts: Record<string, number> = {};
-    for (const p of phases.values()) counts[p] = (counts[p] ?? 0) + 1;
-    const done = (counts.Succeeded ?? 0) + (counts.Failed ?? 0);
-    const width = 24;
-    const filled = applied.length ? Math.round((done / applied.length) * width) : width;
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const counts = () => {
+    const c: Record<string, number> = {};
+    for (const p of phases.values()) c[p] = (c[p] ?? 0) + 1;
+    return { ...c, done: (c.Succeeded ?? 0) + (c.Failed ?? 0) } as Record<string, number> & { done: number };
+  };
+  const slowest = (n: number) => {
     const now = deps.clock.monotonic();
-    const slowest = [...phases]
+    return [...phases]
       .filter(([, p]) => p !== 'Succeeded' && p !== 'Failed')
       .map(([k]) => [k, now - (since.get(k) ?? now)] as const)
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
+      .slice(0, n)
       .map(([k, ms]) => `${k.split('/').pop()} ${formatDuration(ms)}`);
-    const counted = order.map((p) => `${p} ${counts[p] ?? 0}`).join('  ');
-    return `${bar} ${done}/${applied.length}  ${counted}${slowest.length ? `  slowest: ${slowest.join(', ')}` : ''}`;
   };
-  const outcome = await waitForBackups(deps, applied, {
-    namespace: scope,
-    timeoutMs,
-    onPhase: (key, phase) => {
+  return {
+    seen(key: string, phase: string) {
       if (!since.has(key)) since.set(key, deps.clock.monotonic());
       phases.set(key, phase);
-      deps.report.progress(render());
     },
-  });
-  deps.report.done();
-  return outcome;
+    /** On a terminal: a bar, the count per phase and the three slowest, redrawn in place. */
+    bar() {
+      const c = counts();
+      const filled = total ? Math.round((c.done / total) * 24) : 24;
+      const counted = ['Pending', 'Running', 'Succeeded', 'Failed'].map((p) => `${p} ${c[p] ?? 0}`).join('  ');
+      const slow = slowest(3);
+      return `[${'#'.repeat(filled)}${'.'.repeat(24 - filled)}] ${c.done}/${total}  ${counted}${slow.length ? `  slowest: ${slow.join(', ')}` : ''}`;
+    },
+    /** Off a terminal, the heartbeat: "3 of 12 backups running, slowest odoo-7 4m10s". */
+    heartbeat() {
+      const [slow] = slowest(1);
+      return `${total - counts().done} of ${plural(total, 'backup')} running${slow ? `, slowest ${slow}` : ''}`;
+    },
+  };
+}
+
+/**
+ * Phase: the wait. On a terminal a live count per phase and the slowest applications, redrawn in
+ * place; off one, no progress, only a heartbeat line every 30 s while it waits.
+ */
+async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: string | undefined, timeoutMs: number) {
+  const progress = backupProgress(deps, applied.length);
+  deps.report.waiting(() => progress.heartbeat());
+  try {
+    return await waitForBackups(deps, applied, {
+      namespace: scope,
+      timeoutMs,
+      onPhase: (key, phase) => {
+        progress.seen(key, phase);
+        deps.report.progress(progress.bar());
+      },
+    });
+  } finally {
+    deps.report.done();
+  }
 }
 
 /** Phase: create (or adopt) every Operation, wait for them, and read back what became of each. */
@@ -98,7 +125,8 @@ async function takeBackups(
     namespace: scope,
   });
   for (const a of applied.filter((x) => x.error))
-    deps.report.warn(`${a.item.namespace}/${a.item.operation}: ${a.error}`);
+    deps.report.warnEach('Operations not created', `${a.item.namespace}/${a.item.operation}: ${a.error}`);
+  deps.report.done();
   deps.report.info(
     `backup: ${describeActions(applied)}; storage location ${o.parameters.storageLocation}, ttl ${o.parameters.ttl}`,
   );
@@ -109,7 +137,7 @@ async function takeBackups(
     pending = new Set(outcome.pending);
     timedOut = outcome.timedOut;
   }
-  const judge = { now: deps.clock.now(), marginMs: o.marginMs };
+  const judge = { now: deps.clock.now(), marginMs: o.marginMs, hint: backupHints(o) };
   const records = await summarizeBackups(deps.client, applied, pending, {
     ...judge,
     namespace: scope,
@@ -147,14 +175,31 @@ function verdict(
   return ExitCode.ok;
 }
 
-/** One line per application whose final-backup name another kind of Operation holds: never touched. */
-function reportConflicts(deps: Deps, plan: BackupPlan) {
-  for (const i of plan.items.filter((x) => x.action === 'conflict')) {
-    warn(
-      deps.io,
-      `${i.namespace}/${i.application}: operation.ops.vworkspace.io/${i.operation} ${i.note}; it is left alone. Back the application up under another name: kubectl vw backup -n ${i.namespace} ${i.application} --ttl 8760h --name-suffix final-backup-2`,
-    );
-  }
+/**
+ * One line per application planned as failed: its final-backup name is held by another kind of
+ * Operation (never touched), or would be longer than an object name may be (never sent).
+ */
+function reportRefusals(deps: Deps, o: BackupOptions, plan: BackupPlan) {
+  warnEach(
+    deps.io,
+    plan.items
+      .filter((x) => x.action === 'conflict')
+      .map((i) => ({
+        subject: `${i.namespace}/${i.application}`,
+        text: `${i.namespace}/${i.application}: operation.ops.vworkspace.io/${i.operation} ${i.note}; it is left alone. Back the application up under another name: ${conflictFix(i, backupHints(o))}`,
+      })),
+    (n) => `${n} applications' final-backup names are held by other Operations, left alone (--name-suffix)`,
+  );
+  warnEach(
+    deps.io,
+    plan.items
+      .filter((x) => x.action === 'name-too-long')
+      .map((i) => ({
+        subject: `${i.namespace}/${i.application}`,
+        text: `${i.namespace}/${i.application}: not backed up: ${i.note}`,
+      })),
+    (n) => `${n} applications not backed up: their final-backup names would be longer than 253 characters`,
+  );
 }
 
 /** Step 2: plan the final-backup Operations, create them under the lock, wait, and prove each. */
@@ -172,7 +217,7 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
     veleroNamespace: o.veleroNamespace,
     retryFailed: o.retryFailed,
     requireAvailableLocation: o.requireAvailableLocation,
-    judge: { now: deps.clock.now(), marginMs: o.marginMs },
+    judge: { now: deps.clock.now(), marginMs: o.marginMs, hint: backupHints(o) },
   });
   if (
     !selection.names.length &&
@@ -186,9 +231,24 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
       `backup: no names or selector given: every ApplicationInstance in every namespace (${plural(plan.items.length, 'application')})`,
     );
   for (const w of plan.warnings) warn(deps.io, w);
-  reportConflicts(deps, plan);
-  for (const inv of plan.invalid)
-    warn(deps.io, `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`);
+  warnEach(
+    deps.io,
+    plan.unpaused.map((u) => ({
+      subject: `${u.namespace}/${u.application}`,
+      text: `${u.namespace}/${u.application} is not paused: its backup counts as final only once taken after the pause (${vwCommand('pause', ['-n', u.namespace, u.application, ...(backupHints(o).common ?? [])])})`,
+    })),
+    (n) => `${n} applications are not paused`,
+    `their backups count as final only once taken after the pause: ${vwCommand('pause', ['--all', ...(backupHints(o).common ?? [])])}`,
+  );
+  reportRefusals(deps, o, plan);
+  warnEach(
+    deps.io,
+    plan.invalid.map((inv) => ({
+      subject: inv.name,
+      text: `${inv.name} does not match the operator's schema and is skipped: ${inv.error}`,
+    })),
+    (n) => `${n} ApplicationInstances do not match the operator's schema and are skipped`,
+  );
   const report: BackupReport = {
     context: target.context,
     storageLocation: o.parameters.storageLocation,
@@ -197,7 +257,8 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   if (o.dryRun !== 'none') {
     const applied = await applyBackup(stepDeps(deps, client), plan, o);
     printBackupDryRun(deps.io, o.output, report, o.dryRun, plan, applied);
-    return applied.some((a) => a.error) || plan.invalid.length ? ExitCode.someFailed : ExitCode.ok;
+    const failed = applied.some((a) => a.error || refused(a.item.action)) || plan.invalid.length;
+    return failed ? ExitCode.someFailed : ExitCode.ok;
   }
   const started = deps.clock.monotonic();
   let stopped = deps.signal;

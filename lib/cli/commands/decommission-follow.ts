@@ -51,6 +51,8 @@ export interface DecommissionOptions extends CommonOptions {
   marginMs: number;
   /** Where Velero runs, for the final-backup gate. */
   veleroNamespace: string;
+  /** How long to wait for the operator's next report when only a check it re-evaluates fails (default 30 s). */
+  recheckTimeoutMs?: number;
 }
 
 /** What one decommission run shares between its phases. */

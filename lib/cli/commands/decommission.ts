@@ -4,14 +4,16 @@ import { resources } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
 import { actOnFresh } from '../../steps/act';
 import { clusterDeleteGate, deleteJudgedCluster } from '../../steps/decommission/delete';
+import { recheckStaleChecks } from '../../steps/decommission/fresh-report';
 import { type DecommissionPlan, planDecommission } from '../../steps/decommission/plan';
 import { readDecommissionRecord, writeDecommissionRecord } from '../../steps/decommission/record';
 import { decommissionNeeds } from '../../steps/needs';
 import { requireAccess, requireNamespace, requireOperatorCrds } from '../../steps/preflight';
 import { confirm } from '../confirm';
+import { hintFlags } from '../hints';
 import { info, warn } from '../io';
 import { printChecks } from '../printers/decommission';
-import { withLock } from '../step-context';
+import { stepDeps, withLock } from '../step-context';
 import {
   type DecommissionOptions,
   type DecommissionRun,
@@ -100,7 +102,12 @@ async function decommissionCluster(run: DecommissionRun, plan: DecommissionPlan,
       namespace: o.namespace,
       skipBackupCheck: o.skipBackupCheck,
       forcePreflight: o.forcePreflight,
-      judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
+      judge: () => ({
+        now: deps.clock.now(),
+        marginMs: o.marginMs,
+        veleroNamespace: o.veleroNamespace,
+        hint: hintFlags(o, o.marginMs),
+      }),
     });
     const deleted = await actOnFresh(lock, gate, (fresh) =>
       deleteJudgedCluster(client, fresh.cluster as Cluster, {
@@ -136,14 +143,22 @@ export async function runDecommission(o: DecommissionOptions, deps: Deps): Promi
     namespace: o.namespace,
     name: o.cluster,
     skipBackupCheck: o.skipBackupCheck,
-    judge: { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace },
+    judge: {
+      now: deps.clock.now(),
+      marginMs: o.marginMs,
+      veleroNamespace: o.veleroNamespace,
+      hint: hintFlags(o, o.marginMs),
+    },
   });
   const report = { context: target.context, namespace: o.namespace, requested: o.cluster, checks: plan.checks };
   const run = decommissionRun(o, deps, session, report);
   const cluster = plan.cluster;
   if (plan.alreadyGone || !cluster) return alreadyGone(run);
   if (o.force) return forcePhase(run, cluster);
-  if (!cluster.metadata.deletionTimestamp) return decommissionCluster(run, plan, cluster);
+  if (!cluster.metadata.deletionTimestamp) {
+    const recheck = { timeoutMs: o.recheckTimeoutMs, skip: o.forcePreflight };
+    return decommissionCluster(run, await recheckStaleChecks(stepDeps(deps, client), plan, recheck), cluster);
+  }
   info(
     deps.io,
     `Cluster ${cluster.metadata.name} is already being deleted (since ${cluster.metadata.deletionTimestamp}); following its finalizer`,

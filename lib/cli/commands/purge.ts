@@ -24,6 +24,7 @@ import { info, plural, warn } from '../io';
 import { document, printDocument, printResults } from '../output';
 import { printPersists, printPlan } from '../printers/purge';
 import { stepDeps, withLock } from '../step-context';
+import { hintFlags } from '../hints';
 
 export interface PurgeOptions extends CommonOptions {
   dryRun: DryRunMode;
@@ -99,7 +100,7 @@ function refusals(deps: Deps, o: PurgeOptions, plan: PurgePlan) {
 const remainingText = (plan: PurgePlan) =>
   Object.entries(plan.remainingCrs)
     .filter(([, n]) => n)
-    .map(([k, n]) => `${n} ${k}`)
+    .map(([k, n]) => plural(n, k))
     .join(', ');
 
 /** Deleting a CRD deletes every object of its kind: never as a side effect, never with objects left. */
@@ -224,7 +225,12 @@ async function runPhases(run: PurgeRun, todo: PurgePhase[], lock: ActLock) {
   const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
   const judge = {
     skipBackupCheck: o.skipBackupCheck,
-    judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
+    judge: () => ({
+      now: deps.clock.now(),
+      marginMs: o.marginMs,
+      veleroNamespace: o.veleroNamespace,
+      hint: hintFlags(o, o.marginMs),
+    }),
   };
   const done: string[] = [];
   for (const phase of todo) {
@@ -289,7 +295,12 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
   const { client, target } = session;
   await preflight(client, o);
   if (o.report) return reportOnly(deps, o, session);
-  const judge = { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace };
+  const judge = {
+    now: deps.clock.now(),
+    marginMs: o.marginMs,
+    veleroNamespace: o.veleroNamespace,
+    hint: hintFlags(o, o.marginMs),
+  };
   const plan = await planPurge(client, { ...o, judge });
   const decommission = await readDecommissionRecord(client).catch(() => undefined);
   info(deps.io, `purge plan for context "${target.context}" (cluster "${target.cluster}"):`);

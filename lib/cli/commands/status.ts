@@ -4,6 +4,7 @@ import { statusNeeds } from '../../steps/needs';
 import { requireAccess } from '../../steps/preflight';
 import { procedureStatus } from '../../steps/status/judge';
 import type { CommonOptions } from '../flags';
+import { hintFlags } from '../hints';
 import { printStatus } from '../printers/status';
 
 export interface StatusOptions extends CommonOptions {
@@ -21,10 +22,12 @@ export const statusNeedsOf = (o: Pick<StatusOptions, 'veleroNamespace'>) =>
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
   const { client } = await deps.connect(o.connection);
   await requireAccess(client, statusNeedsOf(o));
-  printStatus(
-    deps.io,
-    await procedureStatus(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
-    o.output,
-  );
+  const judge = {
+    now: deps.clock.now(),
+    marginMs: o.marginMs,
+    veleroNamespace: o.veleroNamespace,
+    hint: hintFlags(o, o.marginMs),
+  };
+  printStatus(deps.io, await procedureStatus(client, judge), o.output);
   return ExitCode.ok;
 }

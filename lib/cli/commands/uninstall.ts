@@ -9,6 +9,7 @@ import { confirm } from '../confirm';
 import { defaults } from '../defaults';
 import type { CommonOptions } from '../flags';
 import { info, paint } from '../io';
+import { backupHintFlags, hintFlags } from '../hints';
 import { printStatus } from '../printers/status';
 import { reportError } from '../run';
 import { withLock } from '../step-context';
@@ -281,8 +282,9 @@ export async function runUninstall(
   const pinned = pinTarget(deps, session);
   const { client } = session;
   await runners.preflight(client, o);
+  const hint = hintFlags(o, o.marginMs, o.ttl ? backupHintFlags(backupStepOptions(o, false).parameters) : undefined);
   const status = () =>
-    runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace });
+    runners.status(client, { now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace, hint });
   const before = await status();
   printStatus(deps.io, before, 'table');
   if (!before.steps.some((s) => s.state !== 'done' && s.state !== 'skipped')) {

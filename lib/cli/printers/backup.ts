@@ -22,6 +22,7 @@ const outcomeText: Record<BackupRecord['outcome'], string> = {
   missing: 'MISSING',
   'timed-out': 'TIMED OUT',
   conflict: 'NAME CONFLICT',
+  'name-too-long': 'NAME TOO LONG',
   error: 'FAILED',
 };
 
@@ -54,8 +55,13 @@ export function printBackupRecords(io: IO, format: OutputFormat, report: BackupR
     records,
     backupColumns,
     (r) => nameOf('Operation', r.operation),
+    (r) => `${r.namespace}/${r.application}`,
   );
 }
+
+/** Actions planned as failed: nothing is created for them, in any mode. */
+export const refused = (action: BackupPlan['items'][number]['action']) =>
+  action === 'conflict' || action === 'name-too-long';
 
 /** What a dry run would do, per plan action; actions that change nothing are "unchanged". */
 const changes = new Set(['create', 'retry', 'retake']);
@@ -69,13 +75,15 @@ export function printBackupDryRun(
   plan: BackupPlan,
   applied: BackupApplyResult[],
 ) {
-  const results: ObjectResult[] = applied.map(({ item, error }) => ({
+  // Each row names its application too, so that `-f -` of another command can read it back.
+  const results: (ObjectResult & { application: string })[] = applied.map(({ item, error }) => ({
     kind: 'Operation',
     namespace: item.namespace,
     name: item.operation,
+    application: item.application,
     action: item.action,
     result:
-      error || item.action === 'conflict'
+      error || refused(item.action)
         ? 'failed'
         : !changes.has(item.action)
           ? 'unchanged'

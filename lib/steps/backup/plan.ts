@@ -8,7 +8,7 @@ import {
   type FinalBackupState,
   finalBackupOperation,
 } from '../../operator/final-backup';
-import { finalBackupName, resources } from '../../operator/names';
+import { finalBackupName, maxObjectNameLength, operationTtlPattern, resources } from '../../operator/names';
 import type { Operation } from '../../operator/schemas';
 import { type AppFinalBackup, type JudgeOptions, judgeApps } from '../final-backups';
 import { type Selection, selectInstances, selectionScope } from '../selection';
@@ -30,9 +30,19 @@ export interface BackupOptions {
  * - retake: the last one does not count (stale, expired, Velero's failed or gone): a new one under a
  *   new name, the old one kept until Velero expires it;
  * - conflict: the name is held by an Operation that is not a backup of this application;
- * - failed: the last one Failed (without --retry-failed); unpaused: pause first.
+ * - failed: the last one Failed (without --retry-failed); unpaused: pause first;
+ * - name-too-long: `<application>-<suffix>` would be longer than an object name may be.
  */
-export type BackupAction = 'create' | 'keep' | 'adopt' | 'retry' | 'retake' | 'conflict' | 'failed' | 'unpaused';
+export type BackupAction =
+  | 'create'
+  | 'keep'
+  | 'adopt'
+  | 'retry'
+  | 'retake'
+  | 'conflict'
+  | 'failed'
+  | 'unpaused'
+  | 'name-too-long';
 
 export interface BackupPlanItem {
   namespace: string;
@@ -53,17 +63,20 @@ export interface BackupPlan {
   items: BackupPlanItem[];
   invalid: { name: string; error: string }[];
   warnings: string[];
+  /** Applications not paused: a backup counts as final only once taken after the pause. */
+  unpaused: { namespace: string; application: string }[];
 }
 
 /** Go's time.ParseDuration's bound: durations are int64 nanoseconds (about 2,562,047h). */
 const maxDurationMs = (2 ** 63 - 1) / 1e6;
 
 /**
- * TTLs are Go durations, exactly as Velero parses them, and positive; one under the margin would
- * expire almost at once, so it is refused unless asked for.
+ * TTLs are what the Operation CRD accepts (its pattern: Go durations without a sign, "0" or a bare
+ * point), and positive; one under the margin would expire almost at once, so it is refused unless
+ * asked for. Refused here, the API server never has to: no Operation is created with a bad one.
  */
 export function validateTtl(ttl: string, opts: { allowShort?: boolean; marginMs?: number } = {}): number {
-  const ms = parseGoDuration(ttl);
+  const ms = operationTtlPattern.test(ttl) ? parseGoDuration(ttl) : undefined;
   const hint = 'units are h, m, s, ms, us, ns (no days or years): one year is 8760h, 30 days is 720h';
   if (ms === undefined || ms <= 0)
     throw new UsageError(`invalid --ttl "${ttl}": expected a positive Go duration such as 8760h, 720h30m`, hint);
@@ -104,18 +117,43 @@ function freeName(base: string, taken: Set<string>) {
   for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
 }
 
+/**
+ * An Operation named past the 253 characters of an object name would be refused by the API server
+ * with a raw 422: planned as failed instead, naming the limit and the suffix that would fit.
+ */
+function nameTooLong(at: Omit<BackupPlanItem, 'action' | 'operation'>, name: string, suffix: string): BackupPlanItem {
+  const room = maxObjectNameLength - (name.length - suffix.length);
+  const fix =
+    room > 0
+      ? `pass a --name-suffix of at most ${room} character${room === 1 ? '' : 's'}`
+      : 'its name leaves no room for a suffix: create its final backup by hand under a shorter name';
+  return {
+    ...at,
+    action: 'name-too-long',
+    operation: name,
+    note: `Operation name would be ${name.length} characters, over the ${maxObjectNameLength} an object name may have; ${fix}`,
+  };
+}
+
 /** Decides one application's action from where its final backup stands. */
-function itemFor(app: AppFinalBackup, opts: BackupOptions, taken: Set<string>): BackupPlanItem {
+export function planItem(
+  app: AppFinalBackup,
+  opts: Pick<BackupOptions, 'parameters' | 'retryFailed'>,
+  taken: Set<string>,
+): BackupPlanItem {
   const { namespace, application, verdict } = app;
   const base = finalBackupName(application, opts.parameters.nameSuffix);
   const at = { namespace, application, state: verdict.state, existing: verdict.operation };
-  const make = (action: BackupAction, name: string, note?: string): BackupPlanItem => ({
-    ...at,
-    action,
-    operation: name,
-    note,
-    manifest: finalBackupOperation(namespace, application, opts.parameters, name),
-  });
+  const make = (action: BackupAction, name: string, note?: string): BackupPlanItem =>
+    name.length > maxObjectNameLength
+      ? nameTooLong(at, name, name.slice(application.length + 1))
+      : {
+          ...at,
+          action,
+          operation: name,
+          note,
+          manifest: finalBackupOperation(namespace, application, opts.parameters, name),
+        };
   const standing = verdict.operation?.metadata.name ?? base;
   switch (verdict.state) {
     case 'counts':
@@ -133,7 +171,7 @@ function itemFor(app: AppFinalBackup, opts: BackupOptions, taken: Set<string>): 
         ? make('retry', standing, `previous attempt ${verdict.detail}`)
         : { ...at, action: 'failed', operation: standing, note: verdict.detail };
     case 'missing': {
-      if (!taken.has(base)) return make('create', base);
+      if (!taken.has(base) || base.length > maxObjectNameLength) return make('create', base);
       const holder = app.conflict?.metadata.name === base ? app.conflict : undefined;
       const why = holder ? `is ${describeOperation(holder)}, not a backup of ${application}` : 'holds the name';
       return { ...at, action: 'conflict', operation: base, existing: holder, note: why };
@@ -158,12 +196,11 @@ export async function planBackup(client: KubeClient, opts: BackupOptions): Promi
     const ns = op.metadata.namespace ?? '';
     taken.set(ns, (taken.get(ns) ?? new Set()).add(op.metadata.name));
   }
-  const items = apps.map((app) => itemFor(app, opts, taken.get(app.namespace) ?? new Set()));
-  for (const i of items.filter((x) => x.state === 'unpaused' || (x.action === 'create' && !isPausedApp(instances, x))))
-    warnings.push(
-      `${i.namespace}/${i.application} is not paused: its backup counts as final only once taken after the pause (kubectl vw pause -n ${i.namespace} ${i.application})`,
-    );
-  return { items, invalid, warnings };
+  const items = apps.map((app) => planItem(app, opts, taken.get(app.namespace) ?? new Set()));
+  const unpaused = items
+    .filter((x) => x.state === 'unpaused' || (x.action === 'create' && !isPausedApp(instances, x)))
+    .map(({ namespace, application }) => ({ namespace, application }));
+  return { items, invalid, warnings, unpaused };
 }
 
 const isPausedApp = (instances: { metadata: KubeObject['metadata'] }[], item: BackupPlanItem) =>

@@ -4,7 +4,8 @@ import { finalBackupCounts } from '../../operator/final-backup';
 import { type AppFinalBackup, fixFor, type JudgeOptions, surveyFinalBackups } from '../final-backups';
 import type { ResultState } from '../results';
 import type { BackupApplyResult } from './apply';
-import type { BackupAction } from './plan';
+import type { BackupAction, BackupPlanItem } from './plan';
+import { type HintFlags, procedureTtl, vwCommand, withNextSuffix } from '../hints';
 
 /** What became of one application in step 2. */
 export interface BackupRecord {
@@ -19,7 +20,7 @@ export interface BackupRecord {
   message?: string;
   backup?: { namespace: string; name: string; phase?: string; expiration?: string };
   /** Where the application's final backup stands now; timed-out, conflict and error say why there is none. */
-  outcome: FinalBackupState | 'timed-out' | 'conflict' | 'error';
+  outcome: FinalBackupState | 'timed-out' | 'conflict' | 'name-too-long' | 'error';
   /** Its final backup counts: Operation Succeeded, Velero Backup Completed and fresh, taken after the pause. */
   safe: boolean;
   /** The command that makes it count, when it does not. */
@@ -31,7 +32,7 @@ export interface BackupRecord {
 /** What an action did: the Operations this run created are changed; what it only looked at, unchanged. */
 export function resultOf(a: BackupApplyResult): ResultState {
   if (a.skipped) return 'skipped';
-  if (a.error || a.item.action === 'conflict') return 'failed';
+  if (a.error || a.item.action === 'conflict' || a.item.action === 'name-too-long') return 'failed';
   return ['create', 'retry', 'retake'].includes(a.item.action) ? 'changed' : 'unchanged';
 }
 
@@ -43,6 +44,7 @@ const actionWords: Record<string, string> = {
   retry: 'retried',
   retake: 'retaken',
   conflict: 'in conflict',
+  'name-too-long': 'refused (name too long)',
   failed: 'Failed (not retried)',
   unpaused: 'not paused',
 };
@@ -65,8 +67,23 @@ export function describeActions(applied: BackupApplyResult[]): string {
   return words.length ? words.map(([w, n]) => `${n} ${w}`).join(', ') : 'no applications';
 }
 
+/** The command that backs an application up beside an Operation that holds its name. */
+export const conflictFix = (item: BackupPlanItem, hint: HintFlags = {}) =>
+  vwCommand('backup', [
+    '-n',
+    item.namespace,
+    item.application,
+    ...withNextSuffix(hint.backup ?? ['--ttl', procedureTtl]),
+    ...(hint.common ?? []),
+  ]);
+
 /** One application's record, from the survey after the run and what the run did. */
-function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending: Set<string>): BackupRecord {
+function recordOf(
+  a: BackupApplyResult,
+  app: AppFinalBackup | undefined,
+  pending: Set<string>,
+  hint?: HintFlags,
+): BackupRecord {
   const { item } = a;
   const base = {
     application: item.application,
@@ -74,6 +91,15 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
     operation: item.operation,
     action: item.action,
   };
+  if (item.action === 'name-too-long')
+    return {
+      ...base,
+      result: 'failed',
+      phase: 'NotCreated',
+      message: item.note,
+      outcome: 'name-too-long',
+      safe: false,
+    };
   if (a.error || a.skipped || item.action === 'conflict') {
     const outcome = item.action === 'conflict' ? 'conflict' : a.skipped ? 'missing' : 'error';
     const message =
@@ -89,10 +115,7 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
       message,
       outcome,
       safe: false,
-      fix:
-        item.action === 'conflict'
-          ? `choose another name: kubectl vw backup -n ${item.namespace} ${item.application} --ttl 8760h --name-suffix final-backup-2`
-          : undefined,
+      fix: item.action === 'conflict' ? `choose another name: ${conflictFix(item, hint)}` : undefined,
     };
   }
   const verdict = app?.verdict;
@@ -110,7 +133,7 @@ function recordOf(a: BackupApplyResult, app: AppFinalBackup | undefined, pending
     ...(ref ? { backup: { ...ref, phase: backup?.status?.phase, expiration: backup?.status?.expiration } } : {}),
     outcome: timedOut ? 'timed-out' : state,
     safe: state === 'counts',
-    fix: finalBackupCounts(state) || !app ? undefined : fixFor([app]),
+    fix: finalBackupCounts(state) || !app ? undefined : fixFor([app], hint),
   };
 }
 
@@ -123,5 +146,5 @@ export async function summarizeBackups(
 ): Promise<BackupRecord[]> {
   const apps = await surveyFinalBackups(client, opts);
   const byKey = new Map(apps.map((a) => [`${a.namespace}/${a.application}`, a]));
-  return items.map((a) => recordOf(a, byKey.get(`${a.item.namespace}/${a.item.application}`), pending));
+  return items.map((a) => recordOf(a, byKey.get(`${a.item.namespace}/${a.item.application}`), pending, opts.hint));
 }

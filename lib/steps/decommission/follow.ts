@@ -1,4 +1,5 @@
 import type { StepDeps } from '../../deps';
+import { formatDuration } from '../../duration';
 import { waitForObjects } from '../../kube/watch';
 import { resources } from '../../operator/names';
 import { type Cluster, type Condition, clusterSchema, findCondition } from '../../operator/schemas';
@@ -32,6 +33,11 @@ export async function followFinalizer(
   let latest = cluster;
   let failFast = false;
   let gone = false;
+  const started = deps.clock.monotonic();
+  deps.report.waiting(
+    () =>
+      `Cluster ${cluster.metadata.name} still holds the operator's finalizer after ${formatDuration(deps.clock.monotonic() - started)}`,
+  );
   const outcome = await waitForObjects(
     deps.client,
     resources.clusters,
@@ -58,7 +64,7 @@ export async function followFinalizer(
         }
       },
     },
-  );
+  ).finally(() => deps.report.done());
   const end = outcome.pending.length ? 'timeout' : gone ? 'gone' : failFast ? 'fail-fast' : 'released';
   return { end, latest };
 }

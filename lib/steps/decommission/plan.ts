@@ -72,7 +72,7 @@ export async function checkFinalBackups(
   listed?: KubeObject[],
 ): Promise<PreflightCheck> {
   // Three paginated lists rather than requests per application: thousands of instances stay cheap.
-  return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }));
+  return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }), judge.hint);
 }
 
 /** The operator's bundle runs: without the operator, the Cluster finalizer can never drain. */
@@ -104,7 +104,7 @@ async function checkOperatorRunning(client: KubeClient, namespace: string): Prom
   };
 }
 
-function checkOdooReachable(cluster: Cluster): PreflightCheck {
+export function checkOdooReachable(cluster: Cluster): PreflightCheck {
   const c = findCondition(cluster.status?.conditions, 'OdooReachable');
   if (c?.status === 'True') return { name: 'Odoo reachable', ok: true, detail: 'OdooReachable=True' };
   return {

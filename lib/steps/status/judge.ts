@@ -1,5 +1,6 @@
 import type { KubeClient } from '../../kube/client';
 import type { KubeObject } from '../../kube/resources';
+import type { HintFlags } from '../hints';
 import { operatorNamespace, pausedByAnnotation, suspendedByAnnotation } from '../../operator/names';
 import { type FinalBackupState, finalBackupCounts } from '../../operator/final-backup';
 import { findCondition } from '../../operator/schemas';
@@ -129,7 +130,7 @@ function step2State(o: Observed, apps: AppFinalBackup[]): StepState {
   return 'in progress';
 }
 
-function step2(o: Observed, apps: AppFinalBackup[]): StepStatus {
+function step2(o: Observed, apps: AppFinalBackup[], hint?: HintFlags): StepStatus {
   const short = apps.filter((a) => !finalBackupCounts(a.verdict.state));
   const state = step2State(o, apps);
   const evidence = [`final backups: ${describeCounts(countStates(apps)) || 'no applications'}`];
@@ -146,7 +147,7 @@ function step2(o: Observed, apps: AppFinalBackup[]): StepStatus {
     );
   if (!o.crdsInstalled || !apps.length)
     evidence.unshift(o.crdsInstalled ? 'no ApplicationInstances left' : 'operator CRDs removed');
-  const next = state === 'done' || state === 'skipped' ? undefined : fixFor(short);
+  const next = state === 'done' || state === 'skipped' ? undefined : fixFor(short, hint);
   return { step: 2, name: 'final backups', state, evidence, next };
 }
 
@@ -286,7 +287,7 @@ function reinstallNotes(o: Observed, f: Facts): string[] {
 export function judge(o: Observed, context: string, opts: JudgeOptions): ProcedureStatus {
   const apps = o.crdsInstalled ? judgeApps(o.instances, o.operations, o.velero, opts) : [];
   const f = factsOf(o, apps);
-  const steps = [step1(o, f), step2(o, apps), step3(o, f), step4(o, !o.release), step5(o, f)];
+  const steps = [step1(o, f), step2(o, apps, opts.hint), step3(o, f), step4(o, !o.release), step5(o, f)];
   const next =
     steps.find(
       (s) => s.next && s.state !== 'done' && s.state !== 'skipped' && !(s.step === 4 && s.state === 'not started'),
