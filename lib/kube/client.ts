@@ -230,8 +230,8 @@ export class KubeClient {
    * What cancels one attempt: the client's signal (a wait's deadline, the lock), what is left of
    * --request-timeout, and the run's interruption. Which of them fired decides the error.
    */
-  private attemptSignals(method: string, deadline?: Deadline) {
-    const interrupted = this.transport.interruption?.inFlight(method);
+  private attemptSignals(method: string, path: string, deadline?: Deadline) {
+    const interrupted = this.transport.interruption?.inFlight(method, path);
     const all = [this.signal, deadline?.signal, interrupted].filter((s): s is AbortSignal => Boolean(s));
     const failure = (e: Error) => {
       if (interrupted?.aborted) return interrupted.reason;
@@ -249,7 +249,7 @@ export class KubeClient {
       url.searchParams.set('fieldManager', this.fieldManager);
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
-    const { signal, failure } = this.attemptSignals(method, deadline);
+    const { signal, failure } = this.attemptSignals(method, path, deadline);
     return await new Promise<T>((resolve, reject) => {
       const r = transport.request(
         url,
@@ -326,7 +326,7 @@ export class KubeClient {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, query);
     const transport = url.protocol === 'http:' ? http : https;
-    const { signal, failure } = this.attemptSignals('GET');
+    const { signal, failure } = this.attemptSignals('GET', path);
     return await new Promise((resolve, reject) => {
       const r = transport.request(
         url,

@@ -143,8 +143,9 @@ describe('lost responses', () => {
       .metadata.finalizers as string[];
   const cleanup = async (name: string) => {
     const args = ['clusters.ops.vworkspace.io', name, '-n', 'vworkspace-system'];
-    await kubectl(['patch', ...args, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    // Deleted first: the operator would add its finalizer back to a live Cluster, never to one being deleted.
     await kubectl(['delete', ...args, '--ignore-not-found', '--wait=false']);
+    await kubectl(['patch', ...args, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
     await kubectl(['delete', 'configmap', 'kubectl-vw-decommission', '-n', 'kube-system', '--ignore-not-found']);
   };
 
