@@ -1,5 +1,6 @@
 import type { KubeClient } from './kube/client';
 import type { ConnectionFlags, KubeTarget } from './kube/config';
+import type { RunJournal } from './steps/journal/recorder';
 
 /**
  * Where a command writes: data on stdout, progress and diagnostics on stderr. Progress and colour
@@ -93,6 +94,8 @@ export interface Deps {
    * run under it rather than taking and releasing their own, so no other run gets in between.
    */
   heldLock?: ActLock;
+  /** This run's entry in the journal: started right before the run takes the lock, ended by the entry point. */
+  journal?: RunJournal;
 }
 
 /**

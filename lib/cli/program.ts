@@ -1,7 +1,10 @@
 import yargs, { type Argv } from 'yargs';
 import type { Deps } from '../deps';
 import { UsageError } from '../errors';
+import { runJournal } from '../steps/journal/recorder';
 import { commandName, type VwCommand } from './command';
+import { exitCodeOf } from './exit-code';
+import { warn } from './io';
 
 declare const __VW_VERSION__: string | undefined;
 /** Set by the bundler (scripts/build.mjs) from the release version; unbundled code is a dev build. */
@@ -125,10 +128,36 @@ export function buildProgram(commands: VwCommand[], deps: Deps, onCode: (code: n
       describe: c.describe,
       // Every command's help ends with the exit codes, as the top level's does.
       builder: (y: Argv) => c.builder(y).epilogue(epilogue),
-      handler: async (args) => onCode(await c.run(c.toOptions(args), deps)),
+      handler: async (args) => onCode(await runJournaled(c, c.toOptions(args), deps)),
     });
   }
   return program;
+}
+
+/**
+ * Runs a command with its entry in the run journal: the command records the start (when it is
+ * about to act), this records the end, however the run ends.
+ */
+async function runJournaled(c: VwCommand, options: Record<string, unknown>, deps: Deps): Promise<number> {
+  const journal =
+    deps.journal ??
+    runJournal({
+      command: commandName(c),
+      options,
+      env: deps.env,
+      clock: deps.clock,
+      toolVersion: pluginVersion,
+      warn: (line) => warn(deps.io, line),
+    });
+  let code: number;
+  try {
+    code = await c.run(options, { ...deps, journal });
+  } catch (err) {
+    await journal.end(exitCodeOf(err), (err as Error)?.message);
+    throw err;
+  }
+  await journal.end(code);
+  return code;
 }
 
 export const findCommand = (commands: VwCommand[], name: string | undefined) =>

@@ -2,6 +2,7 @@ import type { Deps, IO } from '../deps';
 import { ExitCode, VwError } from '../errors';
 import { ApiError, ConnectionError } from '../kube/api-error';
 import type { VwCommand } from './command';
+import { exitCodeOf } from './exit-code';
 import { diagnostic, paint } from './io';
 import { exitAfterDrain, processDeps } from './process-deps';
 import { attachDashValues, bareOptionalValues, buildProgram, findCommand, flagTable } from './program';
@@ -17,7 +18,7 @@ export function reportError(io: IO, err: unknown): number {
   if (err instanceof VwError) {
     line(err.message, err.hint);
     if (io.verbose && err.stack) io.err(err.stack);
-    return err.exitCode;
+    return exitCodeOf(err);
   }
   if (err instanceof ConnectionError) {
     line(err.message, 'check --context/--kubeconfig, and that the cluster is up (kubectl cluster-info)');

@@ -48,12 +48,15 @@ export async function withLock<T>(
     return body(alsoInterrupted(deps.heldLock, deps.signal));
   }
   const report = ioReporter(deps.io, deps.clock);
+  // From here on the run may act: its start goes in the journal first (a warning if it cannot).
+  await deps.journal?.begin(session.client);
   const lock = new LeaseLock(
     session.client,
     { namespace: toolNamespace, name: lockLeaseName, ...defaultLockSettings },
     deps.clock,
     deps.env,
     purpose,
+    deps.journal?.runId,
   );
   const held = await lock.acquire(deps.signal, (holder, ms) =>
     report.info(

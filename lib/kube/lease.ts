@@ -71,10 +71,10 @@ const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z
 const recordOf = (l: LeaseObject | undefined) => JSON.stringify(l?.spec ?? {});
 
 /** A holder identity: host/pid/random/purpose/boot id/PID namespace (older runs wrote only the first four). */
-export function holderIdentity(me: LockIdentity, purpose: string): string {
+export function holderIdentity(me: LockIdentity, purpose: string, random = randomBytes(4).toString('hex')): string {
   const machine = me.machine();
   const where = machine ? `/${machine.bootId}/${machine.pidNamespace}` : '';
-  return `${me.hostname}/${me.pid}/${randomBytes(4).toString('hex')}/${purpose}${where}`;
+  return `${me.hostname}/${me.pid}/${random}/${purpose}${where}`;
 }
 
 /**
@@ -108,8 +108,10 @@ export class LeaseLock {
     private readonly clock: Clock,
     private readonly me: LockIdentity,
     purpose: string,
+    /** The random part of the holder identity: the run's journal id, so history can tell a live run. */
+    runId?: string,
   ) {
-    this.holder = holderIdentity(me, purpose);
+    this.holder = holderIdentity(me, purpose, runId);
   }
 
   private spec(now: number, acquired?: string, transitions = 0): LeaseSpec {

@@ -95,3 +95,8 @@ export const lockLeaseName = 'kubectl-vw';
  * Cluster CR is gone and Events have expired.
  */
 export const decommissionRecord = 'kubectl-vw-decommission';
+/**
+ * The run journal: who ran which mutating command, where, on which cluster, and how it ended. In
+ * kube-system, so that purge (which deletes vworkspace-system) never takes it.
+ */
+export const journalName = 'kubectl-vw-journal';

@@ -4,6 +4,7 @@ import { pauseCommand } from '../pause/command';
 import { purgeCommand } from '../purge/command';
 import { resumeCommand } from '../resume/command';
 import { rbacCommand } from './rbac';
+import { historyCommand } from './history';
 import { statusCommand } from './status';
 import { uninstallCommand } from './uninstall';
 import { versionCommand } from './version';
@@ -15,7 +16,7 @@ export const usage =
   '  3. kubectl vw decommission  delete the Cluster CR; Odoo revokes the credential\n' +
   '  4-5. kubectl vw purge       delete CRs (optional), helm uninstall, report what persists\n' +
   'kubectl vw status shows where the cluster stands; kubectl vw uninstall runs it all;\n' +
-  'kubectl vw rbac COMMAND prints the RBAC a command needs.';
+  'kubectl vw rbac COMMAND prints the RBAC a command needs; kubectl vw history shows every run.';
 
 /** Every command `kubectl vw` dispatches, in the order --help lists them. */
 export const commands = [
@@ -27,5 +28,6 @@ export const commands = [
   statusCommand,
   uninstallCommand,
   rbacCommand,
+  historyCommand,
   versionCommand,
 ];

@@ -87,8 +87,12 @@ export function kill(run: Run, signal: NodeJS.Signals): boolean {
 }
 
 const writes = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** Requests that change nothing another run could see conflict with: the lock and access reviews. */
-const bookkeeping = /\/leases\/kubectl-vw$|\/leases$|selfsubject(access|rules)reviews|subjectaccessreviews/;
+/**
+ * Requests that change nothing another run could see conflict with: the lock, access reviews,
+ * who-am-I, and the run journal (written before a run takes the lock and after it lets go).
+ */
+const bookkeeping =
+  /\/leases\/kubectl-vw$|\/leases$|selfsubject(access|rules)?reviews|subjectaccessreviews|\/configmaps\/kubectl-vw-journal$/;
 
 /** The run's writes that reached the API server and changed something (no dry run, no lock renewal). */
 export const realWrites = (run: Run): ProxiedRequest[] =>

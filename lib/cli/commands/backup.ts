@@ -156,6 +156,9 @@ function verdict(
   ms: number,
 ) {
   const count = (...xs: BackupRecord['outcome'][]) => records.filter((r) => xs.includes(r.outcome)).length;
+  const byOutcome: Record<string, number> = {};
+  for (const r of records) byOutcome[r.outcome] = (byOutcome[r.outcome] ?? 0) + 1;
+  deps.journal?.note('backup', byOutcome);
   const unfinished = count('timed-out', 'running');
   const bad = records.length - count('counts', 'no-backup-capability') - unfinished;
   const summary = `${plural(count('counts'), 'final backup')} that count${count('counts') === 1 ? 's' : ''}, ${count('no-backup-capability')} without backup capability, ${bad} not counting, ${unfinished} unfinished in ${formatDuration(ms)}`;

@@ -71,7 +71,10 @@ export function decommissionRun(o: DecommissionOptions, deps: Deps, session: Ses
     deps,
     session,
     report,
-    print: (outcome, cluster, extra) => printDecommission(deps.io, o.output, report, outcome, cluster, extra),
+    print: (outcome, cluster, extra) => {
+      if (o.dryRun === 'none') deps.journal?.note('decommission', { [outcome]: 1 });
+      printDecommission(deps.io, o.output, report, outcome, cluster, extra);
+    },
     now: () => new Date(deps.clock.now()).toISOString(),
   };
   return run;

@@ -54,6 +54,7 @@ function finish(
 ) {
   const { io } = deps;
   const counts = summarize(out.results);
+  if (o.dryRun === 'none') deps.journal?.note(step.verb, counts);
   printResults(
     io,
     o.output,

@@ -342,10 +342,12 @@ export async function runPurge(o: PurgeOptions, deps: Deps): Promise<number> {
         ? await withLock(deps, session, 'PurgeResult', (lock) => runPhases(run, todo, lock))
         : await runPhases(run, todo, unlocked(deps.signal));
   } catch (err) {
+    if (o.dryRun === 'none') deps.journal?.note('purge', summarize(results));
     // Whatever stopped the run, what it did is still reported, object by object.
     printResults(deps.io, o.output, 'PurgeResult', { ...fields, summary: summarize(results), plan }, results);
     throw err;
   }
+  if (o.dryRun === 'none') deps.journal?.note('purge', summarize(results));
   const persists = await persistsReport(client, { decommission, kept: plan.kept, veleroNamespace: o.veleroNamespace });
   printResults(
     deps.io,

@@ -1,8 +1,9 @@
 import type { Deps } from '../../deps';
 import { ExitCode } from '../../errors';
+import { readHistory } from '../../steps/journal/history';
 import { statusNeeds } from '../../steps/needs';
 import { requireAccess } from '../../steps/preflight';
-import { procedureStatus } from '../../steps/status/judge';
+import { type LastRun, procedureStatus } from '../../steps/status/judge';
 import type { CommonOptions } from '../flags';
 import { hintFlags } from '../hints';
 import { printStatus } from '../printers/status';
@@ -18,7 +19,27 @@ export interface StatusOptions extends CommonOptions {
 export const statusNeedsOf = (o: Pick<StatusOptions, 'veleroNamespace'>) =>
   statusNeeds({ veleroNamespace: o.veleroNamespace });
 
-/** Where the cluster stands in the five steps: read-only. */
+/** The newest run in the journal; "unknown" (never "none") when the journal cannot be read. */
+async function lastRun(deps: Deps, client: Parameters<typeof readHistory>[0]): Promise<LastRun | null> {
+  try {
+    const last = (await readHistory(client, { now: deps.clock.now(), env: deps.env })).items[0];
+    if (!last) return null;
+    return {
+      command: last.command,
+      state: last.state,
+      startedAt: last.startedAt,
+      finishedAt: last.finishedAt,
+      user: last.user.username,
+      host: last.host,
+      planDigest: last.planDigest,
+      message: last.message ?? last.stateReason,
+    };
+  } catch (err) {
+    return { state: 'unknown', message: `the run journal cannot be read: ${(err as Error).message}` };
+  }
+}
+
+/** Where the cluster stands in the five steps, and the last run recorded: read-only. */
 export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
   const { client } = await deps.connect(o.connection);
   await requireAccess(client, statusNeedsOf(o));
@@ -28,6 +49,7 @@ export async function runStatus(o: StatusOptions, deps: Deps): Promise<number> {
     veleroNamespace: o.veleroNamespace,
     hint: hintFlags(o, o.marginMs),
   };
-  printStatus(deps.io, await procedureStatus(client, judge), o.output);
+  const [status, last] = await Promise.all([procedureStatus(client, judge), lastRun(deps, client)]);
+  printStatus(deps.io, { ...status, lastRun: last }, o.output);
   return ExitCode.ok;
 }

@@ -30,11 +30,25 @@ export interface StepStatus {
   next?: string;
 }
 
+/** The newest run in the journal, as status names it; state "unknown" when the journal cannot be read. */
+export interface LastRun {
+  command?: string;
+  state: string;
+  startedAt?: string;
+  finishedAt?: string;
+  user?: string;
+  host?: string;
+  planDigest?: string;
+  message?: string;
+}
+
 export interface ProcedureStatus {
   context: string;
   steps: StepStatus[];
   next?: string;
   reinstall: string[];
+  /** Set by kubectl vw status: the last run recorded (null: none yet). */
+  lastRun?: LastRun | null;
   facts: {
     crds: string[];
     instances: number;
