@@ -89,3 +89,12 @@ export function formatDuration(ms: number): string {
   if (h < 48) return `${h}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
   return `${Math.floor(h / 24)}d`;
 }
+
+/** Milliseconds as a Go duration that parses back to the same value: 86400000 is "24h", 5400000 "1h30m". */
+export function goDurationText(ms: number): string {
+  if (ms === 0) return '0s';
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+}

@@ -8,6 +8,22 @@ import { flagTable } from './program';
 // comes here as `kubectl-vw __complete ARGS...` (lib/cli/invocation.ts); the answer is one
 // candidate per line and a cobra directive last.
 const noFileCompletion = 4;
+/** cobra's ShellCompDirectiveDefault: the shell completes file names. */
+const fileCompletion = 0;
+const fileFlags = new Set(['--plan', '--plan-out']);
+
+/** Whether the word being completed is a file: a plan file, for plan show or --plan/--plan-out. */
+export function completesFile(words: string[]): boolean {
+  const before = words.slice(0, -1);
+  if (fileFlags.has(before.at(-1) ?? '')) return true;
+  const current = words.at(-1) ?? '';
+  return (
+    before[0] === 'plan' &&
+    before[1] === 'show' &&
+    !current.startsWith('-') &&
+    !before.slice(2).some((w) => !w.startsWith('-'))
+  );
+}
 
 /** The value given to a flag earlier on the line, as `--flag value` or `--flag=value`. */
 function flagValue(words: string[], ...names: string[]): string | undefined {
@@ -53,6 +69,7 @@ export async function completions(words: string[], commands: VwCommand[], deps: 
   const valueKey = table.valueFlags.get(previous);
   if (valueKey && table.choices[valueKey]) return table.choices[valueKey].filter((v) => v.startsWith(current));
   if (valueKey && !['namespace', 'context'].includes(valueKey)) return [];
+  if (name === 'plan') return before.length === 1 ? ['show'].filter((v) => v.startsWith(current)) : [];
   return namesFromCluster(name, before, current, valueKey, deps);
 }
 
@@ -136,6 +153,6 @@ async function namesFromCluster(
 export async function printCompletions(words: string[], commands: VwCommand[], deps: Deps): Promise<number> {
   const list = await completions(words, commands, deps).catch(() => []);
   for (const c of list) deps.io.out(c);
-  deps.io.out(`:${noFileCompletion}`);
+  deps.io.out(`:${completesFile(words) ? fileCompletion : noFileCompletion}`);
   return 0;
 }

@@ -11,6 +11,8 @@ export const defaults = {
   recheckTimeout: '30s',
   output: 'table',
   dryRun: 'none',
+  /** uninstall --plan refuses a plan made longer ago than this. */
+  maxPlanAge: '24h',
   timeout: {
     pause: '5m',
     resume: '5m',

@@ -1,4 +1,4 @@
-const steps = ['pause', 'resume', 'backup', 'decommission', 'purge', 'status', 'uninstall', 'history'];
+const steps = ['pause', 'resume', 'backup', 'decommission', 'purge', 'status', 'uninstall', 'history', 'plan'];
 
 const baseName = (invokedAs: string) =>
   invokedAs

@@ -29,6 +29,7 @@ export const tableRows: string[][] = [
   ['purge', '--dry-run=server'],
   ['uninstall', '--ttl', '8760h'],
   ['uninstall', '--ttl', '8760h', '--delete-apps', '--delete-crds', '--delete-namespace'],
+  ['uninstall', '--ttl', '8760h', '--plan-out', 'plan.yaml'],
 ];
 
 const ruleText = (r: Rule) => `${r.resource}${r.apiGroup ? `.${r.apiGroup}` : ''} ${r.verbs.join(', ')}`;

@@ -100,3 +100,5 @@ export const decommissionRecord = 'kubectl-vw-decommission';
  * kube-system, so that purge (which deletes vworkspace-system) never takes it.
  */
 export const journalName = 'kubectl-vw-journal';
+/** Objects created by a run of an approved plan carry its digest here (final-backup Operations). */
+export const planAnnotation = `${toolPrefix}/plan`;

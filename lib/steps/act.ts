@@ -58,3 +58,25 @@ export const unlocked = (signal: AbortSignal): ActLock => ({
   check: () => throwIfInterrupted(signal),
   confirm: async () => throwIfInterrupted(signal),
 });
+
+/**
+ * A gate with a judgement added (an approved plan's: "this is the object the plan names"), made
+ * on the same fresh read, at the same moment, and with a read of its own when it needs one: one
+ * gate, judged once more, never a second mechanism beside it.
+ */
+export function alsoJudged<F, E = undefined>(
+  gate: Gate<F>,
+  extra: { read?: () => Promise<E>; judge: (fresh: F, own: E) => Refusal | undefined } | undefined,
+): Gate<F> {
+  if (!extra) return gate;
+  let own: E;
+  return {
+    what: gate.what,
+    read: async () => {
+      const [fresh, mine] = await Promise.all([gate.read(), extra.read?.()]);
+      own = mine as E;
+      return fresh;
+    },
+    judge: (fresh) => gate.judge(fresh) ?? extra.judge(fresh, own),
+  };
+}

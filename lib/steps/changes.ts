@@ -28,10 +28,10 @@ export interface PlannedChange {
  * hundred bytes each, not each object's whole spec and status.
  */
 export function slim(o: KubeObject): KubeObject {
-  const { name, namespace, resourceVersion, annotations } = o.metadata;
+  const { name, namespace, uid, resourceVersion, annotations } = o.metadata;
   const suspend = (o.spec as { suspend?: boolean } | undefined)?.suspend;
   return {
-    metadata: { name, namespace, resourceVersion, annotations, managedFields: markerFields(o) },
+    metadata: { name, namespace, uid, resourceVersion, annotations, managedFields: markerFields(o) },
     spec: suspend === undefined ? {} : { suspend },
   };
 }
@@ -79,6 +79,10 @@ async function applyOne(deps: StepDeps, change: PlannedChange, dryRun: DryRunMod
       // A busy writer: back off a little (with jitter) before re-reading, so we are not starved.
       await sleep(Math.random() * Math.min(10 * 2 ** attempt, 1_000));
       obj = await client.get(change.resource, change.name, change.namespace);
+      // Identity is the uid: an object made again under the same name is not the one planned.
+      const planned = change.seen?.metadata.uid;
+      if (planned && obj.metadata.uid !== planned)
+        return { ...row, result: 'failed', message: `replaced since it was planned (uid ${planned} is gone)` };
     }
   }
   return { ...row, result: 'failed', message: 'kept conflicting with another writer' };

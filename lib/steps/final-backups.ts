@@ -28,6 +28,8 @@ import { locationStanding, surveyVelero, type VeleroSurvey } from './velero';
 export interface AppFinalBackup {
   namespace: string;
   application: string;
+  /** The ApplicationInstance's uid: what a plan names it by. */
+  uid?: string;
   verdict: FinalBackupVerdict;
   /** Every Operation that is this application's final backup, by what it is. */
   candidates: Operation[];
@@ -114,7 +116,15 @@ export function judgeApps(
     const procedureName = finalBackupName(application, finalBackupSuffix);
     const conflict = ops.find((op) => op.metadata.name === procedureName && !candidates.includes(op));
     const verdict = bestVerdict(verdicts);
-    return { namespace, application, verdict, candidates, conflict, warning: locationWarning(verdict, survey) };
+    return {
+      namespace,
+      application,
+      uid: ai.metadata.uid,
+      verdict,
+      candidates,
+      conflict,
+      warning: locationWarning(verdict, survey),
+    };
   });
 }
 

@@ -5,6 +5,7 @@ import { purgeCommand } from '../purge/command';
 import { resumeCommand } from '../resume/command';
 import { rbacCommand } from './rbac';
 import { historyCommand } from './history';
+import { planCommand } from './plan';
 import { statusCommand } from './status';
 import { uninstallCommand } from './uninstall';
 import { versionCommand } from './version';
@@ -16,6 +17,7 @@ export const usage =
   '  3. kubectl vw decommission  delete the Cluster CR; Odoo revokes the credential\n' +
   '  4-5. kubectl vw purge       delete CRs (optional), helm uninstall, report what persists\n' +
   'kubectl vw status shows where the cluster stands; kubectl vw uninstall runs it all;\n' +
+  'change approval: kubectl vw uninstall --plan-out FILE, kubectl vw plan show FILE, kubectl vw uninstall --plan FILE;\n' +
   'kubectl vw rbac COMMAND prints the RBAC a command needs; kubectl vw history shows every run.';
 
 /** Every command `kubectl vw` dispatches, in the order --help lists them. */
@@ -27,6 +29,7 @@ export const commands = [
   resumeCommand,
   statusCommand,
   uninstallCommand,
+  planCommand,
   rbacCommand,
   historyCommand,
   versionCommand,

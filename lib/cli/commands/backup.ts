@@ -1,7 +1,8 @@
 import type { ActLock, Deps, StepDeps } from '../../deps';
 import { formatDuration } from '../../duration';
-import { ExitCode, throwIfInterrupted } from '../../errors';
+import { ExitCode, PreflightError, throwIfInterrupted } from '../../errors';
 import type { FinalBackupParameters } from '../../operator/final-backup';
+import type { ApprovedPlan } from '../../steps/approved';
 import { type BackupApplyResult, applyBackup } from '../../steps/backup/apply';
 import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/plan';
 import { type BackupRecord, conflictFix, describeActions, summarizeBackups } from '../../steps/backup/summary';
@@ -33,6 +34,8 @@ export interface BackupOptions extends CommonOptions {
   /** A final backup that expires sooner than this does not count (--expiry-margin). */
   marginMs: number;
   allowShortTtl: boolean;
+  /** The plan a run executes (uninstall --plan): only its applications, its Operations marked as its own. */
+  approved?: ApprovedPlan;
 }
 
 /** What backup needs from the API server with these options, in this scope (kubectl vw rbac prints it). */
@@ -123,6 +126,7 @@ async function takeBackups(
     lock,
     judge: () => ({ now: deps.clock.now(), marginMs: o.marginMs, veleroNamespace: o.veleroNamespace }),
     namespace: scope,
+    approved: o.approved,
   });
   for (const a of applied.filter((x) => x.error))
     deps.report.warnEach('Operations not created', `${a.item.namespace}/${a.item.operation}: ${a.error}`);
@@ -205,6 +209,21 @@ function reportRefusals(deps: Deps, o: BackupOptions, plan: BackupPlan) {
   );
 }
 
+/**
+ * Under an approved plan: every application is one the plan names (by uid), and every Operation
+ * made is marked as made by a run of that plan, so a resumed run knows its own.
+ */
+function underPlan(o: BackupOptions, plan: BackupPlan) {
+  if (!o.approved) return;
+  const apps = plan.items.map((i) => ({
+    metadata: { namespace: i.namespace, name: i.application, uid: i.applicationUID },
+  }));
+  const refused = o.approved.instances(apps);
+  if (refused) throw new PreflightError(`refusing to back up: ${refused.reason}`, refused.hint);
+  for (const i of plan.items)
+    if (i.manifest) i.manifest.metadata.annotations = { ...i.manifest.metadata.annotations, ...o.approved.annotation };
+}
+
 /** Step 2: plan the final-backup Operations, create them under the lock, wait, and prove each. */
 export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   validateTtl(o.parameters.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
@@ -233,6 +252,7 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
       deps.io,
       `backup: no names or selector given: every ApplicationInstance in every namespace (${plural(plan.items.length, 'application')})`,
     );
+  underPlan(o, plan);
   for (const w of plan.warnings) warn(deps.io, w);
   warnEach(
     deps.io,

@@ -22,6 +22,7 @@ import {
   recordIsAbout,
   writeDecommissionRecord,
 } from '../../steps/decommission/record';
+import type { ApprovedPlan } from '../../steps/approved';
 import type { DryRunMode } from '../../steps/results';
 import type { CommonOptions } from '../flags';
 import { info, paint, warn } from '../io';
@@ -53,6 +54,8 @@ export interface DecommissionOptions extends CommonOptions {
   veleroNamespace: string;
   /** How long to wait for the operator's next report when only a check it re-evaluates fails (default 30 s). */
   recheckTimeoutMs?: number;
+  /** The plan a run executes (uninstall --plan): only its Cluster, with no application it does not name. */
+  approved?: ApprovedPlan;
 }
 
 /** What one decommission run shares between its phases. */

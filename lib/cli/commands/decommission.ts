@@ -2,7 +2,10 @@ import type { Deps } from '../../deps';
 import { ExitCode, PreflightError } from '../../errors';
 import { resources } from '../../operator/names';
 import type { Cluster } from '../../operator/schemas';
-import { actOnFresh } from '../../steps/act';
+import { actOnFresh, alsoJudged } from '../../steps/act';
+import type { ApprovedPlan } from '../../steps/approved';
+import type { KubeClient } from '../../kube/client';
+import type { KubeObject } from '../../kube/resources';
 import { clusterDeleteGate, deleteJudgedCluster } from '../../steps/decommission/delete';
 import { recheckStaleChecks } from '../../steps/decommission/fresh-report';
 import { type DecommissionPlan, planDecommission } from '../../steps/decommission/plan';
@@ -78,6 +81,19 @@ function checkPreflight(run: DecommissionRun, plan: DecommissionPlan, cluster: C
     warn(deps.io, `going on despite failed checks (--force-preflight): ${failed.map((c) => c.name).join(', ')}`);
 }
 
+/**
+ * Under an approved plan, the delete's gate also judges: the Cluster is the one the plan names
+ * (by uid), and no application is there that the plan does not name.
+ */
+function approvedJudge(approved: ApprovedPlan | undefined, client: KubeClient) {
+  if (!approved) return undefined;
+  return {
+    read: () => client.listIfServed(resources.applicationInstances, { metadataOnly: true }),
+    judge: (fresh: DecommissionPlan, instances: KubeObject[]) =>
+      approved.cluster(fresh.cluster as KubeObject | undefined) ?? approved.instances(instances),
+  };
+}
+
 /** A Cluster not yet deleted: preflight, confirm, then delete and follow under the lock. */
 async function decommissionCluster(run: DecommissionRun, plan: DecommissionPlan, cluster: Cluster): Promise<number> {
   const { o, deps, session } = run;
@@ -98,17 +114,20 @@ async function decommissionCluster(run: DecommissionRun, plan: DecommissionPlan,
   return withLock(deps, session, 'DecommissionResult', async (lock) => {
     const client = session.client.withSignal(lock.signal);
     // Checked again now, from fresh reads: a resume or a deleted backup during the prompt stops it here.
-    const gate = clusterDeleteGate(client, cluster, {
-      namespace: o.namespace,
-      skipBackupCheck: o.skipBackupCheck,
-      forcePreflight: o.forcePreflight,
-      judge: () => ({
-        now: deps.clock.now(),
-        marginMs: o.marginMs,
-        veleroNamespace: o.veleroNamespace,
-        hint: hintFlags(o, o.marginMs),
+    const gate = alsoJudged(
+      clusterDeleteGate(client, cluster, {
+        namespace: o.namespace,
+        skipBackupCheck: o.skipBackupCheck,
+        forcePreflight: o.forcePreflight,
+        judge: () => ({
+          now: deps.clock.now(),
+          marginMs: o.marginMs,
+          veleroNamespace: o.veleroNamespace,
+          hint: hintFlags(o, o.marginMs),
+        }),
       }),
-    });
+      approvedJudge(o.approved, client),
+    );
     const deleted = await actOnFresh(lock, gate, (fresh) =>
       deleteJudgedCluster(client, fresh.cluster as Cluster, {
         observe: o.wait,

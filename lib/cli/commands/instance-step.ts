@@ -1,8 +1,9 @@
 import type { Deps } from '../../deps';
 import { formatDuration } from '../../duration';
-import { ExitCode, throwIfInterrupted } from '../../errors';
+import { ExitCode, PreflightError, throwIfInterrupted } from '../../errors';
 import type { KubeClient } from '../../kube/client';
-import type { ResourceType } from '../../kube/resources';
+import type { KubeObject, ResourceType } from '../../kube/resources';
+import type { ApprovedPlan } from '../../steps/approved';
 import {
   applyInstancePlan,
   type InstanceOutcome,
@@ -22,6 +23,8 @@ import { readSelection, stepDeps, withLock } from '../step-context';
 /** Options every instance step (pause, resume) takes. */
 export interface InstanceStepOptions extends CommonOptions {
   selection: SelectionInput;
+  /** The plan a run executes (uninstall --plan): an instance it does not name refuses the step. */
+  approved?: ApprovedPlan;
   dryRun: DryRunMode;
   concurrency: number;
   wait: boolean;
@@ -82,6 +85,16 @@ function finish(
   return ExitCode.ok;
 }
 
+/** Under an approved plan, every instance the step would change is one the plan names, by uid. */
+function refuseOutsidePlan(o: InstanceStepOptions, step: InstanceStep, plan: InstancePlan) {
+  if (!o.approved) return;
+  const instances = plan.changes
+    .filter((c) => c.resource.kind === 'ApplicationInstance' && c.seen)
+    .map((c) => c.seen as KubeObject);
+  const refused = o.approved.instances(instances);
+  if (refused) throw new PreflightError(`refusing to ${step.verb}: ${refused.reason}`, refused.hint);
+}
+
 /**
  * Pause and resume, as kubectl's Complete/Validate/Run: the selection from the flags (and -f),
  * preflight (CRDs, then RBAC before any change), the plan, then apply-and-wait under the lock.
@@ -96,6 +109,7 @@ export async function runInstanceStep(o: InstanceStepOptions, step: InstanceStep
     instanceNeedsOf(o, step.patches.includes(resources.helmReleases), selectionScope(selection)),
   );
   const plan = await step.plan(client, selection);
+  refuseOutsidePlan(o, step, plan);
   const started = deps.clock.monotonic();
   // The run's signal: interrupted, or (under the lock) the lock lost; checked once the rows are out.
   let stopped = deps.signal;

@@ -4,7 +4,8 @@ import type { KubeClient } from '../../kube/client';
 import { readDecommissionRecord } from '../../steps/decommission/record';
 import { persistsReport } from '../../steps/persists';
 import { findHelm, helmUninstall, releaseRows } from '../../steps/purge/helm';
-import { helmGate } from '../../steps/purge/gates';
+import { type HelmFresh, helmGate } from '../../steps/purge/gates';
+import type { ApprovedPlan } from '../../steps/approved';
 import {
   deleteCrds,
   deleteOperatorNamespace,
@@ -12,7 +13,7 @@ import {
   type PhaseEvents,
   type PhaseOptions,
 } from '../../steps/purge/phases';
-import { actOnFresh, unlocked } from '../../steps/act';
+import { actOnFresh, alsoJudged, unlocked } from '../../steps/act';
 import { describeCrd, type PurgePhase, type PurgePlan, planPurge } from '../../steps/purge/plan';
 import { purgeNeeds } from '../../steps/needs';
 import { requireAccess, requireOperatorCrdsReadable } from '../../steps/preflight';
@@ -45,6 +46,8 @@ export interface PurgeOptions extends CommonOptions {
   marginMs: number;
   /** Where Velero runs: the gate and the report survey its Backups there. */
   veleroNamespace: string;
+  /** The plan a run executes (uninstall --plan): each delete's gate also judges it is the plan's. */
+  approved?: ApprovedPlan;
 }
 
 /**
@@ -193,7 +196,11 @@ async function helmPhase(run: PurgeRun, lock: ActLock, helm: string | undefined)
   }
   if (!plan.release || !helm) return;
   const client = session.client.withSignal(lock.signal);
-  await actOnFresh(lock, helmGate(client, plan.release, o.forcePreflight), async (fresh) => {
+  const gate = alsoJudged(
+    helmGate(client, plan.release, o.forcePreflight),
+    o.approved && { judge: (fresh: HelmFresh) => o.approved?.release(fresh.release) },
+  );
+  await actOnFresh(lock, gate, async (fresh) => {
     if (!fresh.release) return ev.log('the release is already gone');
     await helmUninstall(
       helm,
@@ -221,7 +228,13 @@ interface PurgeRun {
 async function runPhases(run: PurgeRun, todo: PurgePhase[], lock: ActLock) {
   const { deps, session, o, plan, ev } = run;
   const step = stepDeps(deps, session.client.withSignal(lock.signal), lock.signal);
-  const opts: PhaseOptions = { dryRun: o.dryRun, timeoutMs: o.timeoutMs, concurrency: o.concurrency, lock };
+  const opts: PhaseOptions = {
+    dryRun: o.dryRun,
+    timeoutMs: o.timeoutMs,
+    concurrency: o.concurrency,
+    lock,
+    approved: o.approved,
+  };
   const helm = todo.some((p) => p.id === 'step5-helm-uninstall') ? findHelm(deps.env, o.helm) : undefined;
   const judge = {
     skipBackupCheck: o.skipBackupCheck,

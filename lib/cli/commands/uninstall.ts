@@ -4,6 +4,8 @@ import { ExitCode, UsageError } from '../../errors';
 import { operatorNamespace } from '../../operator/names';
 import { validateTtl } from '../../steps/backup/plan';
 import type { DryRunMode } from '../../steps/results';
+import type { ApprovedPlan } from '../../steps/approved';
+import type { PlanOptions } from '../../steps/plan-file/document';
 import { type ProcedureStatus, procedureStatus, type StatusOptions } from '../../steps/status/judge';
 import { confirm } from '../confirm';
 import { defaults } from '../defaults';
@@ -44,6 +46,16 @@ export interface UninstallOptions extends CommonOptions {
   allowShortTtl: boolean;
   /** Where Velero runs: step 2 and every gate survey its Backups there. */
   veleroNamespace: string;
+  /** Write the plan of this uninstall to this file ("-": stdout), reading only: no lock, no write. */
+  planOut?: string;
+  /** Run exactly the plan in this file, or refuse. */
+  plan?: string;
+  /** A plan older than this is refused. */
+  maxPlanAgeMs?: number;
+  /** The plan's options given on the command line: a run of a plan compares them with the plan's. */
+  given?: Partial<PlanOptions>;
+  /** Set while a plan runs: every step's gates judge it too, at the moment of each act. */
+  approved?: ApprovedPlan;
 }
 
 /** The step commands uninstall runs, through their options; tests pass their own to check the order. */
@@ -85,6 +97,7 @@ export const pauseStepOptions = (o: UninstallOptions): PauseOptions => ({
   timeoutMs: o.timeoutMs,
   suspendHelmReleases: o.suspendHelmReleases,
   allHelmReleases: false,
+  approved: o.approved,
 });
 
 /** Step 2's options: the procedure's manifest for every application. */
@@ -108,6 +121,7 @@ export const backupStepOptions = (o: UninstallOptions, retryFailed: boolean): Ba
   strict: false,
   marginMs: o.marginMs,
   allowShortTtl: o.allowShortTtl,
+  approved: o.approved,
 });
 
 /** Step 3's options: a dry run plans it as if steps 1 and 2 had run; a real run never skips the checks. */
@@ -125,6 +139,7 @@ export const decommissionStepOptions = (o: UninstallOptions): DecommissionOption
   failFast: false,
   marginMs: o.marginMs,
   veleroNamespace: o.veleroNamespace,
+  approved: o.approved,
 });
 
 export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
@@ -143,13 +158,19 @@ export const purgeStepOptions = (o: UninstallOptions): PurgeOptions => ({
   concurrency: defaults.concurrency,
   marginMs: o.marginMs,
   veleroNamespace: o.veleroNamespace,
+  approved: o.approved,
 });
 
 /**
  * What the whole procedure needs, step by step as uninstall runs them (backup may retry a Failed
- * one), checked before step 1 so a missing right stops it before anything changed.
+ * one), checked before step 1 so a missing right stops it before anything changed. Making a plan
+ * (--plan-out) reads what a client dry run of the same uninstall reads, and no more.
  */
-export function uninstallNeedsOf(o: UninstallOptions, release?: Awaited<ReturnType<typeof readReleaseFacts>>) {
+export function uninstallNeedsOf(
+  o: UninstallOptions,
+  release?: Awaited<ReturnType<typeof readReleaseFacts>>,
+): ReturnType<typeof dedupeNeeds> {
+  if (o.planOut) return uninstallNeedsOf({ ...o, planOut: undefined, dryRun: 'client' });
   return dedupeNeeds([
     ...statusNeedsOf(o),
     ...instanceNeedsOf(pauseStepOptions(o), o.suspendHelmReleases, undefined),
@@ -160,7 +181,7 @@ export function uninstallNeedsOf(o: UninstallOptions, release?: Awaited<ReturnTy
 }
 
 /** The access review of the whole run: what every step will need, before step 1. */
-async function preflight(client: KubeClient, o: UninstallOptions) {
+export async function preflight(client: KubeClient, o: UninstallOptions) {
   await requireOperatorCrdsReadable(client);
   await requireAccess(client, uninstallNeedsOf(o));
   await requireAccess(client, uninstallNeedsOf(o, await readReleaseFacts(client)));
@@ -261,24 +282,30 @@ function pinTarget(deps: Deps, session: Session): Deps {
   };
 }
 
-/** The whole procedure in order, resuming where the cluster stands; asks before steps 3 and 5. */
-export async function runUninstall(
+/** --ttl is required unless --skip-backup, and must be a TTL a final backup can count with. */
+export function validateUninstall(o: UninstallOptions) {
+  if (o.skipBackup) return;
+  if (!o.ttl)
+    throw new UsageError(
+      '--ttl is required for the final backups (or pass --skip-backup)',
+      'e.g. --ttl 8760h (one year)',
+    );
+  validateTtl(o.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
+}
+
+/** What a run does inside the lock before its first step (a plan's run: judge the cluster against it). */
+export interface UninstallHooks {
+  beforeSteps?: (client: KubeClient) => Promise<void>;
+}
+
+/** The procedure on a session resolved once: status, then the steps under one lock. */
+export async function uninstallOn(
   o: UninstallOptions,
   deps: Deps,
-  runners: StepRunners = stepRunners,
+  runners: StepRunners,
+  session: Session,
+  hooks: UninstallHooks = {},
 ): Promise<number> {
-  if (o.output !== 'table')
-    throw new UsageError('kubectl vw uninstall prints a narrative; use kubectl vw status -o json for scripts');
-  if (!o.skipBackup) {
-    if (!o.ttl)
-      throw new UsageError(
-        '--ttl is required for the final backups (or pass --skip-backup)',
-        'e.g. --ttl 8760h (one year)',
-      );
-    validateTtl(o.ttl, { allowShort: o.allowShortTtl, marginMs: o.marginMs });
-  }
-  // The target is resolved once: a kubeconfig edited mid-run (kubectx, a cloud CLI) changes nothing.
-  const session = await deps.connect(o.connection);
   const pinned = pinTarget(deps, session);
   const { client } = session;
   await runners.preflight(client, o);
@@ -296,11 +323,28 @@ export async function runUninstall(
   // One lock for the whole procedure: another run cannot slip in between two steps (dry runs take none).
   const code = isDry(o)
     ? await runSteps({ o, deps: pinned, runners, before, status })
-    : await runners.lock(pinned, session, 'UninstallResult', (lock) =>
-        runSteps({ o, deps: { ...pinned, heldLock: lock }, runners, before, status }),
-      );
+    : await runners.lock(pinned, session, 'UninstallResult', async (lock) => {
+        await hooks.beforeSteps?.(client);
+        return runSteps({ o, deps: { ...pinned, heldLock: lock }, runners, before, status });
+      });
   if (code || isDry(o)) return code;
   info(deps.io, '\n== Done');
   printStatus(deps.io, await status(), 'table');
   return ExitCode.ok;
+}
+
+/** The whole procedure in order, resuming where the cluster stands; asks before steps 3 and 5. */
+export async function runUninstall(
+  o: UninstallOptions,
+  deps: Deps,
+  runners: StepRunners = stepRunners,
+): Promise<number> {
+  if (o.output !== 'table')
+    throw new UsageError('kubectl vw uninstall prints a narrative; use kubectl vw status -o json for scripts');
+  if (o.plan && o.planOut) throw new UsageError('--plan runs a plan and --plan-out makes one: pass one of them');
+  if (o.planOut) return (await import('./plan-out')).writeUninstallPlan(o, deps);
+  if (o.plan) return (await import('./plan-apply')).applyUninstallPlan(o, deps, runners);
+  validateUninstall(o);
+  // The target is resolved once: a kubeconfig edited mid-run (kubectx, a cloud CLI) changes nothing.
+  return uninstallOn(o, deps, runners, await deps.connect(o.connection));
 }

@@ -37,7 +37,7 @@ export function printChecks(io: IO, checks: PreflightCheck[]) {
  * The procedure's "What persists after uninstall", one block per resource as kubectl describe
  * lays things out, wrapped to the screen; long lists summarised (all of them with -o wide).
  */
-export function printPersists(io: IO, report: PersistsReport, format: OutputFormat) {
+export function printPersists(io: IO, report: Pick<PersistsReport, 'rows'>, format: OutputFormat) {
   if (format === 'json' || format === 'yaml' || format === 'name') return;
   const width = io.columns;
   const lines = ['What persists after uninstall:'];

@@ -5,7 +5,9 @@ import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../../kube/ap
 import { waitForObjects } from '../../kube/watch';
 import { describeOperation, isBackupOf } from '../../operator/final-backup';
 import { resources } from '../../operator/names';
-import { actOnFresh, type Gate, preconditionsOf, unlocked } from '../act';
+import { actOnFresh, alsoJudged, type Gate, preconditionsOf, unlocked } from '../act';
+import type { ApprovedPlan } from '../approved';
+import type { KubeObject } from '../../kube/resources';
 import { type AppFinalBackup, type JudgeOptions, judgeApps } from '../final-backups';
 import { operationSchema } from '../../operator/schemas';
 import type { DryRunMode } from '../results';
@@ -28,6 +30,8 @@ export interface BackupApplyOptions {
   judge?: () => JudgeOptions;
   /** The selection's namespace: waits watch there only (all namespaces when undefined). */
   namespace?: string;
+  /** The plan a run executes: a retry deletes only an Operation it names, or one its run made. */
+  approved?: ApprovedPlan;
 }
 
 const creates = (i: BackupPlanItem) => i.action === 'create' || i.action === 'retry' || i.action === 'retake';
@@ -74,7 +78,11 @@ async function deleteFailed(deps: StepDeps, retries: BackupPlanItem[], opts: Bac
   const dryRun = opts.dryRun === 'server';
   await mapLimit(retries, opts.concurrency, async (i) => {
     try {
-      await actOnFresh(lock, retryGate(deps, i, judge), async (fresh) => {
+      const gate = alsoJudged(
+        retryGate(deps, i, judge),
+        opts.approved && { judge: (fresh) => opts.approved?.finalBackup(fresh?.verdict.operation as KubeObject) },
+      );
+      await actOnFresh(lock, gate, async (fresh) => {
         const op = fresh?.verdict.operation;
         // A server dry run sends the same DELETE, preconditions and all, with dryRun: the API
         // server validates it (or refuses it) and deletes nothing.

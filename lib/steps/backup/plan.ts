@@ -47,6 +47,8 @@ export type BackupAction =
 export interface BackupPlanItem {
   namespace: string;
   application: string;
+  /** The ApplicationInstance's uid. */
+  applicationUID?: string;
   /** The Operation acted on: the one to create, or the one that stands. */
   operation: string;
   action: BackupAction;
@@ -143,7 +145,7 @@ export function planItem(
 ): BackupPlanItem {
   const { namespace, application, verdict } = app;
   const base = finalBackupName(application, opts.parameters.nameSuffix);
-  const at = { namespace, application, state: verdict.state, existing: verdict.operation };
+  const at = { namespace, application, applicationUID: app.uid, state: verdict.state, existing: verdict.operation };
   const make = (action: BackupAction, name: string, note?: string): BackupPlanItem =>
     name.length > maxObjectNameLength
       ? nameTooLong(at, name, name.slice(application.length + 1))

@@ -5,7 +5,8 @@ import { ApiError, isConflict, isNotFound } from '../../kube/api-error';
 import { core, type KubeObject, type ResourceType } from '../../kube/resources';
 import { objectKey, waitForObjects } from '../../kube/watch';
 import { operatorNamespace, resources } from '../../operator/names';
-import { actOnFresh, preconditionsOf } from '../act';
+import { actOnFresh, alsoJudged, preconditionsOf } from '../act';
+import type { ApprovedPlan } from '../approved';
 import { dryResult, type DryRunMode, type ObjectResult, skippedResult } from '../results';
 import { crdGate, namespaceGate, type Step4Judge, step4Gate } from './gates';
 
@@ -23,6 +24,8 @@ export interface PhaseOptions {
   concurrency: number;
   /** The lock the deletes happen under (a real run); each phase's gate is judged again inside it. */
   lock: ActLock;
+  /** The plan a run executes (uninstall --plan): each gate also judges that what it deletes is the plan's. */
+  approved?: ApprovedPlan;
 }
 
 const errorText = (err: unknown) =>
@@ -106,7 +109,14 @@ async function waitGone(deps: StepDeps, r: ResourceType, keys: string[], timeout
  */
 export async function deleteRemainingCrs(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents, judge: Step4Judge) {
   for (const r of [resources.applicationInstances, resources.operations]) {
-    const gate = step4Gate(deps.client, r, judge);
+    const { approved } = opts;
+    const gate = alsoJudged(
+      step4Gate(deps.client, r, judge),
+      approved && {
+        judge: (items: KubeObject[]) =>
+          r === resources.applicationInstances ? approved.instances(items) : approved.operations(items),
+      },
+    );
     const rows = await actOnFresh(opts.lock, gate, async (items) => {
       if (items.length) ev.log(`deleting ${items.length} ${r.kind}s`);
       return deleteRead(deps, r, items, opts, ev);
@@ -136,7 +146,10 @@ export async function deleteRemainingCrs(deps: StepDeps, opts: PhaseOptions, ev:
  * (a CRD deleted deletes every object of its kind), and each CRD is deleted as then read.
  */
 export async function deleteCrds(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents) {
-  const gate = crdGate(deps.client, opts.dryRun);
+  const gate = alsoJudged(
+    crdGate(deps.client, opts.dryRun),
+    opts.approved && { judge: (crds: KubeObject[]) => opts.approved?.crds(crds) },
+  );
   const rows = await actOnFresh(opts.lock, gate, (crds) => deleteRead(deps, core.crds, crds, opts, ev));
   if (opts.dryRun === 'none' && !rows.some((x) => x.result === 'failed'))
     await waitGone(
@@ -153,7 +166,11 @@ export async function deleteCrds(deps: StepDeps, opts: PhaseOptions, ev: PhaseEv
  * inside the lock (no Cluster and no release left in it), and waits for it to go.
  */
 export async function deleteOperatorNamespace(deps: StepDeps, opts: PhaseOptions, ev: PhaseEvents) {
-  const rows = await actOnFresh(opts.lock, namespaceGate(deps.client, opts.dryRun), (ns) =>
+  const gate = alsoJudged(
+    namespaceGate(deps.client, opts.dryRun),
+    opts.approved && { judge: (ns: KubeObject | undefined) => opts.approved?.namespace(ns) },
+  );
+  const rows = await actOnFresh(opts.lock, gate, (ns) =>
     ns ? deleteRead(deps, core.namespaces, [ns], opts, ev) : Promise.resolve([]),
   );
   const row = rows[0];
