@@ -119,13 +119,27 @@ describe('kubectl dispatch and completion', () => {
       (await kubectl(path, '__complete', 'vw', ...words)).stdout
         .split('\n')
         .filter((l) => l && !l.startsWith(':') && !l.startsWith('Completion'));
-    for (const step of ['pause', 'resume', 'backup', 'decommission', 'purge', 'status', 'uninstall']) {
+    for (const step of [
+      'pause',
+      'resume',
+      'backup',
+      'decommission',
+      'purge',
+      'status',
+      'uninstall',
+      'plan',
+      'history',
+    ]) {
       const help = await kubectl(path, 'vw', step, '--help');
       const documented = [...help.stdout.matchAll(/^ +(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
       expect(documented.length).toBeGreaterThan(5);
       expect(await candidates(step, '-')).toEqual(expect.arrayContaining(documented));
     }
     expect(await candidates('pause', '--conc')).toEqual(['--concurrency']);
+    expect(await candidates('plan', '')).toEqual(['show']);
+    // A plan is a file: the shell completes file names (cobra's directive 0), not object names.
+    expect((await kubectl(path, '__complete', 'vw', 'uninstall', '--plan', '')).stdout).toMatch(/^:0$/m);
+    expect((await kubectl(path, '__complete', 'vw', 'plan', 'show', '')).stdout).toMatch(/^:0$/m);
     expect(await candidates('pause', '-o', '')).toEqual(['table', 'wide', 'json', 'yaml', 'name']);
     expect(await candidates('backup', '--dry-run=s')).toEqual(['--dry-run=server']);
     expect(await candidates('backup', '--ttl', '')).toEqual([]); // a duration, not an object name

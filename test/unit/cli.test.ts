@@ -106,6 +106,23 @@ describe('flags as kubectl reads them', () => {
   };
   const withNames = commands.filter((c) => c.command.includes('[names..]'));
 
+  it('uninstall knows which plan options the command line gave (a run of a plan compares only those)', () => {
+    const uninstall = commands.find((c) => commandName(c) === 'uninstall') as VwCommand;
+    const none = parse(uninstall, ['--plan', 'p.yaml']);
+    expect(none.given).toEqual({});
+    expect(none).toMatchObject({ deleteApps: false, storageLocation: 'aws-primary', marginMs: 86_400_000 });
+    const some = parse(uninstall, [
+      '--plan',
+      'p.yaml',
+      '--ttl',
+      '720h',
+      '--no-delete-apps',
+      '--expiry-margin',
+      '1440m',
+    ]);
+    expect(some.given).toEqual({ ttl: '720h', deleteApps: false, expiryMargin: '1440m' });
+  });
+
   it('no flag takes every following word (yargs array:), only the positional names do', () => {
     for (const c of commands) {
       const options = (c.builder(yargs([])) as unknown as { getOptions(): { array: string[] } }).getOptions();
