@@ -289,11 +289,14 @@ describe('plan, approve, apply', () => {
         {
           env: { KUBECONFIG: kubeconfig, NO_COLOR: '1', TERM: 'xterm', COLUMNS: '300' },
           reject: false,
+          // A build that lets the delete through waits at step 5's prompt: killed, so the test fails, never hangs.
+          timeout: 200_000,
+          killSignal: 'SIGKILL',
         },
       );
       let out = '';
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no prompt; saw: ${out}`)), 240_000);
+        const timer = setTimeout(() => reject(new Error(`no prompt; saw: ${out}`)), 180_000);
         run.stdout?.on('data', (c: Buffer) => {
           out += c.toString();
           if (/delete the Cluster CR \(step 3\)[\s\S]*Continue\? \[y\/N\]/.test(out)) {
@@ -358,7 +361,10 @@ describe('plan, approve, apply', () => {
       );
       let err = '';
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no delete; saw: ${err}`)), 240_000);
+        const timer = setTimeout(() => {
+          run.kill('SIGKILL');
+          reject(new Error(`no delete; saw: ${err}`));
+        }, 180_000);
         run.stderr?.on('data', (c: Buffer) => {
           err += c.toString();
           if (/deleted Cluster cluster-sandbox-1/.test(err)) {
