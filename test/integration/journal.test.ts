@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { JournalEntry } from '../../lib/steps/journal/entry';
 import { journalBounds, writeEntry } from '../../lib/steps/journal/store';
 import { adminKubeconfig, createTestNamespace, deleteNamespace, kubectl, kubectlOk } from '../support/kube-env';
-import { adminClient, appNames, createApps, distBin, eventually, unwrapped, vw } from '../helpers/plugins';
+import { adminClient, appNames, createApps, distBin, eventually, repoRoot, unwrapped, vw } from '../helpers/plugins';
 import { observe, type Observer } from '../helpers/observe';
 
 // Every mutating run is recorded in kube-system/kubectl-vw-journal, before it acts and once it
@@ -22,6 +23,9 @@ describe('the run journal', () => {
   let ns: string;
   let seen: Observer;
   let kubeSystemUID: string;
+  const user = 'vw-journal-test';
+  /** RBAC objects applied, deleted afterwards. */
+  const granted: string[] = [];
   const history = async (): Promise<{ items: HistoryItem[]; summary: { rolledUp: number } }> => {
     const r = await vw(['history', '-o', 'json'], { kubeconfig });
     expect(r.exitCode).toBe(0);
@@ -51,8 +55,7 @@ describe('the run journal', () => {
   afterAll(async () => {
     await deleteNamespace(ns);
     await kubectl(['delete', 'lease', 'kubectl-vw', '-n', 'kube-system', '--ignore-not-found']);
-    await kubectl(['delete', 'clusterrole,clusterrolebinding', 'vw-journal-test', '--ignore-not-found']);
-    await kubectl(['delete', 'role,rolebinding', 'vw-journal-test', '-n', 'kube-system', '--ignore-not-found']);
+    for (const yaml of granted) await kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: yaml });
   });
 
   it('parallel runs: each is recorded with who, where, what, on which cluster, and how it ended', async () => {
@@ -179,42 +182,13 @@ describe('the run journal', () => {
     expect(json.lastRun).toMatchObject({ command: 'pause', state: 'interrupted' });
   }, 180_000);
 
-  it('a user who may not write the journal: the run goes on, with one warning, unrecorded', async () => {
-    const user = 'vw-journal-test';
-    // What pause needs (README "RBAC"), and nothing on ConfigMaps.
-    const rule = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
-    const binding = (kind: string, namespace?: string) => ({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: `${kind}Binding`,
-      metadata: { name: user, ...(namespace ? { namespace } : {}) },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: user },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+  it('a user with exactly what kubectl vw rbac prints, which leaves out the journal: the run goes on, with one warning, unrecorded', async () => {
+    const rbac = await vw(['rbac', 'pause', '-n', ns, '--no-wait', '--user', user, '--role-name', user], {
+      kubeconfig,
     });
-    await kubectlOk(['apply', '-f', '-'], {
-      input: {
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          {
-            apiVersion: 'rbac.authorization.k8s.io/v1',
-            kind: 'ClusterRole',
-            metadata: { name: user },
-            rules: [
-              rule(['apps.vworkspace.io'], ['applicationinstances'], ['get', 'list', 'watch', 'patch']),
-              rule(['apiextensions.k8s.io'], ['customresourcedefinitions'], ['get']),
-            ],
-          },
-          binding('ClusterRole'),
-          {
-            apiVersion: 'rbac.authorization.k8s.io/v1',
-            kind: 'Role',
-            metadata: { name: user, namespace: 'kube-system' },
-            rules: [rule(['coordination.k8s.io'], ['leases'], ['get', 'create', 'update'])],
-          },
-          binding('Role', 'kube-system'),
-        ],
-      },
-    });
+    expect(rbac.exitCode).toBe(0);
+    granted.push(rbac.stdout);
+    await kubectlOk(['apply', '-f', '-'], { input: rbac.stdout });
     const before = await entries();
     const r = await vw(['pause', '-n', ns, 'app-9', '--no-wait', '--as', user], { kubeconfig });
     expect(unwrapped(r.stderr)).toMatch(
@@ -224,5 +198,39 @@ describe('the run journal', () => {
     const app = await seen.get('applicationInstances', ns, 'app-9');
     expect(app?.metadata.annotations?.['apps.vworkspace.io/reconcile']).toBe('disabled');
     expect((await entries()).length).toBe(before.length);
+  }, 120_000);
+
+  it("with the README's Role for the journal too, the same user's runs are recorded, as the API server names them", async () => {
+    // The Role of README "RBAC", as written there, bound to the user.
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const role =
+      /```yaml\n(apiVersion: rbac.authorization.k8s.io\/v1\nkind: Role\nmetadata: \{ name: kubectl-vw-journal[\s\S]*?)```/.exec(
+        readme,
+      )?.[1];
+    expect(role).toBeDefined();
+    const binding = [
+      'apiVersion: rbac.authorization.k8s.io/v1',
+      'kind: RoleBinding',
+      'metadata: { name: kubectl-vw-journal, namespace: kube-system }',
+      'roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: kubectl-vw-journal }',
+      `subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: ${user} }]`,
+    ].join('\n');
+    const both = `${role}---\n${binding}\n`;
+    granted.push(both);
+    await kubectlOk(['apply', '-f', '-'], { input: both });
+    // Created by its first writer, written by the next: delete it, so that this user creates it.
+    await kubectlOk(['delete', 'configmap', journal, '-n', 'kube-system', '--ignore-not-found']);
+    const r = await vw(['pause', '-n', ns, 'app-10', '--no-wait', '--as', user], { kubeconfig });
+    expect(r.stderr).not.toMatch(/not recorded/);
+    expect(r.exitCode).toBe(0);
+    const recorded = await entries();
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({
+      command: 'pause',
+      outcome: 'succeeded',
+      user: { username: user, verified: true },
+      counts: { pause: { changed: 1 } },
+    });
+    expect((await vw(['history'], { kubeconfig })).stdout).toMatch(/pause\s+vw-journal-test\s+\S+\s+succeeded/);
   }, 120_000);
 });
