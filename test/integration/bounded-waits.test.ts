@@ -67,7 +67,8 @@ describe('bounded waits', () => {
   it('a Retry-After of an hour is waited for at most a few seconds', async () => {
     let throttled = false;
     const proxy = await startForwardProxy(kubeconfig, (r) => {
-      if (r.method === 'PATCH' && !throttled) {
+      // The instance's patch, not the run journal's (a run's first PATCH is its journal entry).
+      if (r.method === 'PATCH' && r.path.includes('/applicationinstances/') && !throttled) {
         throttled = true;
         return { status: 429, headers: { 'Retry-After': '3600' } };
       }
