@@ -121,7 +121,7 @@ export async function readPersistsInput(client: KubeClient, opts: PersistsOption
   const namespace = client.find(core.namespaces, operatorNamespace).then(Boolean);
   const [velero, contents, pvs, secret, clusters, stored, instances, helmReleases, claims, kept, head] =
     await Promise.all([
-      surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations }),
+      surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations, claims: false }),
       client.listIfServed(resources.volumeSnapshotContents),
       client.listIfServed(core.persistentVolumes),
       client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
