@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -125,7 +125,10 @@ export interface RealVelero {
   stop(): Promise<void>;
 }
 
-/** The Secret and the BackupStorageLocation an installation of Velero on AWS has, pointed at the store. */
+/**
+ * The Secret and the BackupStorageLocation an installation of Velero on AWS has (`velero install
+ * --provider aws --secret-file`), pointed at the store.
+ */
 export async function ensureVeleroInstall(
   kube: Kube,
   o: { namespace: string; location: string; store: ObjectStore; validationFrequency: string },
@@ -150,7 +153,6 @@ export async function ensureVeleroInstall(
     default: o.location === defaultStorageLocation,
     objectStorage: { bucket: o.store.bucket, prefix: defaultPrefix },
     config: { region: 'us-east-1', s3ForcePathStyle: 'true', s3Url: o.store.url },
-    credential: { name: veleroCredentialsSecret, key: veleroCredentialsKey },
     validationFrequency: o.validationFrequency,
   };
   await create(upstream.backupStorageLocations, {
@@ -197,9 +199,19 @@ export async function startRealVelero(o: RealVeleroOptions): Promise<RealVelero>
     log(`object store at ${store.url} (bucket ${store.bucket})`);
     await ensureVeleroInstall(kube, { namespace, location, store, validationFrequency: o.validationFrequency ?? '5s' });
 
-    // Only what velero needs: no KUBECONFIG or AWS_* of the developer's. TMPDIR keeps the
-    // credentials file Velero writes from the Secret (and its temp files) in this world's dir.
-    const env = { PATH: process.env.PATH, HOME: o.dir, TMPDIR: join(o.dir, 'tmp') };
+    // The Secret as `velero install` mounts it into the server's pod, at the path its
+    // AWS_SHARED_CREDENTIALS_FILE names. Not as the location's spec.credential: Velero then
+    // rewrites that file (truncate, write) at every use of the location, and a plugin reading it
+    // meanwhile finds no keys (seen here as "no EC2 IMDS role found" on concurrent backups).
+    const credentialsFile = join(o.dir, 'cloud-credentials');
+    await writeFile(credentialsFile, credentials, { mode: 0o600 });
+    // Only what velero needs: no KUBECONFIG or AWS_* of the developer's; its temp files in this world's dir.
+    const env = {
+      PATH: process.env.PATH,
+      HOME: o.dir,
+      TMPDIR: join(o.dir, 'tmp'),
+      AWS_SHARED_CREDENTIALS_FILE: credentialsFile,
+    };
     const veleroBin = join(o.binDir, 'velero');
     let server: Daemon | undefined;
     const startServer = async () => {
