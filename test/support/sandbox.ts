@@ -481,6 +481,8 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       log: opts.log,
       ...(real ? { controllers: realVeleroControllers } : {}),
       ...opts.sim,
+      // The simulated Velero configured as the real one here is (--concurrent-backups=2).
+      ...(real ? {} : { timing: { veleroConcurrentBackups: 2, ...opts.sim?.timing } }),
       kubeconfig,
       odooUrl: opts.sim?.odooUrl ?? odoo.url,
     });
