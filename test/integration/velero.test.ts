@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { distBin, eventually, unwrapped, vw } from '../helpers/plugins';
@@ -21,6 +22,33 @@ import type { RealVelero } from '../support/velero';
 // snapshot-controller beside it. The simulator plays only the operator (it makes the Velero Backup
 // of each Operation) and the storage driver (it takes the CSI snapshots, or, as a fault, never
 // does). Each test has a namespace of its own; Velero runs its backups one at a time.
+
+/** The file names in a tar archive (ustar: a 512-byte header per entry, the name in its first 100 bytes). */
+function tarNames(tar: Buffer): string[] {
+  const names: string[] = [];
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const name = tar
+      .subarray(at, at + 100)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
+    if (!name) break;
+    const size = Number.parseInt(
+      tar
+        .subarray(at + 124, at + 136)
+        .toString('utf8')
+        .replace(/\0.*$/s, '')
+        .trim() || '0',
+      8,
+    );
+    const prefix = tar
+      .subarray(at + 345, at + 500)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
+    names.push(prefix ? `${prefix}/${name}` : name);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return names;
+}
 
 interface VeleroStatus {
   phase?: string;
@@ -136,6 +164,15 @@ describe('the product against the real Velero', () => {
       expect.arrayContaining([
         `velero/backups/${item.backup.name}/${item.backup.name}.tar.gz`,
         `velero/backups/${item.backup.name}/velero-backup.json`,
+      ]),
+    );
+    // The backup holds the application's objects: read back from the bucket, as a restore would.
+    const tarball = gunzipSync(await velero.store.get(`velero/backups/${item.backup.name}/${item.backup.name}.tar.gz`));
+    const entries = tarNames(tarball);
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        `resources/applicationinstances.apps.vworkspace.io/namespaces/vt-done/${name}.json`,
+        `resources/persistentvolumeclaims/namespaces/vt-done/${name}-data.json`,
       ]),
     );
     expect(await gate('vt-done', name)).toBe('counts');

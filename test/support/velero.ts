@@ -33,6 +33,8 @@ export interface ObjectStore {
   setMode(mode: StoreMode): Promise<void>;
   /** Every key under the prefix (ListObjectsV2, path style; the store checks no signature). */
   keys(prefix: string): Promise<string[]>;
+  /** One object's bytes. */
+  get(key: string): Promise<Buffer>;
   remove(key: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -74,6 +76,11 @@ export async function startObjectStore(binDir: string, dir: string, bucket = def
           : undefined;
       } while (token);
       return keys;
+    },
+    get: async (key) => {
+      const res = await fetch(`${url}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
+      if (!res.ok) throw new Error(`object store GET ${key}: HTTP ${res.status}`);
+      return Buffer.from(await res.arrayBuffer());
     },
     remove: async (key) => {
       await storeRequest(`${url}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`, { method: 'DELETE' });
