@@ -366,7 +366,11 @@ describe('the product against the real Velero', () => {
       expect(told).not.toBeNull();
       const [queued, inProgress] = [Number(told?.[1]), Number(told?.[2])];
       expect(queued).toBeGreaterThan(0);
-      expect(queued + inProgress).toBe(4);
+      // Every backup not finished is told, the two stalled ones at least: the other two may have
+      // been queued ahead of them and finished (Velero's queue follows the order it got them in).
+      const timedOut = err.match(/TIMED OUT/g)?.length ?? 0;
+      expect(queued + inProgress).toBe(timedOut);
+      expect(timedOut).toBeGreaterThanOrEqual(2);
     } finally {
       world.sim.setFaults({ stalledSnapshots: new Set() });
     }
