@@ -1,3 +1,4 @@
+import { plural } from '../plural';
 import type { Claim, DeleteBackupRequest, LabelSelector, Operation, VeleroBackup } from './schemas';
 
 // What a Velero Backup's own record says beyond its phase, read as Velero v1.18 writes it
@@ -121,6 +122,6 @@ export function describeVeleroPhase(backup: VeleroBackup): string {
   if (phase === 'FailedValidation' && s.validationErrors?.length)
     return `Velero backup FailedValidation: ${s.validationErrors.join('; ')}`;
   if (phase === 'Failed' && s.failureReason) return `Velero backup Failed: ${s.failureReason}`;
-  if (phase === 'PartiallyFailed' && s.errors) return `Velero backup PartiallyFailed (${s.errors} errors)`;
+  if (phase === 'PartiallyFailed' && s.errors) return `Velero backup PartiallyFailed (${plural(s.errors, 'error')})`;
   return `Velero backup ${phase}`;
 }
