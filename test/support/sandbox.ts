@@ -481,6 +481,8 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       log: opts.log,
       ...(real ? { controllers: realVeleroControllers } : {}),
       ...opts.sim,
+      // With the real Velero the simulator never plays it, whatever controllers a test names.
+      ...(real && opts.sim?.controllers ? { controllers: opts.sim.controllers.filter((c) => c !== 'velero') } : {}),
       // The simulated Velero configured as the real one here is (--concurrent-backups=2).
       ...(real ? {} : { timing: { veleroConcurrentBackups: 2, ...opts.sim?.timing } }),
       kubeconfig,
