@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,6 +134,33 @@ export interface RealVelero {
 }
 
 /**
+ * Velero's plugin processes (`velero run-plugins`, velero-plugin-for-aws) are its children, started
+ * with its arguments: a server killed before it stops them (SIGKILL after the grace time, on a
+ * loaded machine) leaves them running, so they are found by this world's kubeconfig and ended.
+ */
+function stopPlugins(kubeconfig: string, binDir: string) {
+  if (!existsSync('/proc')) return;
+  const mark = `--kubeconfig=${kubeconfig}`;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const [exe = '', first] = argv;
+    const plugin = first === 'run-plugins' || exe.startsWith(join(binDir, 'velero-plugins'));
+    if (plugin && exe.startsWith(binDir) && argv.includes(mark)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/**
  * The Secret and the BackupStorageLocation an installation of Velero on AWS has (`velero install
  * --provider aws --secret-file`), pointed at the store.
  */
@@ -245,6 +273,7 @@ export async function startRealVelero(o: RealVeleroOptions): Promise<RealVelero>
     const stopServer = async () => {
       if (server) await stopDaemon(server, 10_000);
       server = undefined;
+      stopPlugins(o.kubeconfig, o.binDir);
     };
     stack.push(stopServer);
     await startServer();
