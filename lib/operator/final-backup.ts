@@ -2,6 +2,13 @@ import type { KubeObject } from '../kube/resources';
 import { apiVersionOf } from '../kube/resources';
 import { finalBackupName, finalBackupSuffix, pausedByAnnotation, resources, toolPrefix } from './names';
 import { type ApplicationInstance, findCondition, type Operation, type VeleroBackup } from './schemas';
+import {
+  deletionOf,
+  describeDeletion,
+  describeVeleroPhase,
+  type VeleroEvidence,
+  volumesNotCaptured,
+} from './velero-backup';
 
 /** Parameters of a final backup, field for field as the procedure's step 2 manifest has them. */
 export interface FinalBackupParameters {
@@ -91,6 +98,8 @@ export type FinalBackupState =
   | 'unknown'
   | 'unpaused'
   | 'expired'
+  | 'deleting'
+  | 'volumes-not-captured'
   | 'velero-failed'
   | 'velero-missing'
   | 'location-missing'
@@ -121,6 +130,8 @@ export interface JudgeContext {
   now: number;
   /** A backup that expires sooner than this does not count. */
   marginMs: number;
+  /** Deletion requests and bound claims, when they were read (a Velero Backup is then judged by them too). */
+  velero?: VeleroEvidence;
 }
 
 const veleroFinal = new Set(['Completed', 'PartiallyFailed', 'Failed', 'FailedValidation']);
@@ -146,25 +157,44 @@ export function pausedAt(ai: ApplicationInstance | KubeObject): number | undefin
 export const backupCapable = (ai: ApplicationInstance | KubeObject) =>
   (ai.spec as { backup?: { capable?: boolean } } | undefined)?.backup?.capable !== false;
 
-/** A Succeeded Operation's Velero Backup: does it hold, and for long enough? */
+/**
+ * A Succeeded Operation's Velero Backup: does it hold, and for long enough? Deleting, or asked to
+ * be deleted (a DeleteBackupRequest exists from `velero backup delete` or garbage collection
+ * until Velero acts), it does not count; nor does a Completed one that captured none of the
+ * volumes it was to snapshot.
+ */
 function judgeVelero(op: Operation, backup: VeleroBackup | undefined, ctx: JudgeContext): FinalBackupVerdict {
   const ref = op.status?.backupRef;
   const at = { operation: op, backup };
   if (!ref || !backup) return { ...at, state: 'velero-missing', detail: 'Velero backup missing' };
-  const phase = backup.status?.phase ?? 'New';
-  if (phase === 'Deleting') return { ...at, state: 'expired', detail: 'expired: Velero is deleting it' };
-  if (!veleroFinal.has(phase)) return { ...at, state: 'running', detail: `Velero backup ${phase}` };
-  if (phase !== 'Completed') return { ...at, state: 'velero-failed', detail: `Velero backup ${phase}` };
+  const phase = backup.status?.phase || 'New';
   const expires = timeOf(backup.status?.expiration);
+  const expired = !Number.isNaN(expires) && expires <= ctx.now;
+  const deletion = deletionOf(backup, ctx.velero);
+  if (phase === 'Deleting' || deletion) {
+    const by = deletion ? `: ${describeDeletion(deletion)}` : '';
+    return expired
+      ? { ...at, state: 'expired', detail: `expired: Velero is deleting it${by}` }
+      : { ...at, state: 'deleting', detail: `being deleted${by}` };
+  }
+  if (!veleroFinal.has(phase)) return { ...at, state: 'running', detail: describeVeleroPhase(backup) };
+  if (phase !== 'Completed') return { ...at, state: 'velero-failed', detail: describeVeleroPhase(backup) };
   if (Number.isNaN(expires))
     return {
       ...at,
       state: 'unknown',
       detail: `expiry unknown: the Velero backup's expiration ${JSON.stringify(backup.status?.expiration ?? null)} is not a time`,
     };
-  if (expires <= ctx.now) return { ...at, state: 'expired', detail: `expired ${backup.status?.expiration}` };
+  if (expired) return { ...at, state: 'expired', detail: `expired ${backup.status?.expiration}` };
   if (expires - ctx.now < ctx.marginMs)
     return { ...at, state: 'expiring', detail: `expires ${backup.status?.expiration}, within the margin` };
+  const volumes = volumesNotCaptured(op, backup, ctx.velero);
+  if (volumes)
+    return {
+      ...at,
+      state: 'volumes-not-captured',
+      detail: `volumes not captured (${volumes.captured} of ${volumes.covered}): Velero backup Completed without a snapshot of the bound claims it covered`,
+    };
   return { ...at, state: 'counts', detail: 'Velero backup Completed' };
 }
 

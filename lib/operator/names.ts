@@ -52,6 +52,13 @@ export const resources = {
     namespaced: true,
   },
   veleroBackups: { group: 'velero.io', version: 'v1', plural: 'backups', kind: 'Backup', namespaced: true },
+  deleteBackupRequests: {
+    group: 'velero.io',
+    version: 'v1',
+    plural: 'deletebackuprequests',
+    kind: 'DeleteBackupRequest',
+    namespaced: true,
+  },
   backupStorageLocations: {
     group: 'velero.io',
     version: 'v1',

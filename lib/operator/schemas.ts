@@ -118,21 +118,81 @@ export const helmReleaseSchema = z
   .passthrough();
 export type HelmRelease = z.infer<typeof helmReleaseSchema>;
 
+const labelSelectorSchema = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z
+      .array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() }))
+      .optional(),
+  })
+  .passthrough();
+export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+
+/** Velero's status counts (velero.io/v1 BackupStatus, v1.18): a missing one is Velero's omitempty 0. */
+const count = z.number().int().optional();
+
 export const veleroBackupSchema = z
   .object({
     metadata: metadataSchema,
-    spec: z.object({ storageLocation: z.string().optional(), ttl: z.string().optional() }).passthrough().default({}),
+    spec: z
+      .object({
+        storageLocation: z.string().optional(),
+        ttl: z.string().optional(),
+        includedNamespaces: z.array(z.string()).optional(),
+        excludedNamespaces: z.array(z.string()).optional(),
+        labelSelector: labelSelectorSchema.nullish(),
+        orLabelSelectors: z.array(labelSelectorSchema).nullish(),
+        snapshotVolumes: z.boolean().nullish(),
+        defaultVolumesToFsBackup: z.boolean().nullish(),
+      })
+      .passthrough()
+      .default({}),
     status: z
       .object({
         phase: z.string().optional(),
         expiration: z.string().optional(),
+        startTimestamp: z.string().optional(),
         completionTimestamp: z.string().optional(),
+        queuePosition: count,
+        validationErrors: z.array(z.string()).nullish(),
+        failureReason: z.string().optional(),
+        errors: count,
+        volumeSnapshotsAttempted: count,
+        volumeSnapshotsCompleted: count,
+        csiVolumeSnapshotsAttempted: count,
+        csiVolumeSnapshotsCompleted: count,
+        backupItemOperationsAttempted: count,
+        backupItemOperationsCompleted: count,
+        backupItemOperationsFailed: count,
       })
       .passthrough()
       .optional(),
   })
   .passthrough();
 export type VeleroBackup = z.infer<typeof veleroBackupSchema>;
+
+/** A request to Velero to delete a Backup (velero backup delete, or its garbage collection). */
+export const deleteBackupRequestSchema = z
+  .object({
+    metadata: metadataSchema,
+    spec: z.object({ backupName: z.string() }).passthrough(),
+    status: z
+      .object({ phase: z.string().optional(), errors: z.array(z.string()).nullish() })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();
+export type DeleteBackupRequest = z.infer<typeof deleteBackupRequestSchema>;
+
+/** What judging needs of a PersistentVolumeClaim: where it is, its labels, whether it is bound. */
+export const claimSchema = z
+  .object({
+    metadata: metadataSchema,
+    spec: z.object({ volumeName: z.string().optional() }).passthrough().default({}),
+    status: z.object({ phase: z.string().optional() }).passthrough().optional(),
+  })
+  .passthrough();
+export type Claim = z.infer<typeof claimSchema>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; name: string; error: string };
 

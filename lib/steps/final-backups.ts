@@ -10,17 +10,21 @@ import {
   isFinalBackupOf,
   judgeFinalBackup,
   backupCapable,
+  isVeleroFinal,
   pausedAt,
 } from '../operator/final-backup';
 import { defaultStorageLocation, finalBackupName, finalBackupSuffix, resources } from '../operator/names';
 import { type HintFlags, procedureTtl, vwCommand, withNextSuffix } from './hints';
 import {
+  claimSchema,
+  deleteBackupRequestSchema,
   type Operation,
   operationSchema,
   parseObject,
   type VeleroBackup,
   veleroBackupSchema,
 } from '../operator/schemas';
+import { describeVeleroPhase, veleroEvidence } from '../operator/velero-backup';
 import type { PreflightCheck } from './preflight';
 import { locationStanding, surveyVelero, type VeleroSurvey } from './velero';
 
@@ -61,10 +65,6 @@ function backupIndex(backups: KubeObject[]) {
 }
 
 /**
- * Judges every application's final backup from three lists (instances, Operations, Velero
- * Backups): no request per application, so thousands of them stay cheap. Pure.
- */
-/**
  * A Completed backup whose BackupStorageLocation is gone cannot be restored through Velero: it
  * does not count. One whose location is Unavailable counts, with a warning.
  */
@@ -79,12 +79,36 @@ function withLocation(v: FinalBackupVerdict, survey: VeleroSurvey | undefined): 
   };
 }
 
+/**
+ * Whatever the verdict rests on, Velero's record of the attempt is shown with it (a running
+ * Operation's Backup Queued, say); a Failed Operation's that ended badly, with Velero's own
+ * reasons beside the operator's (FailedValidation, say).
+ */
+function withVeleroRecord(v: FinalBackupVerdict, found: VeleroBackup | undefined): FinalBackupVerdict {
+  const backup = v.backup ?? found;
+  if (!backup) return v;
+  const phase = backup.status?.phase ?? '';
+  const told = v.state === 'failed' && phase !== 'Completed' && isVeleroFinal(backup);
+  return { ...v, backup, ...(told ? { detail: `${v.detail}: ${describeVeleroPhase(backup)}` } : {}) };
+}
+
+const parsedAll = <T>(schema: Parameters<typeof parseObject<T>>[0], raw: KubeObject[]) =>
+  raw.flatMap((o) => {
+    const p = parseObject(schema, o);
+    return p.ok ? [p.value] : [];
+  });
+
 function locationWarning(v: FinalBackupVerdict, survey: VeleroSurvey | undefined): string | undefined {
   if (!survey || v.state !== 'counts' || !v.backup) return undefined;
   const at = locationStanding(survey, v.backup as KubeObject);
   return at.state === 'unavailable' ? `its BackupStorageLocation ${at.key} is Unavailable` : undefined;
 }
 
+/**
+ * Judges every application's final backup from three lists (instances, Operations, Velero
+ * Backups), and, given Velero's survey, its DeleteBackupRequests, storage locations and the
+ * claims in scope: no request per application, so thousands of them stay cheap. Pure.
+ */
 export function judgeApps(
   instances: KubeObject[],
   operations: KubeObject[],
@@ -93,6 +117,9 @@ export function judgeApps(
 ): AppFinalBackup[] {
   const survey = Array.isArray(backups) ? undefined : backups;
   const velero = backupIndex(Array.isArray(backups) ? backups : backups.backups);
+  const evidence = survey
+    ? veleroEvidence(parsedAll(deleteBackupRequestSchema, survey.deleteRequests), parsedAll(claimSchema, survey.claims))
+    : undefined;
   const byNamespace = new Map<string, Operation[]>();
   for (const raw of operations) {
     const op = parseObject(operationSchema, raw);
@@ -105,13 +132,11 @@ export function judgeApps(
     const application = ai.metadata.name;
     const ops = byNamespace.get(namespace) ?? [];
     const candidates = ops.filter((op) => isFinalBackupOf(op, application));
-    const ctx = { ...opts, pausedAt: pausedAt(ai), capable: backupCapable(ai) };
+    const ctx = { ...opts, pausedAt: pausedAt(ai), capable: backupCapable(ai), velero: evidence };
     const verdicts = candidates.map((op) => {
       const ref = op.status?.backupRef;
-      return withLocation(
-        judgeFinalBackup(op, ref ? velero.get(key(ref.namespace, ref.name)) : undefined, ctx),
-        survey,
-      );
+      const backup = ref ? velero.get(key(ref.namespace, ref.name)) : undefined;
+      return withLocation(withVeleroRecord(judgeFinalBackup(op, backup, ctx), backup), survey);
     });
     const procedureName = finalBackupName(application, finalBackupSuffix);
     const conflict = ops.find((op) => op.metadata.name === procedureName && !candidates.includes(op));
@@ -136,7 +161,7 @@ export async function surveyFinalBackups(
   const operations = client.listIfServed(resources.operations, { namespace: opts.namespace });
   const [instances, velero] = await Promise.all([
     opts.instances ?? client.listIfServed(resources.applicationInstances, { namespace: opts.namespace }),
-    surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations }),
+    surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations, claims: { namespace: opts.namespace } }),
   ]);
   return judgeApps(instances, await operations, velero, opts);
 }
@@ -151,6 +176,8 @@ export const stateWords: Record<FinalBackupState, string> = {
   unknown: 'not judgeable (a time in the evidence cannot be read)',
   unpaused: 'not paused',
   expired: 'expired',
+  deleting: 'being deleted (a DeleteBackupRequest)',
+  'volumes-not-captured': 'volumes not captured',
   'velero-failed': 'Velero backup failed',
   'velero-missing': 'Velero backup missing',
   'location-missing': 'storage location gone',

@@ -53,7 +53,7 @@ const releaseRead = [
   ...on(core.configMaps, operatorNamespace, ['list'], "the operator's helm release, if stored in ConfigMaps"),
 ];
 
-/** Velero, surveyed where it runs: its Backups and storage locations. */
+/** Velero, surveyed where it runs: its Backups, storage locations and deletion requests. */
 const veleroRead = (veleroNamespace: string) => [
   ...on(backups, veleroNamespace, ['list'], 'Velero Backups of the final backups'),
   ...on(
@@ -62,13 +62,25 @@ const veleroRead = (veleroNamespace: string) => [
     ['list'],
     "Velero's storage locations (a backup whose location is gone does not count)",
   ),
+  ...on(
+    resources.deleteBackupRequests,
+    veleroNamespace,
+    ['list'],
+    "Velero's deletion requests (a backup asked to be deleted does not count)",
+  ),
 ];
 
-/** Judging final backups: the applications, their Operations and Velero. */
+/** Judging final backups: the applications, their Operations, Velero, and the volumes a backup was to capture. */
 const judgeRead = (scope: string | undefined, veleroNamespace: string) => [
   ...on(ai, scope, ['list'], 'the applications'),
   ...on(ops, scope, ['list'], 'their final-backup Operations'),
   ...veleroRead(veleroNamespace),
+  ...on(
+    core.persistentVolumeClaims,
+    scope,
+    ['list'],
+    'the claims a final backup covered (one that captured none of them does not count)',
+  ),
 ];
 
 export interface InstanceStepNeeds {
@@ -262,6 +274,7 @@ export function statusNeeds(o: { veleroNamespace: string }): Need[] {
     ...on(resources.clusters, operatorNamespace, ['list'], 'step 3'),
     ...on(hrs, undefined, ['list'], 'step 1: HelmReleases suspended'),
     ...veleroRead(o.veleroNamespace),
+    ...on(core.persistentVolumeClaims, undefined, ['list'], 'step 2: the claims a final backup covered'),
     ...releaseRead,
     ...recordRead,
   ];

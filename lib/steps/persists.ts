@@ -48,6 +48,12 @@ export interface PersistsReport {
     newest?: string;
     earliestExpiry?: string;
     latestExpiry?: string;
+    /**
+     * Volume snapshots those backups took, by Velero's own counts (native and CSI, completed).
+     * Velero (1.14+) keeps a CSI snapshot in the driver (Retain) and removes its
+     * VolumeSnapshotContent once the backup holds the handle, so these persist unseen in the cluster.
+     */
+    snapshots: number;
   }[];
   /** Velero Backups whose BackupStorageLocation is gone: Velero cannot restore them, as "namespace/name". */
   backupsWithoutLocation: string[];
@@ -121,7 +127,7 @@ export async function readPersistsInput(client: KubeClient, opts: PersistsOption
   const namespace = client.find(core.namespaces, operatorNamespace).then(Boolean);
   const [velero, contents, pvs, secret, clusters, stored, instances, helmReleases, claims, kept, head] =
     await Promise.all([
-      surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations }),
+      surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations, claims: false }),
       client.listIfServed(resources.volumeSnapshotContents),
       client.listIfServed(core.persistentVolumes),
       client.find(core.secrets, bootstrapCredentialSecret, operatorNamespace).catch(() => undefined),
@@ -173,12 +179,17 @@ function backupsByLocation(backups: KubeObject[]): PersistsReport['backups'] {
       .map((b) => (b.status as { expiration?: string } | undefined)?.expiration)
       .filter((x): x is string => Boolean(x))
       .sort();
+    const taken = (b: KubeObject) => {
+      const st = b.status as { volumeSnapshotsCompleted?: number; csiVolumeSnapshotsCompleted?: number } | undefined;
+      return (st?.volumeSnapshotsCompleted ?? 0) + (st?.csiVolumeSnapshotsCompleted ?? 0);
+    };
     return {
       storageLocation,
       count: list.length,
       newest: created.at(-1),
       earliestExpiry: expiries[0],
       latestExpiry: expiries.at(-1),
+      snapshots: list.reduce((n, b) => n + taken(b), 0),
     };
   });
 }
@@ -382,6 +393,12 @@ function storageRows(f: Facts): PersistsRow[] {
   const policyCounts: Record<string, number> = {};
   for (const c of f.snapshotContents) policyCounts[c.deletionPolicy] = (policyCounts[c.deletionPolicy] ?? 0) + 1;
   const snapshots = f.snapshotContents.length;
+  const byVelero = f.backups.reduce((n, b) => n + b.snapshots, 0);
+  const veleroFacts = byVelero
+    ? [
+        `${plural(byVelero, 'volume snapshot')} taken by the Velero backups above: Velero keeps CSI ones in the driver (Retain) and removes their VolumeSnapshotContents once the backup holds them`,
+      ]
+    : [];
   return [
     {
       id: 'velero-backups',
@@ -396,14 +413,19 @@ function storageRows(f: Facts): PersistsRow[] {
       resource: "CSI snapshots in the storage driver's snapshot store",
       persists: snapshots
         ? `Yes for Retain (${policyCounts.Retain ?? 0}), removed with their VolumeSnapshot for Delete (${policyCounts.Delete ?? 0})`
-        : 'None found',
-      facts: snapshots
-        ? [
-            `${plural(snapshots, 'VolumeSnapshotContent')}: ${Object.entries(policyCounts)
-              .map(([p, n]) => `${n} ${p}`)
-              .join(', ')}`,
-          ]
-        : [],
+        : byVelero
+          ? 'Yes (those Velero backups took)'
+          : 'None found',
+      facts: [
+        ...(snapshots
+          ? [
+              `${plural(snapshots, 'VolumeSnapshotContent')}: ${Object.entries(policyCounts)
+                .map(([p, n]) => `${n} ${p}`)
+                .join(', ')}`,
+            ]
+          : []),
+        ...veleroFacts,
+      ],
       objects: f.snapshotContents.map((c) => `VolumeSnapshotContent/${c.name}`),
       purge: "Delete via the storage driver's tooling.",
     },

@@ -1,12 +1,13 @@
 import type { KubeClient } from '../kube/client';
-import type { KubeObject } from '../kube/resources';
+import { core, type KubeObject } from '../kube/resources';
 import { resources, veleroNamespace } from '../operator/names';
 
 /**
  * One view of Velero for everything that judges final backups (backup, status, the gates of
- * decommission, purge and uninstall, the what-persists report): the Backups and
- * BackupStorageLocations of Velero's namespace (--velero-namespace) and of every namespace an
- * Operation's backupRef names, wherever Velero runs.
+ * decommission, purge and uninstall, the what-persists report): the Backups,
+ * BackupStorageLocations and DeleteBackupRequests of Velero's namespace (--velero-namespace) and
+ * of every namespace an Operation's backupRef names, wherever Velero runs; and the claims in
+ * scope, which a Backup that was to snapshot volumes is judged against.
  */
 export interface VeleroSurvey {
   /** The namespaces looked in, Velero's first. */
@@ -14,6 +15,27 @@ export interface VeleroSurvey {
   backups: KubeObject[];
   /** The BackupStorageLocations found there, by "namespace/name". */
   locations: Map<string, KubeObject>;
+  /** The DeleteBackupRequests found there: a Backup asked to be deleted does not count. */
+  deleteRequests: KubeObject[];
+  /** The PersistentVolumeClaims in scope (slim): what a Backup asked to snapshot volumes was to capture. */
+  claims: KubeObject[];
+}
+
+/** What judging keeps of a PVC: its place, labels, age and binding (memory follows the page). */
+function slimClaim(o: KubeObject): KubeObject {
+  const { name, namespace, labels, creationTimestamp } = o.metadata;
+  return {
+    metadata: { name, namespace, labels, creationTimestamp },
+    spec: { volumeName: (o.spec as { volumeName?: string } | undefined)?.volumeName },
+    status: { phase: (o.status as { phase?: string } | undefined)?.phase },
+  };
+}
+
+/** The claims of one namespace, or of all: listed page by page, slimmed. */
+export async function listClaims(client: KubeClient, namespace?: string): Promise<KubeObject[]> {
+  const claims: KubeObject[] = [];
+  for await (const o of client.listItems(core.persistentVolumeClaims, { namespace })) claims.push(slimClaim(o));
+  return claims;
 }
 
 /** The namespaces the Operations' backupRefs name. */
@@ -27,11 +49,12 @@ export function referencedNamespaces(operations: KubeObject[]): string[] {
 }
 
 async function readNamespace(client: KubeClient, namespace: string) {
-  const [backups, locations] = await Promise.all([
+  const [backups, locations, deleteRequests] = await Promise.all([
     client.listIfServed(resources.veleroBackups, { namespace }),
     client.listIfServed(resources.backupStorageLocations, { namespace }),
+    client.listIfServed(resources.deleteBackupRequests, { namespace }),
   ]);
-  return { backups, locations };
+  return { backups, locations, deleteRequests };
 }
 
 /**
@@ -40,17 +63,30 @@ async function readNamespace(client: KubeClient, namespace: string) {
  */
 export async function surveyVelero(
   client: KubeClient,
-  opts: { veleroNamespace?: string; operations: KubeObject[] | Promise<KubeObject[]> },
+  opts: {
+    veleroNamespace?: string;
+    operations: KubeObject[] | Promise<KubeObject[]>;
+    /** Whose claims to read: a namespace, every one (undefined), or none (false). */
+    claims?: { namespace?: string } | false;
+  },
 ): Promise<VeleroSurvey> {
   const home = opts.veleroNamespace || veleroNamespace;
   const homeRead = readNamespace(client, home);
   homeRead.catch(() => undefined); // read below; never an unhandled rejection meanwhile
+  const claimsRead = opts.claims === false ? Promise.resolve([]) : listClaims(client, opts.claims?.namespace);
+  claimsRead.catch(() => undefined);
   const operations = await opts.operations;
   const others = referencedNamespaces(operations).filter((ns) => ns !== home);
   const reads = await Promise.all([homeRead, ...others.map((ns) => readNamespace(client, ns))]);
   const locations = new Map<string, KubeObject>();
   for (const l of reads.flatMap((r) => r.locations)) locations.set(`${l.metadata.namespace}/${l.metadata.name}`, l);
-  return { namespaces: [home, ...others], backups: reads.flatMap((r) => r.backups), locations };
+  return {
+    namespaces: [home, ...others],
+    backups: reads.flatMap((r) => r.backups),
+    locations,
+    deleteRequests: reads.flatMap((r) => r.deleteRequests),
+    claims: await claimsRead,
+  };
 }
 
 /** A Velero Backup's storage location, as "namespace/name" (Velero writes it on the Backup when it validates it). */

@@ -60,7 +60,14 @@ function machine() {
 
 /** Part 1, on a sandbox of its own. */
 async function coldPart(results: Record<string, unknown>) {
-  const world = await startWorld({ log, faultsConfigMap: false, sim: { log: () => {} } });
+  // The simulated Velero, eight backups at a time (velero server --concurrent-backups=8): what is
+  // measured is the plugins' own cost beside a shell loop, both waiting on the same Velero.
+  const world = await startWorld({
+    log,
+    faultsConfigMap: false,
+    velero: 'simulated',
+    sim: { log: () => {}, timing: { veleroConcurrentBackups: 8 } },
+  });
   try {
     const cp = world.controlPlane;
     if (!cp) throw new Error('no control plane');

@@ -77,7 +77,7 @@ function persistsInput(n: number) {
     status: { phase: 'Completed', expiration: '2027-11-27T12:00:00Z', completionTimestamp: '2026-11-27T12:00:00Z' },
   }));
   return {
-    velero: { namespaces: ['velero'], backups, locations: new Map() },
+    velero: { namespaces: ['velero'], backups, locations: new Map(), deleteRequests: [], claims: [] },
     operations: [],
     release: true,
     namespace: true,
@@ -106,7 +106,7 @@ export function renderBench(n: number) {
       operations: [],
       clusters: [],
       helmReleases: [],
-      velero: { namespaces: ['velero'], backups: [], locations: new Map() },
+      velero: { namespaces: ['velero'], backups: [], locations: new Map(), deleteRequests: [], claims: [] },
     },
     'bench',
     { now: Date.now(), marginMs: 86_400_000 },

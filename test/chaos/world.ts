@@ -39,7 +39,9 @@ export interface ChaosWorld {
 const key = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
 export async function startChaosWorld(apps: number, log: (line: string) => void): Promise<ChaosWorld> {
-  const world = await startWorld({ log, sim: { log: () => {} } });
+  // The simulated Velero: the campaign runs hundreds of worlds, where its speed matters more than
+  // Velero's own pace (test/integration/velero.test.ts holds the product to the real one).
+  const world = await startWorld({ log, velero: 'simulated', sim: { log: () => {} } });
   const stack: (() => Promise<unknown>)[] = [() => world.stop()];
   const stop = async () => {
     for (const fn of stack.reverse()) await fn().catch(() => undefined);

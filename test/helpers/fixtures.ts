@@ -205,6 +205,8 @@ export const persistsInput: PersistsInput = {
       status: { phase: 'Completed', expiration: '2027-11-27T11:00:00Z' },
     })),
     locations: new Map([['velero/aws-primary', { metadata: { name: 'aws-primary', namespace: 'velero' } }]]),
+    deleteRequests: [],
+    claims: [],
   },
   operations: [],
   release: false,
@@ -276,6 +278,8 @@ export const observedMidway: Observed = {
       },
     ],
     locations: new Map(),
+    deleteRequests: [],
+    claims: [],
   },
   release: {
     name: 'vworkspace-app-operator',

@@ -68,7 +68,8 @@ describe('checked at the moment of the act', () => {
   };
 
   beforeAll(async () => {
-    world = await startWorld({ sim: { latency: 'fast' } });
+    // The simulated Velero: a test below deletes Velero's records by hand at a prompt.
+    world = await startWorld({ velero: 'simulated', sim: { latency: 'fast' } });
     kubeconfig = world.kubeconfig;
     seen = observe(kubeconfig);
     await seedSandbox(kubeconfig, { apps: 5, namespaces: 1, helmBin: helm(), odooUrl: world.odoo.url });

@@ -26,7 +26,9 @@ describe('the final-backup gate', () => {
   const helm = () => join(toolsBinDir(), 'helm');
 
   beforeAll(async () => {
-    world = await startWorld();
+    // The simulated Velero: these tests edit Velero's records by hand to judge what they say
+    // (test/integration/velero.test.ts has the real one make them).
+    world = await startWorld({ velero: 'simulated' });
     kubeconfig = world.kubeconfig;
     client = adminClient(kubeconfig);
     seeded = await seedSandbox(kubeconfig, {

@@ -27,8 +27,9 @@ describe('least privilege: every command with exactly what kubectl vw rbac print
 
   beforeAll(async () => {
     [steps, whole] = await Promise.all([
-      startWorld({ sim: { latency: 'fast' } }),
-      startWorld({ sim: { latency: 'fast' } }),
+      // The simulated Velero: --retry-failed below needs one application's backup to fail on demand.
+      startWorld({ velero: 'simulated', sim: { latency: 'fast' } }),
+      startWorld({ velero: 'simulated', sim: { latency: 'fast' } }),
     ]);
     const sandboxes = await Promise.all(
       [steps, whole].map((w) =>

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { repoRoot } from '../helpers/plugins';
 
 // `npm run sandbox` prints lines to paste: they must work as printed, on a machine whose `node`
-// is older than the one the project brings (this one's is 20).
+// is older than the one the project brings (this one's is 20). Its Velero is the real one.
 
 describe('the sandbox, as printed', () => {
   it('its export lines give a working kubectl vw, with the system node first on PATH', async () => {
@@ -39,6 +39,19 @@ describe('the sandbox, as printed', () => {
       // And the fault switch it shows works with kubectl alone.
       const example = printed.split('\n').find((l) => l.includes('configmap sandbox-faults'));
       expect(example).toBeDefined();
+      // Velero is the real one: a `velero server` process, and Backups with what only it writes.
+      const ps = await execa('ps', ['-eo', 'pid,args'], { reject: false });
+      const pid = /velero server \(real, pid (\d+)/.exec(printed)?.[1];
+      expect(ps.stdout).toMatch(new RegExp(`^\\s*${pid} \\S*/velero server `, 'm'));
+      const steps = `${exports.join('\n')}\nkubectl vw pause --all >&2 && kubectl vw backup --all --ttl 8760h >&2 && kubectl -n velero get backups.velero.io -o json`;
+      const b = await execa('bash', ['-c', steps], { reject: false, env: { PATH: process.env.PATH } });
+      expect(b.exitCode).toBe(0);
+      const backups = JSON.parse(b.stdout).items as { status: Record<string, unknown> }[];
+      expect(backups.length).toBeGreaterThan(0);
+      for (const { status } of backups) {
+        expect(status).toMatchObject({ phase: 'Completed', formatVersion: expect.any(String), version: 1 });
+        expect(status.progress).toMatchObject({ itemsBackedUp: expect.any(Number) });
+      }
     } finally {
       sandbox.kill('SIGTERM');
       await sandbox;

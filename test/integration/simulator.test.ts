@@ -44,6 +44,7 @@ import {
 } from '../support/sandbox';
 import { ensureSandboxFaults } from '../support/sandbox-faults';
 import { operationNamespaceLabel, SimOperator, snapshotDriver, timingProfiles } from '../support/sim-operator';
+import { deleteRequestFor } from '../support/sim-operator/velero';
 import { History, until } from '../support/wait';
 
 // The simulated world is what every plugin test runs against, so each behaviour the contract
@@ -391,6 +392,8 @@ describe('simulated operator (realistic latency)', () => {
       // Every phase Velero went through, as a watch saw them.
       expect(backups.sequence(veleroNamespace, name, (b) => (b.status as any)?.phase)).toEqual([
         undefined,
+        'Queued',
+        'ReadyToStart',
         'InProgress',
         'WaitingForPluginOperations',
         'Finalizing',
@@ -473,10 +476,12 @@ describe('simulated operator (realistic latency)', () => {
       const backup = await getJson(['backups.velero.io', name, '-n', veleroNamespace]);
       expect(backups.sequence(veleroNamespace, name, (b) => (b.status as any)?.phase)).toEqual([
         undefined,
+        'Queued',
+        'ReadyToStart',
         'FailedValidation',
       ]);
       expect(backup.status?.validationErrors).toEqual([
-        expect.stringContaining(`${offline} is currently in Unavailable`),
+        `backup can't be created because BackupStorageLocation ${offline} is in Unavailable status.`,
       ]);
       expect(backup.status?.startTimestamp).toBeUndefined();
       expect(op.status?.message).toContain('Unavailable');
@@ -516,9 +521,11 @@ describe('simulated operator (realistic latency)', () => {
       expect(op3.status?.reason).toBe('VolumeSnapshotFailed');
       const phases = (op: Obj) =>
         backups.sequence(veleroNamespace, op.status?.backupRef.name, (b) => (b.status as any)?.phase);
-      expect(phases(op2)).toEqual([undefined, 'InProgress', 'Failed']);
+      expect(phases(op2)).toEqual([undefined, 'Queued', 'ReadyToStart', 'InProgress', 'Failed']);
       expect(phases(op3)).toEqual([
         undefined,
+        'Queued',
+        'ReadyToStart',
         'InProgress',
         'WaitingForPluginOperationsPartiallyFailed',
         'FinalizingPartiallyFailed',
@@ -545,6 +552,8 @@ describe('simulated operator (realistic latency)', () => {
       expect(backup.status?.phase).toBe('PartiallyFailed');
       expect(backups.sequence(veleroNamespace, backup.metadata.name, (b) => (b.status as any)?.phase)).toEqual([
         undefined,
+        'Queued',
+        'ReadyToStart',
         'InProgress',
         'FinalizingPartiallyFailed',
         'PartiallyFailed',
@@ -590,11 +599,37 @@ describe('simulated operator (realistic latency)', () => {
       expect(again).not.toBe(old);
     });
 
-    test('expiry: once expiration passes, Velero marks the Backup Deleting and removes it with its snapshots', async () => {
+    test('expiry: an expired Backup stays Completed until garbage collection runs (hourly); then a DeleteBackupRequest, Deleting, gone with its snapshots', async () => {
       await apply(operation(opsNs, 'svc-1', 'svc-1-short', location, { ttl: '4s' }));
       await waitFor(['operation/svc-1-short', '-n', opsNs], '{.status.phase}=Succeeded');
       const name = (await getJson(['operation', 'svc-1-short', '-n', opsNs])).status?.backupRef.name;
-      await waitGone([`backups.velero.io/${name}`, '-n', veleroNamespace], '60s');
+      const expiresAt = Date.parse(
+        (await getJson(['backups.velero.io', name, '-n', veleroNamespace])).status?.expiration,
+      );
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 1500));
+      expect((await getJson(['backups.velero.io', name, '-n', veleroNamespace])).status?.phase).toBe('Completed');
+      // Garbage collection's next run, now (as --garbage-collection-frequency=1s would have it).
+      const hourly = sim.timing.veleroGcFrequencyMs;
+      sim.timing.veleroGcFrequencyMs = 1_000;
+      try {
+        sim.kick();
+        await waitGone([`backups.velero.io/${name}`, '-n', veleroNamespace], '60s');
+      } finally {
+        sim.timing.veleroGcFrequencyMs = hourly;
+      }
+      const requests = JSON.parse(
+        await kubectlOk([
+          'get',
+          'deletebackuprequests',
+          '-n',
+          veleroNamespace,
+          '-l',
+          `velero.io/backup-name=${name}`,
+          '-o',
+          'json',
+        ]),
+      ).items;
+      expect(requests.map((r: Obj) => [r.spec.backupName, r.status?.phase])).toEqual([[name, 'Processed']]);
       const seen = backups.sequence(veleroNamespace, name, (b) => (b.status as any)?.phase);
       expect(seen.slice(-2)).toEqual(['Completed', 'Deleting']);
       expect(backups.of(veleroNamespace, name).at(-1)?.type).toBe('DELETED');
@@ -612,6 +647,82 @@ describe('simulated operator (realistic latency)', () => {
       expect(vscs.trim()).toBe('');
       // The Operation's record stays; it is the operator's, not Velero's.
       expect((await getJson(['operation', 'svc-1-short', '-n', opsNs])).status?.phase).toBe('Succeeded');
+    });
+
+    test('as Velero v1.18: deletion by DeleteBackupRequest (refused while the location is Unavailable), sync from the store, a location lost mid-run', async () => {
+      const phase = async (name: string) =>
+        (await tryGet(['backups.velero.io', name, '-n', veleroNamespace]))?.status?.phase as string | undefined;
+      const setLocation = async (to: 'Available' | 'Unavailable') => {
+        sim.setFaults({ storageLocationPhases: new Map([[location, to]]) });
+        await waitFor([`backupstoragelocations.velero.io/${location}`, '-n', veleroNamespace], `{.status.phase}=${to}`);
+      };
+      const backupOf = async (op: string, ttl = '8760h') => {
+        await apply(operation(opsNs, 'svc-3', op, location, { ttl }));
+        await waitFor([`operation/${op}`, '-n', opsNs], '{.status.phase}=Succeeded');
+        return (await getJson(['operation', op, '-n', opsNs])).status?.backupRef.name as string;
+      };
+      const requestDeletion = async (name: string) => {
+        const b = await getJson(['backups.velero.io', name, '-n', veleroNamespace]);
+        return (
+          await kube.create(
+            upstream.deleteBackupRequests,
+            deleteRequestFor(b as unknown as KubeObject),
+            veleroNamespace,
+          )
+        ).metadata.name;
+      };
+      // velero backup delete while the location is Unavailable: refused, the Backup stays.
+      const kept = await backupOf('svc-3-kept');
+      await setLocation('Unavailable');
+      try {
+        const refused = await requestDeletion(kept);
+        await waitFor(
+          [`deletebackuprequests.velero.io/${refused}`, '-n', veleroNamespace],
+          '{.status.phase}=Processed',
+        );
+        const r = await getJson(['deletebackuprequests.velero.io', refused, '-n', veleroNamespace]);
+        expect(r.status?.errors?.join(' ')).toMatch(/Unavailable/);
+        expect(await phase(kept)).toBe('Completed');
+      } finally {
+        await setLocation('Available');
+      }
+      await requestDeletion(kept);
+      await waitGone([`backups.velero.io/${kept}`, '-n', veleroNamespace]);
+      // Sync: a Backup deleted with kubectl comes back from the store; one whose data is gone goes.
+      const synced = await backupOf('svc-3-synced');
+      const uid = (await getJson(['backups.velero.io', synced, '-n', veleroNamespace])).metadata.uid;
+      await kubectlOk(['delete', 'backups.velero.io', synced, '-n', veleroNamespace]);
+      const minute = sim.timing.veleroSyncPeriodMs;
+      sim.timing.veleroSyncPeriodMs = 500;
+      try {
+        sim.kick();
+        const back = await getUntil(
+          ['backups.velero.io', synced, '-n', veleroNamespace],
+          (o) => !!o && o.metadata.uid !== uid,
+          'the Backup synced back',
+        );
+        expect(back?.status?.phase).toBe('Completed');
+        sim.objectStore.delete(`${veleroNamespace}/${synced}`);
+        await waitGone([`backups.velero.io/${synced}`, '-n', veleroNamespace]);
+      } finally {
+        sim.timing.veleroSyncPeriodMs = minute;
+      }
+      // The location lost while a backup runs: it cannot upload, and fails.
+      sim.setFaults({ hangBackups: new Set(['svc-3']) });
+      await apply(operation(opsNs, 'svc-3', 'svc-3-lost', location));
+      const lost = await until(
+        async () => (await tryGet(['operation', 'svc-3-lost', '-n', opsNs]))?.status?.backupRef?.name as string,
+        'the Velero Backup',
+      );
+      await waitFor([`backups.velero.io/${lost}`, '-n', veleroNamespace], '{.status.phase}=InProgress');
+      sim.setFaults({ hangBackups: new Set(), storageLocationPhases: new Map([[location, 'Unavailable']]) });
+      try {
+        await waitFor([`backups.velero.io/${lost}`, '-n', veleroNamespace], '{.status.phase}=Failed');
+        const b = await getJson(['backups.velero.io', lost, '-n', veleroNamespace]);
+        expect(b.status?.failureReason).toMatch(/error uploading backup/);
+      } finally {
+        await setLocation('Available');
+      }
     });
 
     test.each(['Restore', 'Upgrade'] as const)(
@@ -1095,6 +1206,7 @@ describe('sandbox fault switches (a ConfigMap a user flips with kubectl)', () =>
     await ensureVeleroLocation(kube, { name: location });
     await seedApps(kube, ns, 1, { prefix: 'fa', volumes: 0, notBackupCapableEvery: 0 });
     world = await startWorld({
+      velero: 'simulated',
       kubeconfig: adminKubeconfig(),
       sim: { namespaces: [ns], clusterNamespace: ns, latency: 'fast' },
       faultsConfigMap: { namespace: ns, storageLocation: location },
@@ -1184,7 +1296,7 @@ describe('the stand-in chart and the world around it (a control plane of its own
   const sink = logSink('chart-world');
 
   beforeAll(async () => {
-    world = await startWorld({ log: sink.log });
+    world = await startWorld({ log: sink.log, velero: 'simulated' });
     kube = clientFor(world.kubeconfig);
   }, 120_000);
 

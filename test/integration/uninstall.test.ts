@@ -16,7 +16,8 @@ describe('kubectl vw uninstall', () => {
   const helm = () => join(toolsBinDir(), 'helm');
 
   beforeAll(async () => {
-    world = await startWorld();
+    // The simulated Velero: a test below makes one application's backup fail on demand.
+    world = await startWorld({ velero: 'simulated' });
     kubeconfig = world.kubeconfig;
     client = adminClient(kubeconfig);
     await seedSandbox(kubeconfig, { apps: 6, namespaces: 2, helmBin: helm(), odooUrl: world.odoo.url });

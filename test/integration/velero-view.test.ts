@@ -50,7 +50,13 @@ describe('one view of Velero', () => {
   };
 
   beforeAll(async () => {
-    world = await startWorld({ sim: { latency: 'fast', veleroNamespace: veleroNs }, faultsConfigMap: false });
+    // The simulated Velero: this test writes BackupStorageLocations' status by hand, and Velero's
+    // namespace is one the real server was not started in.
+    world = await startWorld({
+      velero: 'simulated',
+      sim: { latency: 'fast', veleroNamespace: veleroNs },
+      faultsConfigMap: false,
+    });
     kubeconfig = world.kubeconfig;
     const seeded = await seedSandbox(kubeconfig, {
       apps: 3,

@@ -33,6 +33,8 @@ export interface ControlPlane {
 
 export interface StartOptions {
   log?: (s: string) => void;
+  /** What scripts/build-tools.sh builds when a binary is missing (default: everything; `demo`: what the sandbox needs). */
+  buildTargets?: string[];
 }
 
 export const adminContext = 'vw-test-admin';
@@ -43,7 +45,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   if (process.env.USE_EXISTING_CLUSTER === 'true') return useExistingCluster(log);
 
   const started = Date.now();
-  const bins = await findBinaries(log);
+  const bins = await findBinaries(log, opts.buildTargets);
   const dir = await mkdtemp(join(tmpdir(), 'vw-control-plane-'));
   trackTempDir(dir);
   const daemons: Daemon[] = [];

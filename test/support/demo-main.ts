@@ -18,8 +18,15 @@ const styled = process.stderr.isTTY === true && !process.env.NO_COLOR;
 const say = (s: string) => process.stderr.write(styled ? `\n\x1b[1m### ${s}\x1b[0m\n` : `\n### ${s}\n`);
 
 async function main() {
-  say('starting a control plane, a fake Odoo and the simulated operator');
+  // The real Velero unless asked for the simulated one (npm run demo -- --simulated-velero).
+  const simulated = process.argv.includes('--simulated-velero');
+  say(
+    `starting a control plane, ${simulated ? 'the simulated' : 'the real'} Velero, a fake Odoo and the simulated operator`,
+  );
   const world = await startWorld({
+    velero: simulated ? 'simulated' : 'real',
+    // Only what the demo needs is built on a bare clone: no krew, no rcodesign.
+    buildTargets: ['demo'],
     log: (l) => process.stderr.write(`  ${l}\n`),
     // The operator checks Odoo's health every 10 minutes here, so the decommission preflight
     // still sees the Odoo it saw at registration when the demo takes it down just before.
@@ -74,6 +81,8 @@ async function main() {
     await step('vw', 'status');
     await step('vw', 'pause', '--all');
     await step('vw', 'backup', '--all', '--ttl', '8760h');
+    // What Velero itself recorded of them (with the real one: its phases, expiry, storage location).
+    await kubectl('-n', 'velero', 'get', 'backups.velero.io');
     say('Odoo goes down: the Cluster finalizer cannot drain');
     await setOdoo('down');
     const stuck = await kubectl('vw', 'decommission', '--yes', '--timeout', '20s');

@@ -47,6 +47,7 @@ export const upstream = {
     true,
   ),
   backupStorageLocations: r('velero.io', 'v1', 'backupstoragelocations', 'BackupStorageLocation', true),
+  deleteBackupRequests: r('velero.io', 'v1', 'deletebackuprequests', 'DeleteBackupRequest', true),
   volumeSnapshots: r('snapshot.storage.k8s.io', 'v1', 'volumesnapshots', 'VolumeSnapshot', true),
   volumeSnapshotContents: r('snapshot.storage.k8s.io', 'v1', 'volumesnapshotcontents', 'VolumeSnapshotContent', false),
   volumeSnapshotClasses: r('snapshot.storage.k8s.io', 'v1', 'volumesnapshotclasses', 'VolumeSnapshotClass', false),

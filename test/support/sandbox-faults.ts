@@ -3,6 +3,7 @@ import type { FakeOdoo, OdooMode } from './fake-odoo';
 import { Informer, isAlreadyExists, type Kube, type KubeObject } from './kube';
 import { core } from './kinds';
 import type { BackupOutcome, SimOperator } from './sim-operator';
+import type { ObjectStore } from './velero';
 
 // Fault switches a sandbox user flips with kubectl alone: a ConfigMap (default: sandbox-faults
 // in namespace default) whose keys the fake Odoo and the simulated world obey within a moment.
@@ -11,6 +12,12 @@ import type { BackupOutcome, SimOperator } from './sim-operator';
 //   odooSlowMs: <ms>                                                (slow's delay; default 2000)
 //   backups: succeed | fail | hang | partial                        (what Velero does with backups)
 //   storageLocation: Available | Unavailable                        (the default location's phase)
+//
+// With the real Velero these act on what it depends on, and Velero does the rest: fail makes the
+// object store refuse writes (the backup fails uploading), Unavailable makes it refuse everything
+// (Velero's validation marks the location Unavailable, new backups fail validation), hang and
+// partial make the storage driver never take snapshots (the backup waits; partial with a short
+// csiSnapshotTimeout, so it ends PartiallyFailed).
 //
 //   kubectl -n default patch configmap sandbox-faults --type merge -p '{"data":{"odoo":"down"}}'
 
@@ -73,6 +80,8 @@ export async function watchSandboxFaults(opts: {
   kube: Kube;
   odoo?: FakeOdoo;
   sim?: SimOperator;
+  /** The real Velero's object store: backups=fail and storageLocation=Unavailable act on it. */
+  store?: ObjectStore;
   namespace?: string;
   name?: string;
   /** Which BackupStorageLocation `storageLocation` sets (default aws-primary). */
@@ -119,6 +128,12 @@ export async function watchSandboxFaults(opts: {
     }
     if (backups) applied.backups = backups;
     if (phase) applied.storageLocation = phase;
+    if (opts.store && (backups || phase)) {
+      const mode =
+        applied.storageLocation === 'Unavailable' ? 'deny-all' : applied.backups === 'fail' ? 'deny-writes' : 'ok';
+      await opts.store.setMode(mode);
+      log(`${name}: object store ${mode}`);
+    }
     generation++;
   };
 

@@ -5,13 +5,14 @@ import { seedSandbox, startWorld } from './sandbox';
 import { sandboxFaultsExample } from './sandbox-faults';
 
 // `npm run sandbox`: a control plane with an installed vworkspace-operator to try the plugins on.
-// Starts etcd, kube-apiserver and kube-controller-manager, a fake Odoo and the simulated operator,
-// seeds an installation, prints how to reach it, and runs until Ctrl-C (or SIGTERM).
+// Starts etcd, kube-apiserver and kube-controller-manager, the real Velero (velero server, its
+// object store and the CSI snapshot-controller), a fake Odoo and the simulated operator, seeds an
+// installation, prints how to reach it, and runs until Ctrl-C (or SIGTERM).
 //
-//   npm run sandbox -- --apps 36 --namespaces 6 [--verbose]
+//   npm run sandbox -- --apps 36 --namespaces 6 [--simulated-velero] [--verbose]
 //   (or VW_SANDBOX_APPS / VW_SANDBOX_NAMESPACES)
 
-const usage = `usage: npm run sandbox -- [--apps N] [--namespaces M] [--not-backup-capable-every K] [--verbose]`;
+const usage = `usage: npm run sandbox -- [--apps N] [--namespaces M] [--not-backup-capable-every K] [--simulated-velero] [--verbose]`;
 
 function count(flag: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
@@ -31,6 +32,7 @@ async function main() {
         apps: { type: 'string' },
         namespaces: { type: 'string' },
         'not-backup-capable-every': { type: 'string' },
+        'simulated-velero': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -51,9 +53,12 @@ async function main() {
 
   log('starting the control plane (first run builds the Kubernetes binaries: many minutes)...');
   const started = Date.now();
+  const simulated = values['simulated-velero'] === true;
   const world = await startWorld({
     log: (line) => log(`[world] ${line}`),
     sim: { log: verbose ? (line) => log(`[sim-operator] ${line}`) : () => {} },
+    velero: simulated ? 'simulated' : 'real',
+    buildTargets: ['demo'],
   });
   let stopping = false;
   const stop = async (signal: string) => {
@@ -87,10 +92,12 @@ async function main() {
       `# vworkspace sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
       `#   helm release   ${summary.release} (keepCrds=true)`,
       `#   Cluster        ${summary.cluster} -> fake Odoo ${world.odoo.url}`,
-      `#   Velero         BackupStorageLocation ${summary.storageLocation} (Available); VolumeSnapshotClass ${summary.snapshotClass}`,
+      world.velero
+        ? `#   Velero         velero server (real, pid ${world.velero.pid}, log ${world.velero.logFile}) -> object store ${world.velero.store.url}, bucket ${world.velero.store.bucket}; BackupStorageLocation ${summary.storageLocation}; CSI snapshot-controller; VolumeSnapshotClass ${summary.snapshotClass}`
+        : `#   Velero         simulated; BackupStorageLocation ${summary.storageLocation} (Available); VolumeSnapshotClass ${summary.snapshotClass}`,
       `#   apps           ${summary.apps.length} ApplicationInstances in ${summary.namespaces.join(', ')}; ${notCapable} without backup capability`,
-      `#   volumes        ${volumes} PVCs bound to PVs (${retained} Retain, ${volumes - retained} Delete)`,
-      `#   operator       simulated: pauses, backups, decommission; Deployment ${operatorDeploymentName} shows it running`,
+      `#   volumes        ${volumes} PVCs bound to CSI PVs (${retained} Retain, ${volumes - retained} Delete); the storage driver is simulated`,
+      `#   operator       simulated: pauses, backups (it makes the Velero Backups), decommission; Deployment ${operatorDeploymentName} shows it running`,
       `#   faults         ConfigMap ${summary.faults ?? '(none)'}: odoo up|down|failing|slow, backups succeed|fail|hang|partial, storageLocation Available|Unavailable`,
       `#                  e.g. ${sandboxFaultsExample()}`,
       '# try: kubectl vw status; kubectl vw uninstall --dry-run',

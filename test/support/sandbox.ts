@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chartDir, installOperatorChart } from './chart';
 import {
   apiVersionOf,
@@ -22,7 +26,9 @@ import {
   type SandboxFaultsWatch,
   watchSandboxFaults,
 } from './sandbox-faults';
-import { SimOperator, type SimOperatorOptions } from './sim-operator';
+import { realVeleroControllers, SimOperator, type SimOperatorOptions } from './sim-operator';
+import { type RealVelero, type RealVeleroOptions, startRealVelero } from './velero';
+import { csiDriverName } from './sim-operator/csi-driver';
 import { instanceLabel, operationNamespaceLabel } from './sim-operator/operations';
 
 export { chartDir, installOperatorChart };
@@ -38,8 +44,8 @@ export const seedNamespaceLabel = 'vworkspace.io/seed-namespace';
 export const sandboxClusterName = 'cluster-sandbox-1';
 export const snapshotClassName = 'csi-rbd';
 export const storageClassName = 'csi-rbd';
-/** The CSI driver the seeded PVs and the VolumeSnapshotClass name (none runs). */
-export const volumeDriver = 'rbd.csi.ceph.com';
+/** The CSI driver the seeded PVs and the VolumeSnapshotClass name (the simulator plays it: sim-operator/csi-driver.ts). */
+export const volumeDriver = csiDriverName;
 
 /** The test world's client (kube.ts), as seeding and tests use it. */
 export type WorldClient = Kube;
@@ -74,8 +80,9 @@ export async function ensureNamespace(client: WorldClient, name: string, labels?
 }
 
 /**
- * Velero's namespace and a BackupStorageLocation in the given phase, as Velero's validation
- * leaves it (Velero's CRD has no status subresource).
+ * Velero's namespace and a BackupStorageLocation in the given phase, as the simulated Velero's
+ * validation leaves it (Velero's CRD has no status subresource). A location a real Velero serves
+ * (one with an s3Url: startRealVelero made it) is left to that Velero: its phase is its to write.
  */
 export async function ensureVeleroLocation(
   client: WorldClient,
@@ -83,6 +90,8 @@ export async function ensureVeleroLocation(
 ) {
   const name = opts.name ?? defaultStorageLocation;
   await ensureNamespace(client, veleroNamespace);
+  const existing = await client.find(upstream.backupStorageLocations, name, veleroNamespace);
+  if ((existing?.spec as { config?: { s3Url?: string } } | undefined)?.config?.s3Url) return;
   await ensure(client, upstream.backupStorageLocations, {
     apiVersion: apiVersionOf(upstream.backupStorageLocations),
     kind: upstream.backupStorageLocations.kind,
@@ -148,6 +157,11 @@ export interface SeedAppsOptions {
   notBackupCapableEvery?: number;
   /** PVCs per app, alternating 1 and 2 when 'mixed' (default), none when 0. */
   volumes?: number | 'mixed';
+  /**
+   * What backs the PVs: csi (default: the driver the VolumeSnapshotClass names, so Velero's CSI
+   * path snapshots them) or hostPath (a volume Velero cannot snapshot, which it skips silently).
+   */
+  volumeSource?: 'csi' | 'hostPath';
   /** Seed the apps already paused (step 1 done). */
   paused?: boolean;
   labels?: Record<string, string>;
@@ -170,7 +184,7 @@ export interface SeededApp {
 
 /**
  * One app's PVs and PVCs, bound to each other as the PV controller would leave them (claimRef on
- * the PV, volumeName on the PVC, both phase Bound); some PVs Retain, others Delete, csi or hostPath.
+ * the PV, volumeName on the PVC, both phase Bound); some PVs Retain, others Delete.
  */
 async function seedVolumes(
   client: WorldClient,
@@ -178,6 +192,7 @@ async function seedVolumes(
   app: string,
   count: number,
   index: number,
+  source: 'csi' | 'hostPath',
 ): Promise<SeededVolume[]> {
   const volumes: SeededVolume[] = [];
   for (let v = 0; v < count; v++) {
@@ -186,7 +201,7 @@ async function seedVolumes(
     const pv = `pv-${namespace}-${pvc}`.slice(0, 253);
     const size = v === 0 ? '5Gi' : '1Gi';
     const reclaimPolicy = (index + v) % 3 === 0 ? 'Delete' : 'Retain';
-    const csi = (index + v) % 2 === 0;
+    const csi = source === 'csi';
     const labels = { [instanceLabel]: app, 'app.kubernetes.io/part-of': 'vworkspace', [seedNamespaceLabel]: namespace };
     await ensure(client, core.persistentVolumes, {
       apiVersion: 'v1',
@@ -254,7 +269,8 @@ export async function seedApps(
       metadata: {
         name,
         namespace,
-        labels: { 'app.kubernetes.io/name': entry.name, ...opts.labels },
+        // The instance label too: the operator's Velero Backup of the application selects by it.
+        labels: { 'app.kubernetes.io/name': entry.name, [instanceLabel]: name, ...opts.labels },
         ...(opts.paused ? { annotations: { [pauseAnnotation]: pauseValue } } : {}),
       },
       spec: {
@@ -267,7 +283,7 @@ export async function seedApps(
         backup: { capable: backupCapable },
       },
     });
-    const volumes = await seedVolumes(client, namespace, name, volumeCount, index);
+    const volumes = await seedVolumes(client, namespace, name, volumeCount, index, opts.volumeSource ?? 'csi');
     return { namespace, name, backupCapable, volumes };
   });
 }
@@ -386,6 +402,8 @@ export interface World {
   sim: SimOperator;
   /** The sandbox-faults ConfigMap watch (unless turned off). */
   faults?: SandboxFaultsWatch;
+  /** The real Velero (velero server, its object store, the snapshot-controller); absent with the simulated one. */
+  velero?: RealVelero;
   /** Present when startWorld started the control plane. */
   controlPlane?: Pick<ControlPlane, 'adminKubeconfig' | 'binDir' | 'dir' | 'signal' | 'stop'>;
   stop(): Promise<void>;
@@ -402,9 +420,43 @@ export interface WorldOptions {
    * storageLocation switching aws-primary); false to ignore it.
    */
   faultsConfigMap?: boolean | { namespace?: string; name?: string; storageLocation?: string };
+  /**
+   * Which Velero plays Velero (default real: velero server out of cluster, see velero.ts; its
+   * options may be given). `simulated` is the simulator's stand-in (sim-operator/velero.ts), for
+   * the fault campaign and benchmarks, where speed matters more than Velero's own behaviour.
+   */
+  velero?: 'real' | 'simulated' | Partial<Omit<RealVeleroOptions, 'kubeconfig'>>;
+  /** The build script's targets if a binary is missing (default all; the sandbox and demo: `demo`). */
+  buildTargets?: string[];
 }
 
-/** A control plane (started here or given), a fake Odoo and a running simulated world. */
+/** The real Velero for a world: bin and work dirs from its control plane (or the test run's). */
+async function startWorldVelero(
+  opts: WorldOptions,
+  kubeconfig: string,
+  controlPlane: World['controlPlane'],
+  stack: (() => Promise<void>)[],
+): Promise<RealVelero> {
+  const given = typeof opts.velero === 'object' ? opts.velero : {};
+  const binDir = given.binDir ?? controlPlane?.binDir ?? process.env.VW_TEST_BIN_DIR;
+  if (!binDir) throw new Error('the real Velero needs the tools bin dir (scripts/build-tools.sh): none is known');
+  let dir = given.dir;
+  if (!dir) {
+    dir = await mkdtemp(join(controlPlane?.dir ?? tmpdir(), 'velero-'));
+    if (!controlPlane) {
+      const made = dir;
+      stack.push(async () => rmSync(made, { recursive: true, force: true }));
+    }
+  }
+  // Two at a time, as an installation with many applications would run it: with Velero's default
+  // of one, v1.18 starts each queued backup only at its queue's one-minute recheck (README, "The
+  // test world"). Backups of one namespace still run one after another.
+  const velero = await startRealVelero({ log: opts.log, concurrentBackups: 2, ...given, binDir, dir, kubeconfig });
+  stack.push(() => velero.stop());
+  return velero;
+}
+
+/** A control plane (started here or given), the real Velero, a fake Odoo and the simulated operator. */
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const stack: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -416,14 +468,26 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     let controlPlane: World['controlPlane'];
     if (!kubeconfig) {
       const { startControlPlane } = await import('./control-plane');
-      const cp = await startControlPlane({ log: opts.log });
+      const cp = await startControlPlane({ log: opts.log, buildTargets: opts.buildTargets });
       stack.push(() => cp.stop());
       controlPlane = cp;
       kubeconfig = cp.adminKubeconfig;
     }
+    const real = opts.velero !== 'simulated';
+    const velero = real ? await startWorldVelero(opts, kubeconfig, controlPlane, stack) : undefined;
     const odoo = await startFakeOdoo();
     stack.push(() => odoo.stop());
-    const sim = new SimOperator({ log: opts.log, ...opts.sim, kubeconfig, odooUrl: opts.sim?.odooUrl ?? odoo.url });
+    const sim = new SimOperator({
+      log: opts.log,
+      ...(real ? { controllers: realVeleroControllers } : {}),
+      ...opts.sim,
+      // With the real Velero the simulator never plays it, whatever controllers a test names.
+      ...(real && opts.sim?.controllers ? { controllers: opts.sim.controllers.filter((c) => c !== 'velero') } : {}),
+      // The simulated Velero configured as the real one here is (--concurrent-backups=2).
+      ...(real ? {} : { timing: { veleroConcurrentBackups: 2, ...opts.sim?.timing } }),
+      kubeconfig,
+      odooUrl: opts.sim?.odooUrl ?? odoo.url,
+    });
     await sim.start();
     stack.push(() => sim.stop());
     let faults: SandboxFaultsWatch | undefined;
@@ -431,11 +495,11 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       const where = typeof opts.faultsConfigMap === 'object' ? opts.faultsConfigMap : {};
       const kube = clientFor(kubeconfig);
       stack.push(async () => kube.close());
-      faults = await watchSandboxFaults({ kube, odoo, sim, log: opts.log, ...where });
+      faults = await watchSandboxFaults({ kube, odoo, sim, store: velero?.store, log: opts.log, ...where });
       const watch = faults;
       stack.push(async () => watch.stop());
     }
-    return { kubeconfig, odoo, sim, faults, controlPlane, stop };
+    return { kubeconfig, odoo, sim, faults, velero, controlPlane, stop };
   } catch (err) {
     await stop();
     throw err;

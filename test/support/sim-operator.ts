@@ -4,6 +4,7 @@ import { Informer, Kube, type KubeObject, objectKey } from './kube';
 import { core } from './kinds';
 import { applicationInstanceController } from './sim-operator/application-instances';
 import { clusterController } from './sim-operator/clusters';
+import { csiDriverController } from './sim-operator/csi-driver';
 import {
   type Controller,
   defaultFaults,
@@ -22,7 +23,13 @@ import { fluxController } from './sim-operator/flux';
 import { operationController } from './sim-operator/operations';
 import { WorkQueue } from './sim-operator/queue';
 import { draw, type LatencyProfile, resolveTiming, type SimTiming } from './sim-operator/timing';
-import { storageLocationController, veleroController } from './sim-operator/velero';
+import {
+  deletionController,
+  type SimObjectStore,
+  storageLocationController,
+  syncController,
+  veleroController,
+} from './sim-operator/velero';
 import { volumeController } from './sim-operator/volumes';
 
 export type {
@@ -70,7 +77,8 @@ export type SimController =
   | 'volumes'
   | 'velero'
   | 'flux'
-  | 'deployments';
+  | 'deployments'
+  | 'csiDriver';
 
 export const allControllers: SimController[] = [
   'applicationInstances',
@@ -80,7 +88,11 @@ export const allControllers: SimController[] = [
   'velero',
   'flux',
   'deployments',
+  'csiDriver',
 ];
+
+/** With a real Velero: every controller but the simulated Velero's. */
+export const realVeleroControllers: SimController[] = allControllers.filter((c) => c !== 'velero');
 
 export interface SimOperatorOptions {
   kubeconfig: string;
@@ -108,6 +120,14 @@ export interface SimOperatorOptions {
    * uninstall) or a scale to 0 stops reconciling until it is back (default true).
    */
   followDeployment?: boolean;
+  /** The CSI driver the storage driver stand-in serves (default rbd.csi.ceph.com, the seeded volumes'). */
+  csiDriver?: string;
+  /**
+   * The csiSnapshotTimeout on the Velero Backups the operator makes (default 10m0s; while
+   * faults.backupOutcome is partial, 15s, so that a snapshot the driver never takes ends the
+   * backup PartiallyFailed soon).
+   */
+  csiSnapshotTimeout?: string;
   /** Which controllers run (default all). */
   controllers?: SimController[];
   faults?: Partial<SimFaults>;
@@ -157,6 +177,11 @@ export class SimOperator {
   /** Runtime-switchable faults; after changing them in place, call kick() (setFaults does). */
   readonly faults: SimFaults;
   readonly timing: SimTiming;
+  /**
+   * What the simulated Velero wrote to object storage (its finished Backups): outlives a crash or
+   * restart, as a bucket would. A test removes an entry to play data lost from the store.
+   */
+  readonly objectStore: SimObjectStore = new Map();
   private readonly opts: SimOperatorOptions;
   private readonly log: (line: string) => void;
   private proc?: Process;
@@ -238,10 +263,13 @@ export class SimOperator {
     if (wanted.has('volumes')) list.push(volumeController((ns) => this.inScope(ns), namespaces));
     if (wanted.has('velero')) {
       const installed = () => this.veleroInstalled;
-      list.push(veleroController(this.veleroNamespace, installed));
+      list.push(veleroController(this.veleroNamespace, installed, this.objectStore));
+      list.push(deletionController(this.veleroNamespace, installed, this.objectStore));
+      list.push(syncController(this.veleroNamespace, installed, this.objectStore));
       list.push(storageLocationController(this.veleroNamespace, installed));
     }
     if (wanted.has('flux')) list.push(fluxController(namespaces, () => this.fluxInstalled));
+    if (wanted.has('csiDriver')) list.push(csiDriverController(this.opts.csiDriver));
     if (wanted.has('deployments') && this.managesDeployments) {
       list.push(
         deploymentController({
@@ -376,6 +404,7 @@ export class SimOperator {
         odooUrl: this.opts.odooUrl,
         veleroNamespace: this.veleroNamespace,
         clusterNamespace: this.clusterNamespace,
+        csiSnapshotTimeout: this.opts.csiSnapshotTimeout ?? '10m0s',
         odooTimeoutMs: this.opts.odooTimeoutMs ?? 5_000,
         healthIntervalMs: this.opts.healthIntervalMs ?? 10_000,
         userAgent,
@@ -405,6 +434,7 @@ export class SimOperator {
       );
       group.queues.push(queue);
       group.known.push(known);
+      const informers: Informer[] = [];
       controller.watches.forEach((source, index) => {
         for (const namespace of source.namespaces) {
           const keyOf = source.keyOf ?? objectKey;
@@ -424,9 +454,11 @@ export class SimOperator {
             if (source.predicate && !source.predicate(type, obj, old)) return;
             queue.add(key);
           });
+          informers.push(informer);
           listed.push(informer.start());
         }
       });
+      controller.started?.(informers);
     }
     try {
       await Promise.all(listed);

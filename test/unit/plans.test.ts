@@ -8,7 +8,8 @@ import {
   pausedAt,
 } from '../../lib/operator/final-backup';
 import { pauseAnnotation, pausedByAnnotation, suspendedByAnnotation } from '../../lib/operator/names';
-import type { Operation, VeleroBackup } from '../../lib/operator/schemas';
+import type { Claim, DeleteBackupRequest, Operation, VeleroBackup } from '../../lib/operator/schemas';
+import { veleroEvidence } from '../../lib/operator/velero-backup';
 import { pauseInstanceChange, suspendHelmReleaseChange } from '../../lib/steps/pause';
 import { resumeInstanceChange, unsuspendHelmReleaseChange } from '../../lib/steps/resume';
 import { planItem } from '../../lib/steps/backup/plan';
@@ -104,7 +105,8 @@ describe('final backups', () => {
     expect(state(op('Succeeded'), backup('PartiallyFailed'))).toBe('velero-failed');
     expect(state(op('Succeeded'), backup('FailedValidation'))).toBe('velero-failed');
     expect(state(op('Succeeded'), backup('Finalizing'))).toBe('running');
-    expect(state(op('Succeeded'), backup('Deleting'))).toBe('expired');
+    expect(state(op('Succeeded'), backup('Deleting'))).toBe('deleting');
+    expect(state(op('Succeeded'), backup('Deleting', '2026-11-27T11:00:00Z'))).toBe('expired');
     expect(state(op('Succeeded'), undefined)).toBe('velero-missing');
     expect(state(op('Succeeded'), backup('Completed', '2026-11-27T11:00:00Z'))).toBe('expired');
     expect(state(op('Succeeded'), backup('Completed', '2026-11-28T06:00:00Z'))).toBe('expiring');
@@ -164,6 +166,70 @@ describe('final backups', () => {
     const v = judgeFinalBackup(op('Failed', 'VolumeSnapshotFailed'), backup('PartiallyFailed'), ctx);
     expect(v.state).toBe('failed');
     expect(v.backup?.status?.phase).toBe('PartiallyFailed');
+  });
+
+  describe('what Velero says beside the phase', () => {
+    const b = (status: object, spec: object = {}) =>
+      ({
+        metadata: { name: 'b', namespace: 'velero', uid: 'u-1' },
+        spec: { includedNamespaces: ['shop'], snapshotVolumes: true, ...spec },
+        status: {
+          phase: 'Completed',
+          expiration: '2027-11-27T10:30:00Z',
+          startTimestamp: '2026-11-27T10:31:00Z',
+          ...status,
+        },
+      }) as unknown as VeleroBackup;
+    const dbr = (phase: string | undefined, uid = 'u-1') => ({
+      metadata: { name: 'b-x2k', namespace: 'velero', labels: { 'velero.io/backup-uid': uid } },
+      spec: { backupName: 'b' },
+      status: phase ? { phase } : undefined,
+    });
+    const claim = (name: string, labels: Record<string, string> = {}, created = '2026-11-27T10:00:00Z') => ({
+      metadata: { name, namespace: 'shop', labels, creationTimestamp: created },
+      spec: { volumeName: `pv-${name}` },
+      status: { phase: 'Bound' },
+    });
+    const judged = (backup: VeleroBackup, requests: object[] = [], claims: object[] = []) =>
+      judgeFinalBackup(op('Succeeded'), backup, {
+        ...ctx,
+        velero: veleroEvidence(requests as DeleteBackupRequest[], claims as Claim[]),
+      });
+
+    it('a DeleteBackupRequest not yet processed stops a Completed backup counting at once', () => {
+      expect(judged(b({}), [dbr(undefined)]).state).toBe('deleting');
+      expect(judged(b({}), [dbr('InProgress', 'another-uid')]).state).toBe('deleting');
+      expect(judged(b({}), [dbr('Processed', 'u-1')]).detail).toMatch(/DeleteBackupRequest b-x2k \(Processed\)/);
+      // processed for an earlier Backup of that name: not about this one
+      expect(judged(b({}), [dbr('Processed', 'u-0')]).state).toBe('counts');
+    });
+
+    it('a Completed backup that captured none of the bound claims it covered: volumes not captured (0 of N)', () => {
+      const claims = [claim('data', { app: 'web' }), claim('logs', { app: 'web' }), claim('other', { app: 'db' })];
+      const v = judged(b({}, { labelSelector: { matchLabels: { app: 'web' } } }), [], claims);
+      expect(v.state).toBe('volumes-not-captured');
+      expect(v.detail).toMatch(/^volumes not captured \(0 of 2\)/);
+      expect(judged(b({ csiVolumeSnapshotsAttempted: 2, csiVolumeSnapshotsCompleted: 2 }), [], claims).state).toBe(
+        'counts',
+      );
+      expect(judged(b({ volumeSnapshotsCompleted: 1 }), [], claims).state).toBe('counts');
+      expect(judged(b({ backupItemOperationsCompleted: 3 }), [], claims).state).toBe('counts');
+      // not asked to snapshot, or file-system backup asked instead, or nothing to capture
+      expect(judged(b({}, { snapshotVolumes: false }), [], claims).state).toBe('counts');
+      expect(judged(b({}, { defaultVolumesToFsBackup: true }), [], claims).state).toBe('counts');
+      expect(judged(b({}, { includedNamespaces: ['crm'] }), [], claims).state).toBe('counts');
+      // a claim made after the backup started was not the backup's to capture
+      expect(judged(b({}), [], [claim('late', {}, '2026-11-27T11:00:00Z')]).state).toBe('counts');
+      expect(judged(b({}), [], [{ ...claim('unbound'), status: { phase: 'Pending' } }]).state).toBe('counts');
+    });
+
+    it('names the queue position, the validation errors and the failure', () => {
+      expect(judged(b({ phase: 'Queued', queuePosition: 3 })).detail).toBe('Velero backup Queued (position 3)');
+      expect(judged(b({ phase: 'ReadyToStart' })).state).toBe('running');
+      expect(
+        judged(b({ phase: 'FailedValidation', validationErrors: ['location aws-primary is Unavailable'] })).detail,
+      ).toBe('Velero backup FailedValidation: location aws-primary is Unavailable');
+    });
   });
 
   it('a Restore, another engine or another application is not a final backup of this one', () => {

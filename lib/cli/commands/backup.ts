@@ -8,7 +8,7 @@ import { type BackupPlan, planBackup, validateTtl } from '../../steps/backup/pla
 import { type BackupRecord, conflictFix, describeActions, summarizeBackups } from '../../steps/backup/summary';
 import { backupHintFlags, hintFlags } from '../hints';
 import { vwCommand } from '../../steps/hints';
-import { waitForBackups } from '../../steps/backup/wait';
+import { veleroWaitingPhases, waitForBackups } from '../../steps/backup/wait';
 import { backupNeeds } from '../../steps/needs';
 import { requireAccess, requireOperatorCrds } from '../../steps/preflight';
 import type { DryRunMode } from '../../steps/results';
@@ -51,10 +51,23 @@ export const backupNeedsOf = (o: BackupOptions, scope: string | undefined) =>
 /** What this run's hints repeat: its connection flags, margin and final-backup parameters. */
 const backupHints = (o: BackupOptions) => hintFlags(o, o.marginMs, backupHintFlags(o.parameters, o.veleroNamespace));
 
-/** Where the backups waited for stand: a count per phase, and the slowest unfinished ones. */
+/** Velero's phases, in the order a Backup goes through them (v1.18 queues backups). */
+const veleroOrder = ['New', 'Queued', 'ReadyToStart', 'InProgress', 'WaitingForPluginOperations', 'Finalizing'];
+
+/**
+ * Where the backups waited for stand: a count per phase, the Velero phases of those still running
+ * (how many wait in Velero's queue), and the slowest unfinished ones.
+ */
 function backupProgress(deps: StepDeps, total: number) {
   const phases = new Map<string, string>();
+  const velero = new Map<string, string>();
   const since = new Map<string, number>();
+  const inVelero = (sep: string) => {
+    const c = new Map<string, number>();
+    for (const [k, p] of velero) if (phases.get(k) === 'Running') c.set(p, (c.get(p) ?? 0) + 1);
+    const shown = [...c].sort((a, b) => veleroOrder.indexOf(a[0]) - veleroOrder.indexOf(b[0]));
+    return shown.map(([p, n]) => `${p} ${n}`).join(sep);
+  };
   const counts = () => {
     const c: Record<string, number> = {};
     for (const p of phases.values()) c[p] = (c[p] ?? 0) + 1;
@@ -74,18 +87,23 @@ function backupProgress(deps: StepDeps, total: number) {
       if (!since.has(key)) since.set(key, deps.clock.monotonic());
       phases.set(key, phase);
     },
+    veleroSeen(key: string, phase: string) {
+      velero.set(key, phase);
+    },
     /** On a terminal: a bar, the count per phase and the three slowest, redrawn in place. */
     bar() {
       const c = counts();
       const filled = total ? Math.round((c.done / total) * 24) : 24;
       const counted = ['Pending', 'Running', 'Succeeded', 'Failed'].map((p) => `${p} ${c[p] ?? 0}`).join('  ');
       const slow = slowest(3);
-      return `[${'#'.repeat(filled)}${'.'.repeat(24 - filled)}] ${c.done}/${total}  ${counted}${slow.length ? `  slowest: ${slow.join(', ')}` : ''}`;
+      const v = inVelero('  ');
+      return `[${'#'.repeat(filled)}${'.'.repeat(24 - filled)}] ${c.done}/${total}  ${counted}${v ? `  Velero: ${v}` : ''}${slow.length ? `  slowest: ${slow.join(', ')}` : ''}`;
     },
-    /** Off a terminal, the heartbeat: "3 of 12 backups running, slowest odoo-7 4m10s". */
+    /** Off a terminal, the heartbeat: "3 of 12 backups running (Velero: Queued 2, InProgress 1), slowest odoo-7 4m10s". */
     heartbeat() {
       const [slow] = slowest(1);
-      return `${total - counts().done} of ${plural(total, 'backup')} running${slow ? `, slowest ${slow}` : ''}`;
+      const v = inVelero(', ');
+      return `${total - counts().done} of ${plural(total, 'backup')} running${v ? ` (Velero: ${v})` : ''}${slow ? `, slowest ${slow}` : ''}`;
     },
   };
 }
@@ -94,15 +112,20 @@ function backupProgress(deps: StepDeps, total: number) {
  * Phase: the wait. On a terminal a live count per phase and the slowest applications, redrawn in
  * place; off one, no progress, only a heartbeat line every 30 s while it waits.
  */
-async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: string | undefined, timeoutMs: number) {
+async function waitPhase(deps: StepDeps, applied: BackupApplyResult[], scope: string | undefined, o: BackupOptions) {
   const progress = backupProgress(deps, applied.length);
   deps.report.waiting(() => progress.heartbeat());
   try {
     return await waitForBackups(deps, applied, {
       namespace: scope,
-      timeoutMs,
+      veleroNamespace: o.veleroNamespace,
+      timeoutMs: o.timeoutMs,
       onPhase: (key, phase) => {
         progress.seen(key, phase);
+        deps.report.progress(progress.bar());
+      },
+      onVeleroPhase: (key, phase) => {
+        progress.veleroSeen(key, phase);
         deps.report.progress(progress.bar());
       },
     });
@@ -136,10 +159,12 @@ async function takeBackups(
   );
   let pending = new Set<string>();
   let timedOut = false;
+  let waitingInVelero = new Map<string, string>();
   if (o.wait && !deps.signal.aborted) {
-    const outcome = await waitPhase(deps, applied, scope, o.timeoutMs);
+    const outcome = await waitPhase(deps, applied, scope, o);
     pending = new Set(outcome.pending);
     timedOut = outcome.timedOut;
+    waitingInVelero = outcome.veleroPhases;
   }
   const judge = { now: deps.clock.now(), marginMs: o.marginMs, hint: backupHints(o) };
   const records = await summarizeBackups(deps.client, applied, pending, {
@@ -147,18 +172,26 @@ async function takeBackups(
     namespace: scope,
     veleroNamespace: o.veleroNamespace,
   });
-  return { records, timedOut };
+  return { records, timedOut, waitingInVelero };
+}
+
+/** What the Backups still pending were doing in Velero when the time ran out. */
+function queuedWords(waiting: Map<string, string>): string {
+  const queued = [...waiting.values()].filter((p) => veleroWaitingPhases.has(p)).length;
+  const running = waiting.size - queued;
+  if (!queued) return '';
+  return ` (${plural(queued, 'Velero backup')} still queued${running ? `, ${running} in progress` : ''}: Velero runs one backup at a time unless its server has --concurrent-backups)`;
 }
 
 /** The summary line on stderr and the exit code, from the records. */
 function verdict(
   deps: Deps,
   o: BackupOptions,
-  records: BackupRecord[],
-  timedOut: boolean,
+  run: { records: BackupRecord[]; timedOut: boolean; waitingInVelero: Map<string, string> },
   invalid: number,
   ms: number,
 ) {
+  const { records, timedOut } = run;
   const count = (...xs: BackupRecord['outcome'][]) => records.filter((r) => xs.includes(r.outcome)).length;
   const byOutcome: Record<string, number> = {};
   for (const r of records) byOutcome[r.outcome] = (byOutcome[r.outcome] ?? 0) + 1;
@@ -174,7 +207,7 @@ function verdict(
     if (timedOut)
       warn(
         deps.io,
-        'some backups did not finish within --timeout; re-run the same command to keep waiting (nothing is duplicated)',
+        `some backups did not finish within --timeout${queuedWords(run.waitingInVelero)}; re-run the same command to keep waiting (nothing is duplicated)`,
       );
     return o.wait ? ExitCode.timeout : ExitCode.ok;
   }
@@ -285,12 +318,12 @@ export async function runBackup(o: BackupOptions, deps: Deps): Promise<number> {
   }
   const started = deps.clock.monotonic();
   let stopped = deps.signal;
-  const { records, timedOut } = await withLock(deps, session, 'BackupResult', (lock) => {
+  const run = await withLock(deps, session, 'BackupResult', (lock) => {
     stopped = lock.signal;
     return takeBackups(stepDeps(deps, client, lock.signal), o, plan, scope, lock);
   });
-  printBackupRecords(deps.io, o.output, report, records);
-  const code = verdict(deps, o, records, timedOut, plan.invalid.length, deps.clock.monotonic() - started);
+  printBackupRecords(deps.io, o.output, report, run.records);
+  const code = verdict(deps, o, run, plan.invalid.length, deps.clock.monotonic() - started);
   throwIfInterrupted(stopped);
   return code;
 }

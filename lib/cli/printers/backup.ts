@@ -15,6 +15,8 @@ const outcomeText: Record<BackupRecord['outcome'], string> = {
   unknown: 'UNKNOWN',
   unpaused: 'NOT PAUSED',
   expired: 'EXPIRED',
+  deleting: 'BEING DELETED',
+  'volumes-not-captured': 'VOLUMES NOT CAPTURED',
   'velero-failed': 'VELERO FAILED',
   'velero-missing': 'VELERO MISSING',
   'location-missing': 'LOCATION GONE',

@@ -190,7 +190,11 @@ export async function planBackup(client: KubeClient, opts: BackupOptions): Promi
   const { instances, invalid } = await selectInstances(client, opts.selection);
   const scope = selectionScope(opts.selection);
   const listed = client.listIfServed(resources.operations, { namespace: scope });
-  const velero = await surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations: listed });
+  const velero = await surveyVelero(client, {
+    veleroNamespace: opts.veleroNamespace,
+    operations: listed,
+    claims: { namespace: scope },
+  });
   const operations = await listed;
   const apps = judgeApps(instances as KubeObject[], operations, velero, opts.judge);
   const taken = new Map<string, Set<string>>();

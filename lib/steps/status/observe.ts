@@ -101,7 +101,9 @@ export async function observeCluster(client: KubeClient, opts: { veleroNamespace
     clusters: listedClusters,
     cluster: parsed?.ok ? parsed.value : undefined,
     helmReleases: await settled(helmReleases),
-    velero: crdsInstalled ? await settled(velero) : { namespaces: [], backups: [], locations: new Map() },
+    velero: crdsInstalled
+      ? await settled(velero)
+      : { namespaces: [], backups: [], locations: new Map(), deleteRequests: [], claims: [] },
     release: namespace ? await settled(release) : undefined,
     record: await record,
   };

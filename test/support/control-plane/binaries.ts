@@ -22,6 +22,11 @@ export interface Binaries {
  * bin dir on its last stdout line.
  */
 export async function runBuildTools(targets: string[], log: (s: string) => void): Promise<string> {
+  return (await buildTools(targets, log)).binDir;
+}
+
+/** The build script's run: the bin dir (its last stdout line) and the other lines it printed. */
+async function buildTools(targets: string[], log: (s: string) => void): Promise<{ binDir: string; lines: string[] }> {
   const proc = execa(buildScript, targets, { cwd: repoRoot, reject: false, stdin: 'ignore', all: false });
   let pending = '';
   proc.stderr?.setEncoding('utf8');
@@ -37,19 +42,21 @@ export async function runBuildTools(targets: string[], log: (s: string) => void)
       result.exitCode === undefined ? result.message : `exit ${result.exitCode}; see the [build-tools] lines above`;
     throw new Error(`${buildScript} ${targets.join(' ')} failed (${why})`);
   }
-  const binDir = String(result.stdout).trim().split('\n').pop()?.trim();
+  const lines = String(result.stdout).trim().split('\n');
+  const binDir = lines.pop()?.trim();
   if (!binDir || !existsSync(binDir))
     throw new Error(`${buildScript} did not print its bin dir (stdout: ${String(result.stdout)})`);
-  return binDir;
+  return { binDir, lines };
 }
 
 /**
  * envtest's convention: KUBEBUILDER_ASSETS names a directory holding etcd and kube-apiserver (and
- * here, optionally, kube-controller-manager). Without it, the tools are built into the cache.
+ * here, optionally, kube-controller-manager and the real Velero's binaries). Without it, the
+ * tools are built into the cache (`targets`: the build script's, default all).
  */
-export async function findBinaries(log: (s: string) => void): Promise<Binaries> {
+export async function findBinaries(log: (s: string) => void, targets: string[] = []): Promise<Binaries> {
   const assets = process.env.KUBEBUILDER_ASSETS;
-  const binDir = assets || (await runBuildTools([], log));
+  const binDir = assets || (await runBuildTools(targets, log));
   const need = (name: string) => {
     const path = join(binDir, name);
     if (!existsSync(path)) {
@@ -75,8 +82,8 @@ export async function findBinaries(log: (s: string) => void): Promise<Binaries> 
  * modules. Always asked for: the script returns at once when its version stamp matches.
  */
 export async function upstreamCrdsDir(log: (s: string) => void): Promise<string> {
-  await runBuildTools(['crds'], log);
-  const dir = join(toolsDir(), 'crds');
+  const { lines } = await buildTools(['crds'], log);
+  const dir = lines.find((l) => l.startsWith('crds: '))?.slice('crds: '.length) ?? join(toolsDir(), 'crds');
   if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith('.yaml'))) {
     throw new Error(`no upstream CRDs in ${dir} after scripts/build-tools.sh crds`);
   }

@@ -22,11 +22,17 @@ const tempDirs = new Set<string>();
  */
 const pdeathsig = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL', '--'] : [];
 
-export function startDaemon(name: string, binary: string, args: string[], logFile: string): Daemon {
+export function startDaemon(
+  name: string,
+  binary: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Daemon {
   installExitHandlers();
   const fd = openSync(logFile, 'a');
   const [command, ...rest] = [...pdeathsig, binary, ...args] as [string, ...string[]];
-  const child = spawn(command, rest, { stdio: ['ignore', fd, fd], env: process.env });
+  const child = spawn(command, rest, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   const daemon: Daemon = { name, child, logFile };
   live.add(daemon);

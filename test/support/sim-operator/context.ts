@@ -42,6 +42,13 @@ export interface SimFaults {
    * not listed keeps whatever phase it has (the seeding writes one). Default empty.
    */
   storageLocationPhases: Map<string, 'Available' | 'Unavailable'>;
+  /**
+   * Applications ("name" or "namespace/name") whose volumes the storage driver never snapshots
+   * (csi-driver.ts): a real Velero waits for them until the Backup's csiSnapshotTimeout. Default empty.
+   */
+  stalledSnapshots: Set<string>;
+  /** The csiSnapshotTimeout the operator writes on new Velero Backups instead of its own. Default unset. */
+  csiSnapshotTimeout?: string;
 }
 
 export const defaultFaults = (): SimFaults => ({
@@ -54,6 +61,7 @@ export const defaultFaults = (): SimFaults => ({
   registration: 'normal',
   registrationDelayMs: 0,
   storageLocationPhases: new Map(),
+  stalledSnapshots: new Set(),
 });
 
 /** Is one of the world's bundled controllers installed (its Deployment present and scaled up)? */
@@ -69,6 +77,8 @@ export interface SimContext {
   odooUrl?: string;
   veleroNamespace: string;
   clusterNamespace: string;
+  /** The csiSnapshotTimeout the operator writes on the Velero Backups it makes. */
+  csiSnapshotTimeout: string;
   odooTimeoutMs: number;
   healthIntervalMs: number;
   userAgent: string;

@@ -56,10 +56,19 @@ interface VeleroBackup extends KubeObject {
   status?: { phase?: string; failureReason?: string; validationErrors?: string[]; errors?: number };
 }
 
-function desiredVeleroBackup(ctx: SimContext, op: OperationObject, name: string) {
+/**
+ * The Velero Backup of one application: its namespace, narrowed to the application's own objects
+ * by their instance label; its VolumeSnapshotClass named for the class's driver, as Velero reads
+ * it (`velero.io/csi-volumesnapshot-class_<driver>`).
+ */
+function desiredVeleroBackup(ctx: SimContext, op: OperationObject, name: string, classDriver?: string) {
   const ns = op.metadata.namespace as string;
   const app = op.spec.targetRef.name;
   const params: Params = op.spec.parameters ?? {};
+  const csiClass =
+    params.csiSnapshotClassName && classDriver
+      ? { [`velero.io/csi-volumesnapshot-class_${classDriver}`]: params.csiSnapshotClassName }
+      : {};
   return {
     apiVersion: apiVersionOf(upstream.veleroBackups),
     kind: upstream.veleroBackups.kind,
@@ -74,14 +83,17 @@ function desiredVeleroBackup(ctx: SimContext, op: OperationObject, name: string)
       annotations: {
         [operationAnnotation]: `${ns}/${op.metadata.name}`,
         ...(params.csiSnapshotClassName ? { [snapshotClassAnnotation]: params.csiSnapshotClassName } : {}),
+        ...csiClass,
       },
     },
     spec: {
       includedNamespaces: [ns],
+      labelSelector: { matchLabels: { [instanceLabel]: validLabelValue(app) } },
       ...(params.storageLocation ? { storageLocation: params.storageLocation } : {}),
       ttl: params.ttl ?? veleroDefaultTtl,
       snapshotVolumes: params.snapshotVolumes ?? false,
-      csiSnapshotTimeout: '10m0s',
+      csiSnapshotTimeout:
+        ctx.faults.csiSnapshotTimeout ?? (ctx.faults.backupOutcome === 'partial' ? '15s' : ctx.csiSnapshotTimeout),
       itemOperationTimeout: '4h0m0s',
       defaultVolumesToFsBackup: false,
       hooks: {},
@@ -169,9 +181,12 @@ export function operationController(namespaces: (string | undefined)[], veleroNa
   ) => writeStatus(ctx, op, { phase, reason, message, completionTime: metaTime(), ...extra });
 
   async function ensureVeleroBackup(ctx: SimContext, op: OperationObject, name: string) {
+    const className = op.spec.parameters?.csiSnapshotClassName;
+    const snapshotClass = className ? await ctx.kube.find(upstream.volumeSnapshotClasses, className) : undefined;
+    const driver = (snapshotClass as { driver?: string } | undefined)?.driver;
     ctx.guard();
     try {
-      await ctx.kube.create(upstream.veleroBackups, desiredVeleroBackup(ctx, op, name), ctx.veleroNamespace);
+      await ctx.kube.create(upstream.veleroBackups, desiredVeleroBackup(ctx, op, name, driver), ctx.veleroNamespace);
       ctx.log(
         `velero backup ${ctx.veleroNamespace}/${name}: created for operation ${op.metadata.namespace}/${op.metadata.name}`,
       );

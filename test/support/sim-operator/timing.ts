@@ -19,6 +19,12 @@ export interface SimTiming {
   otherOperationDelayMs: Jitter;
   /** Before the kubelet stand-in reports a bundled controller's Deployment available. */
   rolloutDelayMs: Jitter;
+  /** How many backups Velero runs at once (velero server --concurrent-backups; its default is 1). */
+  veleroConcurrentBackups: number;
+  /** How often Velero's garbage collection looks at a finished Backup (--garbage-collection-frequency, 1 h). */
+  veleroGcFrequencyMs: number;
+  /** How often Velero's backup sync compares the store with the cluster (--backup-sync-period, 1 min). */
+  veleroSyncPeriodMs: number;
   /**
    * Per-key backoff after a failed reconcile: controller-runtime's default item rate limiter,
    * baseMs × 2^(failures-1), capped at maxMs (5 ms and 1000 s there).
@@ -36,6 +42,9 @@ export const timingProfiles: Record<LatencyProfile, SimTiming> = {
     fluxFinalizerDelayMs: [200, 1000],
     otherOperationDelayMs: [300, 1200],
     rolloutDelayMs: [200, 1000],
+    veleroConcurrentBackups: 1,
+    veleroGcFrequencyMs: 3_600_000,
+    veleroSyncPeriodMs: 60_000,
     backoff: { baseMs: 5, maxMs: 1_000_000 },
   },
   fast: {
@@ -45,6 +54,9 @@ export const timingProfiles: Record<LatencyProfile, SimTiming> = {
     fluxFinalizerDelayMs: [0, 0],
     otherOperationDelayMs: [10, 30],
     rolloutDelayMs: [0, 0],
+    veleroConcurrentBackups: 1,
+    veleroGcFrequencyMs: 3_600_000,
+    veleroSyncPeriodMs: 60_000,
     backoff: { baseMs: 5, maxMs: 1_000_000 },
   },
 };
