@@ -33,7 +33,8 @@ function writtenObject(s: Seen): string | undefined {
   const [, namespace, plural, pathName] = m as unknown as [string, string | undefined, string, string | undefined];
   const name = pathName ?? (JSON.parse(s.body || '{}') as { metadata?: { name?: string } }).metadata?.name;
   if (plural === 'leases' || plural === 'events' || !name) return undefined;
-  if (plural === 'configmaps' && (name === 'kubectl-vw-decommission' || name === 'kubectl-vw-journal')) return undefined;
+  if (plural === 'configmaps' && (name === 'kubectl-vw-decommission' || name === 'kubectl-vw-journal'))
+    return undefined;
   if (plural === 'secrets' && name.startsWith('sh.helm.release.v1.')) return undefined;
   if (plural === 'namespaces' && !pathName) return undefined; // a namespace's own path is /namespaces/NAME
   return `${kinds[plural] ?? plural}/${namespace ? `${namespace}/` : ''}${name}`;
