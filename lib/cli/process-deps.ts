@@ -161,10 +161,19 @@ export function processDeps(argv: readonly string[]): Deps {
   };
 }
 
-/** Exits once stdout has drained, so piped output is never cut short. */
+/** Waits until what was written to a stream has left the process (into a pipe, writes are async). */
+const drained = (stream: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => {
+    if (!stream.writableLength || stream.destroyed) return resolve();
+    stream.once('drain', resolve);
+    stream.once('close', resolve); // a reader that went away takes nothing more
+  });
+
+/**
+ * Exits once stdout and stderr have drained, so piped output is never cut short: a slow reader
+ * of 300 warnings on stderr got 240 of them when only stdout was waited for.
+ */
 export async function exitAfterDrain(code: number): Promise<never> {
-  await new Promise<void>((resolve) =>
-    process.stdout.writableLength && !process.stdout.destroyed ? process.stdout.once('drain', resolve) : resolve(),
-  );
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
   process.exit(code);
 }

@@ -91,6 +91,26 @@ describe('pipes and signals', () => {
     }
   });
 
+  it('a slow reader of stderr gets every line: a run waits for stderr to drain, as for stdout, before it exits', async () => {
+    // 300 warnings of about 290 characters are more than a pipe's 64 KiB: what the reader has not
+    // taken yet is still in the process when the run ends, and exiting at once would drop it.
+    const wide = await createTestNamespace('pipes-stderr');
+    try {
+      const names = Array.from({ length: 300 }, (_, i) => `${'long-name-'.repeat(5)}app-${i}`);
+      await createApps(
+        client,
+        wide,
+        names.map((name) => ({ name })),
+      );
+      const r = await sh(
+        `${bin} backup -n ${wide} --all --ttl 720h --dry-run=client -v 2>&1 >/dev/null | (sleep 3; grep -c 'is not paused')`,
+      );
+      expect(r.stdout.trim()).toBe('300');
+    } finally {
+      await deleteNamespace(wide, { wait: true });
+    }
+  });
+
   it('SIGTERM (and SIGINT) while waiting: exit 130, the lock released', async () => {
     const names = appNames('sig', 3);
     await createApps(
