@@ -489,8 +489,10 @@ export class KubeClient {
   ): Promise<{ items: T[]; resourceVersion?: string }> {
     const items: T[] = [];
     let resourceVersion: string | undefined;
+    const slim = opts.slim as ((o: T) => T) | undefined;
     for await (const page of this.listPages<T>(r, opts)) {
-      items.push(...page.items);
+      if (slim) for (const o of page.items) items.push(slim(o));
+      else items.push(...page.items);
       // Every page of a paginated list is served from the first page's snapshot.
       resourceVersion ??= page.metadata.resourceVersion;
     }
@@ -515,4 +517,6 @@ export interface ListOptions {
   limit?: number;
   /** Items carry metadata only (PartialObjectMetadata): for counting, names and labels. */
   metadataOnly?: boolean;
+  /** What list keeps of each item, applied page by page: memory follows what is kept, not what was read. */
+  slim?: (o: KubeObject) => KubeObject;
 }

@@ -1,5 +1,5 @@
 import type { KubeClient } from '../kube/client';
-import type { KubeObject } from '../kube/resources';
+import { type KubeObject, withoutManagedFields } from '../kube/resources';
 import { resources, veleroNamespace } from '../operator/names';
 
 /**
@@ -28,8 +28,8 @@ export function referencedNamespaces(operations: KubeObject[]): string[] {
 
 async function readNamespace(client: KubeClient, namespace: string) {
   const [backups, locations] = await Promise.all([
-    client.listIfServed(resources.veleroBackups, { namespace }),
-    client.listIfServed(resources.backupStorageLocations, { namespace }),
+    client.listIfServed(resources.veleroBackups, { namespace, slim: withoutManagedFields }),
+    client.listIfServed(resources.backupStorageLocations, { namespace, slim: withoutManagedFields }),
   ]);
   return { backups, locations };
 }
