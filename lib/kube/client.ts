@@ -63,9 +63,11 @@ export const maxRetryAfterMs = 10_000;
 interface Transport {
   server: string;
   agent: http.Agent;
-  authCache?: { at: number; opts: https.RequestOptions };
+  authCache?: { at: number; opts: Promise<https.RequestOptions> };
   listeners: RequestListener[];
   interruption?: Interruption;
+  /** Settles once the first request has its answer (or has failed): see firstConnection. */
+  opened?: Promise<void>;
 }
 
 function makeAgent(target: KubeTarget, maxSockets: number): http.Agent {
@@ -187,10 +189,22 @@ export class KubeClient {
   }
 
   // Credentials from exec plugins expire; refreshing every 30 s is well inside any token's life.
-  private async authOptions(force = false): Promise<https.RequestOptions> {
+  // The reads a command starts together share one resolution (one exec plugin run, one TLS
+  // context) rather than each making its own before the first has finished.
+  private authOptions(force = false): Promise<https.RequestOptions> {
     const cache = this.transport.authCache;
     const now = Date.now();
     if (!force && cache && now - cache.at < 30_000) return cache.opts;
+    const opts = this.resolveAuth();
+    this.transport.authCache = { at: now, opts };
+    // A failure is not kept: the next request tries again.
+    opts.catch(() => {
+      if (this.transport.authCache?.opts === opts) this.transport.authCache = undefined;
+    });
+    return opts;
+  }
+
+  private async resolveAuth(): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = { headers: {} };
     try {
       await this.target.kubeConfig.applyToHTTPSOptions(opts);
@@ -209,7 +223,6 @@ export class KubeClient {
     const { groups, uid } = this.target.impersonate;
     if (groups.length) headers['Impersonate-Group'] = groups;
     if (uid) headers['Impersonate-Uid'] = uid;
-    this.transport.authCache = { at: now, opts };
     return opts;
   }
 
@@ -241,6 +254,29 @@ export class KubeClient {
     return { signal: all.length ? AbortSignal.any(all) : undefined, failure };
   }
 
+  /**
+   * The first request over TLS goes alone; the ones started beside it wait for its answer. By then
+   * the agent holds the server's session ticket, and every further connection resumes that session
+   * (no certificate chain to send and verify again) rather than each paying a full handshake at
+   * once. Returns what the first request calls when it is answered, or has failed.
+   */
+  private async firstConnection(): Promise<(() => void) | undefined> {
+    const t = this.transport;
+    if (t.opened) {
+      await t.opened;
+      return undefined;
+    }
+    if (!this.server.startsWith('https:')) {
+      t.opened = Promise.resolve();
+      return undefined;
+    }
+    let done: () => void = () => {};
+    t.opened = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    return done;
+  }
+
   private async once<T>(method: string, path: string, req: RequestOptions, deadline?: Deadline): Promise<T> {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, req.query);
@@ -250,7 +286,28 @@ export class KubeClient {
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
     const { signal, failure } = this.attemptSignals(method, path, deadline);
-    return await new Promise<T>((resolve, reject) => {
+    const opened = await this.firstConnection();
+    try {
+      return await this.send<T>({ transport, url, method, auth, req, body, signal, failure, opened });
+    } finally {
+      opened?.();
+    }
+  }
+
+  /** One attempt on the wire; `opened` is called once the answer starts (see firstConnection). */
+  private send<T>(a: {
+    transport: typeof https | typeof http;
+    url: URL;
+    method: string;
+    auth: https.RequestOptions;
+    req: RequestOptions;
+    body: string | undefined;
+    signal: AbortSignal | undefined;
+    failure: (e: Error) => unknown;
+    opened: (() => void) | undefined;
+  }): Promise<T> {
+    const { transport, url, method, auth, req, body, signal, failure, opened } = a;
+    return new Promise<T>((resolve, reject) => {
       const r = transport.request(
         url,
         {
@@ -273,6 +330,10 @@ export class KubeClient {
         },
       );
       const fail = (e: Error) => reject(failure(e));
+      if (opened) {
+        r.once('response', opened);
+        r.once('close', opened);
+      }
       boundPhases(r, fail, proxyForMessages(this.target.proxy));
       whenAborted(r, signal, fail);
       r.on('error', fail);
