@@ -33,6 +33,8 @@ export interface RequestOptions {
   dryRun?: boolean;
   /** The Accept header, when not plain JSON (a metadata-only list). */
   accept?: string;
+  /** The caller does not read the answer: a success is not parsed (nor kept while it arrives). */
+  discardBody?: boolean;
 }
 
 /**
@@ -45,6 +47,8 @@ export const metadataOnlyAccept =
 export interface PatchOptions {
   dryRun?: boolean;
   subresource?: string;
+  /** The patched object is not wanted: resolves to undefined, without parsing it. */
+  discardBody?: boolean;
 }
 
 /** Deletes only the object that was planned: the API server refuses (409) if uid or version moved. */
@@ -318,13 +322,16 @@ export class KubeClient {
           signal,
         },
         (res) => {
+          const status = res.statusCode ?? 0;
+          const ok = status >= 200 && status < 300;
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('data', (c: Buffer) => {
+            if (!ok || !req.discardBody) chunks.push(c);
+          });
           res.on('error', (e) => reject(failure(e)));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve((text ? JSON.parse(text) : undefined) as T);
+            if (ok) resolve((text ? JSON.parse(text) : undefined) as T);
             else reject(apiErrorOf(status, res.statusMessage, text, res.headers['retry-after'] as string | undefined));
           });
         },
@@ -446,6 +453,7 @@ export class KubeClient {
       body,
       contentType,
       dryRun: opts.dryRun,
+      discardBody: opts.discardBody,
     });
   }
 
