@@ -161,10 +161,16 @@ export function processDeps(argv: readonly string[]): Deps {
   };
 }
 
-/** Exits once stdout has drained, so piped output is never cut short. */
-export async function exitAfterDrain(code: number): Promise<never> {
-  await new Promise<void>((resolve) =>
-    process.stdout.writableLength && !process.stdout.destroyed ? process.stdout.once('drain', resolve) : resolve(),
+const drained = (stream: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) =>
+    stream.writableLength && !stream.destroyed ? stream.once('drain', resolve) : resolve(),
   );
+
+/**
+ * Exits once stdout and stderr have drained, so piped output is never cut short: 300 warnings
+ * (-v) are 50 KB on stderr, more than a pipe holds when the command ends.
+ */
+export async function exitAfterDrain(code: number): Promise<never> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
   process.exit(code);
 }
