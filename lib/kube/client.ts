@@ -60,6 +60,9 @@ export interface DeleteOptions {
 
 export type RequestListener = (event: { method: string; path: string; status: number; attempt: number }) => void;
 
+/** How long the reads started beside the first one wait for its TLS session, at most. */
+export const firstConnectionWaitMs = 1_000;
+
 /** Server-requested waits (Retry-After) are honoured, up to this. */
 export const maxRetryAfterMs = 10_000;
 
@@ -276,7 +279,13 @@ export class KubeClient {
     }
     let done: () => void = () => {};
     t.opened = new Promise<void>((resolve) => {
-      done = resolve;
+      // Never more than a moment: a server that does not answer must not hold the others back
+      // for the first request's whole timeout before they even start theirs.
+      const cap = setTimeout(resolve, firstConnectionWaitMs);
+      done = () => {
+        clearTimeout(cap);
+        resolve();
+      };
     });
     return done;
   }
@@ -338,6 +347,8 @@ export class KubeClient {
       );
       const fail = (e: Error) => reject(failure(e));
       if (opened) {
+        // The session ticket is what the others need: it comes just after the handshake.
+        r.once('socket', (socket) => socket.once('session', opened));
         r.once('response', opened);
         r.once('close', opened);
       }
