@@ -32,3 +32,17 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
     const t = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
+
+export type Settled<T> = { value: T } | { error: unknown };
+/** Started at once, read later: a rejection waits to be read (or dropped) without going unhandled. */
+export const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+/** The value of a settled read, or its error thrown now. */
+export const settled = async <T>(p: Promise<Settled<T>>): Promise<T> => {
+  const r = await p;
+  if ('error' in r) throw r.error;
+  return r.value;
+};

@@ -33,6 +33,8 @@ export interface RequestOptions {
   dryRun?: boolean;
   /** The Accept header, when not plain JSON (a metadata-only list). */
   accept?: string;
+  /** The caller does not read the answer: a success is not parsed (nor kept while it arrives). */
+  discardBody?: boolean;
 }
 
 /**
@@ -45,6 +47,8 @@ export const metadataOnlyAccept =
 export interface PatchOptions {
   dryRun?: boolean;
   subresource?: string;
+  /** The patched object is not wanted: resolves to undefined, without parsing it. */
+  discardBody?: boolean;
 }
 
 /** Deletes only the object that was planned: the API server refuses (409) if uid or version moved. */
@@ -56,6 +60,9 @@ export interface DeleteOptions {
 
 export type RequestListener = (event: { method: string; path: string; status: number; attempt: number }) => void;
 
+/** How long the reads started beside the first one wait for its TLS session, at most. */
+export const firstConnectionWaitMs = 1_000;
+
 /** Server-requested waits (Retry-After) are honoured, up to this. */
 export const maxRetryAfterMs = 10_000;
 
@@ -63,9 +70,11 @@ export const maxRetryAfterMs = 10_000;
 interface Transport {
   server: string;
   agent: http.Agent;
-  authCache?: { at: number; opts: https.RequestOptions };
+  authCache?: { at: number; opts: Promise<https.RequestOptions> };
   listeners: RequestListener[];
   interruption?: Interruption;
+  /** Settles once the first request has its answer (or has failed): see firstConnection. */
+  opened?: Promise<void>;
 }
 
 function makeAgent(target: KubeTarget, maxSockets: number): http.Agent {
@@ -187,10 +196,22 @@ export class KubeClient {
   }
 
   // Credentials from exec plugins expire; refreshing every 30 s is well inside any token's life.
-  private async authOptions(force = false): Promise<https.RequestOptions> {
+  // The reads a command starts together share one resolution (one exec plugin run, one TLS
+  // context) rather than each making its own before the first has finished.
+  private authOptions(force = false): Promise<https.RequestOptions> {
     const cache = this.transport.authCache;
     const now = Date.now();
     if (!force && cache && now - cache.at < 30_000) return cache.opts;
+    const opts = this.resolveAuth();
+    this.transport.authCache = { at: now, opts };
+    // A failure is not kept: the next request tries again.
+    opts.catch(() => {
+      if (this.transport.authCache?.opts === opts) this.transport.authCache = undefined;
+    });
+    return opts;
+  }
+
+  private async resolveAuth(): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = { headers: {} };
     try {
       await this.target.kubeConfig.applyToHTTPSOptions(opts);
@@ -209,7 +230,6 @@ export class KubeClient {
     const { groups, uid } = this.target.impersonate;
     if (groups.length) headers['Impersonate-Group'] = groups;
     if (uid) headers['Impersonate-Uid'] = uid;
-    this.transport.authCache = { at: now, opts };
     return opts;
   }
 
@@ -241,6 +261,35 @@ export class KubeClient {
     return { signal: all.length ? AbortSignal.any(all) : undefined, failure };
   }
 
+  /**
+   * The first request over TLS goes alone; the ones started beside it wait for its answer. By then
+   * the agent holds the server's session ticket, and every further connection resumes that session
+   * (no certificate chain to send and verify again) rather than each paying a full handshake at
+   * once. Returns what the first request calls when it is answered, or has failed.
+   */
+  private async firstConnection(): Promise<(() => void) | undefined> {
+    const t = this.transport;
+    if (t.opened) {
+      await t.opened;
+      return undefined;
+    }
+    if (!this.server.startsWith('https:')) {
+      t.opened = Promise.resolve();
+      return undefined;
+    }
+    let done: () => void = () => {};
+    t.opened = new Promise<void>((resolve) => {
+      // Never more than a moment: a server that does not answer must not hold the others back
+      // for the first request's whole timeout before they even start theirs.
+      const cap = setTimeout(resolve, firstConnectionWaitMs);
+      done = () => {
+        clearTimeout(cap);
+        resolve();
+      };
+    });
+    return done;
+  }
+
   private async once<T>(method: string, path: string, req: RequestOptions, deadline?: Deadline): Promise<T> {
     const auth = await this.authOptions();
     const url = withQuery(this.server + path, req.query);
@@ -250,7 +299,28 @@ export class KubeClient {
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const transport = url.protocol === 'http:' ? http : https;
     const { signal, failure } = this.attemptSignals(method, path, deadline);
-    return await new Promise<T>((resolve, reject) => {
+    const opened = await this.firstConnection();
+    try {
+      return await this.send<T>({ transport, url, method, auth, req, body, signal, failure, opened });
+    } finally {
+      opened?.();
+    }
+  }
+
+  /** One attempt on the wire; `opened` is called once the answer starts (see firstConnection). */
+  private send<T>(a: {
+    transport: typeof https | typeof http;
+    url: URL;
+    method: string;
+    auth: https.RequestOptions;
+    req: RequestOptions;
+    body: string | undefined;
+    signal: AbortSignal | undefined;
+    failure: (e: Error) => unknown;
+    opened: (() => void) | undefined;
+  }): Promise<T> {
+    const { transport, url, method, auth, req, body, signal, failure, opened } = a;
+    return new Promise<T>((resolve, reject) => {
       const r = transport.request(
         url,
         {
@@ -261,18 +331,27 @@ export class KubeClient {
           signal,
         },
         (res) => {
+          const status = res.statusCode ?? 0;
+          const ok = status >= 200 && status < 300;
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('data', (c: Buffer) => {
+            if (!ok || !req.discardBody) chunks.push(c);
+          });
           res.on('error', (e) => reject(failure(e)));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve((text ? JSON.parse(text) : undefined) as T);
+            if (ok) resolve((text ? JSON.parse(text) : undefined) as T);
             else reject(apiErrorOf(status, res.statusMessage, text, res.headers['retry-after'] as string | undefined));
           });
         },
       );
       const fail = (e: Error) => reject(failure(e));
+      if (opened) {
+        // The session ticket is what the others need: it comes just after the handshake.
+        r.once('socket', (socket) => socket.once('session', opened));
+        r.once('response', opened);
+        r.once('close', opened);
+      }
       boundPhases(r, fail, proxyForMessages(this.target.proxy));
       whenAborted(r, signal, fail);
       r.on('error', fail);
@@ -385,6 +464,7 @@ export class KubeClient {
       body,
       contentType,
       dryRun: opts.dryRun,
+      discardBody: opts.discardBody,
     });
   }
 
@@ -489,8 +569,10 @@ export class KubeClient {
   ): Promise<{ items: T[]; resourceVersion?: string }> {
     const items: T[] = [];
     let resourceVersion: string | undefined;
+    const slim = opts.slim as ((o: T) => T) | undefined;
     for await (const page of this.listPages<T>(r, opts)) {
-      items.push(...page.items);
+      if (slim) for (const o of page.items) items.push(slim(o));
+      else items.push(...page.items);
       // Every page of a paginated list is served from the first page's snapshot.
       resourceVersion ??= page.metadata.resourceVersion;
     }
@@ -515,4 +597,6 @@ export interface ListOptions {
   limit?: number;
   /** Items carry metadata only (PartialObjectMetadata): for counting, names and labels. */
   metadataOnly?: boolean;
+  /** What list keeps of each item, applied page by page: memory follows what is kept, not what was read. */
+  slim?: (o: KubeObject) => KubeObject;
 }

@@ -7,6 +7,16 @@ export interface ResourceType {
   namespaced: boolean;
 }
 
+/**
+ * A copy without metadata.managedFields: for a list read only to judge by (Operations, Velero's
+ * Backups), where the server's field tracking is often most of each object's size.
+ */
+export function withoutManagedFields<T extends KubeObject>(o: T): T {
+  if (!o.metadata?.managedFields) return o;
+  const { managedFields: _, ...metadata } = o.metadata;
+  return { ...o, metadata };
+}
+
 export const apiVersionOf = (r: ResourceType) => (r.group ? `${r.group}/${r.version}` : r.version);
 
 export function resourcePath(

@@ -156,7 +156,9 @@ export async function waitForObjectsIn(
   const byNamespace = new Map<string, string[]>();
   for (const key of keys) {
     const ns = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), key]);
+    const same = byNamespace.get(ns);
+    if (same) same.push(key);
+    else byNamespace.set(ns, [key]);
   }
   const outcomes = await Promise.all(
     [...byNamespace].map(([namespace, ks]) =>

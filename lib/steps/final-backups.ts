@@ -1,6 +1,6 @@
 import { plural } from '../plural';
 import type { KubeClient } from '../kube/client';
-import type { KubeObject } from '../kube/resources';
+import { type KubeObject, withoutManagedFields } from '../kube/resources';
 import {
   bestVerdict,
   describeOperation,
@@ -120,18 +120,26 @@ export function judgeApps(
   const evidence = survey
     ? veleroEvidence(parsedAll(deleteBackupRequestSchema, survey.deleteRequests), parsedAll(claimSchema, survey.claims))
     : undefined;
-  const byNamespace = new Map<string, Operation[]>();
+  // Indexed once, in list order, so each application looks only at its own: thousands stay linear.
+  const byTarget = new Map<string, Operation[]>();
+  const byName = new Map<string, Operation>();
   for (const raw of operations) {
     const op = parseObject(operationSchema, raw);
     if (!op.ok) continue; // an Operation that does not parse is nobody's final backup
     const ns = op.value.metadata.namespace ?? '';
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), op.value]);
+    const target = key(ns, op.value.spec.targetRef.name);
+    const same = byTarget.get(target);
+    if (same) same.push(op.value);
+    else byTarget.set(target, [op.value]);
+    const named = key(ns, op.value.metadata.name);
+    if (!byName.has(named)) byName.set(named, op.value);
   }
   return instances.map((ai) => {
     const namespace = ai.metadata.namespace ?? '';
     const application = ai.metadata.name;
-    const ops = byNamespace.get(namespace) ?? [];
-    const candidates = ops.filter((op) => isFinalBackupOf(op, application));
+    const candidates = (byTarget.get(key(namespace, application)) ?? []).filter((op) =>
+      isFinalBackupOf(op, application),
+    );
     const ctx = { ...opts, pausedAt: pausedAt(ai), capable: backupCapable(ai), velero: evidence };
     const verdicts = candidates.map((op) => {
       const ref = op.status?.backupRef;
@@ -139,7 +147,8 @@ export function judgeApps(
       return withLocation(withVeleroRecord(judgeFinalBackup(op, backup, ctx), backup), survey);
     });
     const procedureName = finalBackupName(application, finalBackupSuffix);
-    const conflict = ops.find((op) => op.metadata.name === procedureName && !candidates.includes(op));
+    const named = byName.get(key(namespace, procedureName));
+    const conflict = named && !candidates.includes(named) ? named : undefined;
     const verdict = bestVerdict(verdicts);
     return {
       namespace,
@@ -153,14 +162,40 @@ export function judgeApps(
   });
 }
 
+/**
+ * What judging an application (its final backup, whether it is paused) reads of it: a read-only
+ * list keeps only this, page by page, so memory follows the page size rather than every spec.
+ */
+export function judgedInstance(o: KubeObject): KubeObject {
+  const { name, namespace, uid, resourceVersion, labels, annotations } = o.metadata;
+  const backup = (o.spec as { backup?: unknown } | undefined)?.backup;
+  const status = o.status as { conditions?: unknown[]; helmReleaseRef?: unknown } | undefined;
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name, namespace, uid, resourceVersion, labels, annotations },
+    spec: backup === undefined ? {} : { backup },
+    status: { conditions: status?.conditions, helmReleaseRef: status?.helmReleaseRef },
+  };
+}
+
 /** Lists what judging needs, and surveys Velero (its namespace, and every one a backupRef names). */
 export async function surveyFinalBackups(
   client: KubeClient,
-  opts: JudgeOptions & { instances?: KubeObject[]; namespace?: string; veleroNamespace?: string },
+  opts: JudgeOptions & {
+    /** Already listed (or being listed): read beside the Operations and Velero, not before them. */
+    instances?: KubeObject[] | Promise<KubeObject[]>;
+    namespace?: string;
+    veleroNamespace?: string;
+  },
 ): Promise<AppFinalBackup[]> {
-  const operations = client.listIfServed(resources.operations, { namespace: opts.namespace });
+  const operations = client.listIfServed(resources.operations, {
+    namespace: opts.namespace,
+    slim: withoutManagedFields,
+  });
   const [instances, velero] = await Promise.all([
-    opts.instances ?? client.listIfServed(resources.applicationInstances, { namespace: opts.namespace }),
+    opts.instances ??
+      client.listIfServed(resources.applicationInstances, { namespace: opts.namespace, slim: judgedInstance }),
     surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations, claims: { namespace: opts.namespace } }),
   ]);
   return judgeApps(instances, await operations, velero, opts);

@@ -1,5 +1,5 @@
 import type { KubeClient } from '../kube/client';
-import { core, type KubeObject } from '../kube/resources';
+import { core, type KubeObject, withoutManagedFields } from '../kube/resources';
 import { resources, veleroNamespace } from '../operator/names';
 
 /**
@@ -50,9 +50,9 @@ export function referencedNamespaces(operations: KubeObject[]): string[] {
 
 async function readNamespace(client: KubeClient, namespace: string) {
   const [backups, locations, deleteRequests] = await Promise.all([
-    client.listIfServed(resources.veleroBackups, { namespace }),
-    client.listIfServed(resources.backupStorageLocations, { namespace }),
-    client.listIfServed(resources.deleteBackupRequests, { namespace }),
+    client.listIfServed(resources.veleroBackups, { namespace, slim: withoutManagedFields }),
+    client.listIfServed(resources.backupStorageLocations, { namespace, slim: withoutManagedFields }),
+    client.listIfServed(resources.deleteBackupRequests, { namespace, slim: withoutManagedFields }),
   ]);
   return { backups, locations, deleteRequests };
 }

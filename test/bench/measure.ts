@@ -30,9 +30,14 @@ export interface PluginRun {
 }
 
 /** kubectl vw, from dist/bin as users run it, under GNU time for its peak memory. */
-export async function vwTimed(args: string[], env: Record<string, string>, opts: { ok?: number[] } = {}) {
+export function vwTimed(args: string[], env: Record<string, string>, opts: { ok?: number[] } = {}) {
+  return timed(join(distBin, 'kubectl-vw'), args, env, opts);
+}
+
+/** A command under GNU time: wall time and peak memory. */
+export async function timed(cmd: string, args: string[], env: Record<string, string>, opts: { ok?: number[] } = {}) {
   const started = performance.now();
-  const r = await execa('/usr/bin/time', ['-f', 'maxrss=%M', join(distBin, 'kubectl-vw'), ...args], {
+  const r = await execa('/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args], {
     env,
     reject: false,
     maxBuffer: 256 * 1024 * 1024,
@@ -48,7 +53,7 @@ export async function vwTimed(args: string[], env: Record<string, string>, opts:
     endedAt,
   };
   if (!(opts.ok ?? [0]).includes(run.exitCode))
-    throw new Error(`kubectl vw ${args.join(' ')} exited ${run.exitCode}: ${stderr.slice(-2000)}`);
+    throw new Error(`${cmd} ${args.join(' ')} exited ${run.exitCode}: ${stderr.slice(-2000)}`);
   return run;
 }
 

@@ -24,6 +24,7 @@ import {
   seconds,
   seedHelmReleases,
   seedInstances,
+  timed,
   vwTimed,
 } from './measure';
 
@@ -93,7 +94,7 @@ async function seedFinalBackups(client: KubeClient, o: SeedOptions) {
 }
 
 /** An installation at the end of step 2 with `count` applications: the release, a Cluster, every final backup. */
-async function seedInstallation(cp: ControlPlane, client: KubeClient, set: SeedOptions) {
+export async function seedInstallation(cp: ControlPlane, client: KubeClient, set: SeedOptions) {
   const world = clientFor(cp.adminKubeconfig);
   try {
     await installOperatorChart(cp.adminKubeconfig, {
@@ -115,26 +116,47 @@ async function seedInstallation(cp: ControlPlane, client: KubeClient, set: SeedO
   await seedFinalBackups(client, set);
 }
 
+/** Median seconds and the peak memory of three runs. */
+function summary(runs: PluginRun[]) {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return {
+    seconds: round(sorted[1]?.seconds ?? Number.NaN),
+    peakRssKiB: Math.max(...runs.map((r) => r.rssKiB)),
+    exitCode: runs[0]?.exitCode,
+  };
+}
+
+/**
+ * status beside its peer, `kubectl get applicationinstances -A -o json` (one full read of one
+ * kind: what a lean client gets), interleaved so that a busy moment hits both alike.
+ */
+async function statusAgainstKubectl(env: Record<string, string>) {
+  const status: PluginRun[] = [];
+  const kubectl: PluginRun[] = [];
+  for (let i = 0; i < 3; i++) {
+    status.push(await vwTimed(['status'], env));
+    kubectl.push(await timed('kubectl', ['get', 'applicationinstances', '-A', '-o', 'json'], env));
+  }
+  return { status: summary(status), kubectl: summary(kubectl) };
+}
+
 /** status and the preflights at scale: seconds (median of three) and peak memory. */
 async function readsAtScale(env: Record<string, string>) {
   const times = async (args: string[], ok: number[]) => {
     const runs: PluginRun[] = [];
     for (let i = 0; i < 3; i++) runs.push(await vwTimed(args, env, { ok }));
-    const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
-    return {
-      seconds: round(sorted[1]?.seconds ?? Number.NaN),
-      peakRssKiB: Math.max(...runs.map((r) => r.rssKiB)),
-      exitCode: runs[0]?.exitCode,
-    };
+    return summary(runs);
   };
-  const status = await times(['status'], [0]);
-  log(`status at scale: ${status.seconds} s, ${status.peakRssKiB} KiB`);
+  const { status, kubectl } = await statusAgainstKubectl(env);
+  log(
+    `status at scale: ${status.seconds} s, ${status.peakRssKiB} KiB; kubectl get -A -o json ${kubectl.seconds} s, ${kubectl.peakRssKiB} KiB`,
+  );
   // Both preflights refuse here (no operator runs: its Deployments never become available): each
   // reads all it judges by, then exits 3. Client dry runs: nothing is changed.
   const decommission = await times(['decommission', '--dry-run=client'], [0, 3]);
   const purgePlan = await times(['purge', '--dry-run=client', '--delete-apps'], [0, 3]);
   log(`decommission preflight ${decommission.seconds} s, purge plan ${purgePlan.seconds} s`);
-  return { status, decommission, purgePlan };
+  return { status, kubectl, decommission, purgePlan };
 }
 
 /** The API server's merge-PATCH rate from one process at this concurrency: the ceiling. */
@@ -203,6 +225,9 @@ export async function scaleBench(cp: ControlPlane, client: KubeClient, o: ScaleO
       applications: o.large,
       tenThousandSeconds: reads.status.seconds,
       peakRssKiB: reads.status.peakRssKiB,
+      kubectlGetJsonSeconds: reads.kubectl.seconds,
+      kubectlGetJsonPeakRssKiB: reads.kubectl.peakRssKiB,
+      statusVsKubectl: round(reads.status.seconds / reads.kubectl.seconds),
     },
     preflights: {
       applications: o.large,

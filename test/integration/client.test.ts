@@ -1,3 +1,5 @@
+import tls from 'node:tls';
+import { jest } from '@jest/globals';
 import { KubeClient } from '../../lib/kube/client';
 import { resolveKubeTarget } from '../../lib/kube/config';
 import { core, type KubeObject } from '../../lib/kube/resources';
@@ -68,5 +70,26 @@ describe('KubeClient', () => {
       timeoutMs: 500,
     });
     expect(never).toMatchObject({ timedOut: true, pending: [`${ns}/cm-3`] });
+  });
+
+  it('reads started together pay one full TLS handshake: the others resume its session', async () => {
+    // Counted at the socket, as the API server sees it: a new TLS session or a resumed one.
+    const handshakes = { full: 0, resumed: 0 };
+    const connect = tls.connect;
+    const spy = jest.spyOn(tls, 'connect').mockImplementation((...args: Parameters<typeof tls.connect>) => {
+      const socket = connect(...args);
+      socket.once('secureConnect', () => (socket.isSessionReused() ? handshakes.resumed++ : handshakes.full++));
+      return socket;
+    });
+    const fresh = new KubeClient(resolveKubeTarget({ kubeconfig: adminKubeconfig() }, process.env));
+    try {
+      const read = await Promise.all(Array.from({ length: 8 }, () => fresh.find(core.namespaces, ns)));
+      expect(read.map((n) => n?.metadata.name)).toEqual(Array(8).fill(ns));
+    } finally {
+      fresh.close();
+      spy.mockRestore();
+    }
+    expect(handshakes.full).toBe(1);
+    expect(handshakes.full + handshakes.resumed).toBeGreaterThan(1);
   });
 });

@@ -5,7 +5,7 @@ import { core, type KubeObject } from '../../kube/resources';
 import { bundleDeployments } from '../../operator/bundle';
 import { helmReleaseName, operatorNamespace, resources } from '../../operator/names';
 import { type Cluster, clusterSchema, findCondition, parseObject } from '../../operator/schemas';
-import { finalBackupCheck, type JudgeOptions, surveyFinalBackups } from '../final-backups';
+import { finalBackupCheck, type JudgeOptions, judgedInstance, surveyFinalBackups } from '../final-backups';
 import { isPaused } from '../pause';
 import type { PreflightCheck } from '../preflight';
 
@@ -69,7 +69,7 @@ function checkPaused(instances: KubeObject[]): PreflightCheck {
 export async function checkFinalBackups(
   client: KubeClient,
   judge: JudgeOptions,
-  listed?: KubeObject[],
+  listed?: KubeObject[] | Promise<KubeObject[]>,
 ): Promise<PreflightCheck> {
   // Three paginated lists rather than requests per application: thousands of instances stay cheap.
   return finalBackupCheck(await surveyFinalBackups(client, { ...judge, instances: listed }), judge.hint);
@@ -122,10 +122,11 @@ export async function planDecommission(
 ): Promise<DecommissionPlan> {
   const cluster = await findCluster(client, opts.namespace, opts.name);
   if (!cluster) return { namespace: opts.namespace, alreadyGone: true, checks: [] };
-  // Both step checks read every ApplicationInstance: list them once.
-  const { items: instances } = await client.list(resources.applicationInstances);
+  // Both step checks read every ApplicationInstance: list them once, slim, beside the
+  // Operations, Velero and the operator's Deployments rather than before them.
+  const instances = client.list(resources.applicationInstances, { slim: judgedInstance }).then((l) => l.items);
   const checks = await Promise.all([
-    checkPaused(instances),
+    instances.then(checkPaused),
     opts.skipBackupCheck
       ? Promise.resolve<PreflightCheck>({ name: 'final backups', ok: true, detail: 'skipped (--skip-backup-check)' })
       : checkFinalBackups(client, opts.judge, instances),

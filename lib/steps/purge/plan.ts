@@ -1,3 +1,4 @@
+import { settle, settled } from '../../concurrency';
 import { isNotFound } from '../../kube/api-error';
 import type { KubeClient } from '../../kube/client';
 import { core, type KubeObject, type ResourceType } from '../../kube/resources';
@@ -12,7 +13,7 @@ import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../
 import { heldByOthers } from '../decommission/finalizer';
 import { listClusters } from '../decommission/plan';
 import { checkFinalBackups } from '../decommission/plan';
-import type { JudgeOptions } from '../final-backups';
+import { type JudgeOptions, judgedInstance } from '../final-backups';
 import { isPaused } from '../markers';
 import type { PreflightCheck } from '../preflight';
 
@@ -167,9 +168,9 @@ const describe = (o: ReleaseObject) => `${o.kind}/${o.name}`;
 export const describeCrd = (c: ReleaseCrd) => `${c.name} (${c.objects} ${c.kind}${c.objects === 1 ? '' : 's'})`;
 
 /** The HelmReleases of paused applications: the operator let go of them, so step 4 leaves them behind. */
-async function heldBack(client: KubeClient): Promise<string[]> {
+async function heldBack(client: KubeClient, listed: Promise<KubeObject[]>): Promise<string[]> {
   const [instances, hrs] = await Promise.all([
-    client.listIfServed(resources.applicationInstances),
+    listed,
     // Names are all it needs: metadata only, never every HelmRelease's values.
     client.listIfServed(resources.helmReleases, { metadataOnly: true }),
   ]);
@@ -242,21 +243,57 @@ function step5Phases(
   return phases;
 }
 
+/**
+ * The reads planPurge judges by beyond the CRDs and the namespace, all started at once (the plan
+ * reads 10,000 applications in the time of its slowest list, not of every list in turn). The
+ * final-backup survey starts before the count that decides whether it is wanted; when it is not,
+ * it is dropped, errors and all.
+ */
+function startPurgeReads(client: KubeClient, opts: PurgeOptions, crdsInstalled: boolean, namespacePresent: boolean) {
+  const apps = opts.deleteApps && crdsInstalled;
+  // Read once for both the backup check and the HelmReleases left behind: slim, page by page.
+  const instances = apps ? client.listIfServed(resources.applicationInstances, { slim: judgedInstance }) : undefined;
+  const backups = apps && !opts.skipBackupCheck ? settle(checkFinalBackups(client, opts.judge, instances)) : undefined;
+  const held = apps && instances ? heldBack(client, instances) : Promise.resolve([]);
+  instances?.catch(() => undefined); // read by held; never an unhandled rejection meanwhile
+  held.catch(() => undefined);
+  const release = namespacePresent
+    ? readHelmRelease(client, operatorNamespace, helmReleaseName)
+    : Promise.resolve(undefined);
+  return {
+    clusters: crdsInstalled && namespacePresent ? listClusters(client, operatorNamespace) : Promise.resolve([]),
+    counts: crdsInstalled
+      ? Promise.all(crKinds.map(async (r) => [r.kind, await countAll(client, r)] as const))
+      : Promise.resolve([]),
+    backups,
+    held,
+    release,
+    otherCrds: release.then((r) => otherCrdsDeleted(client, r)),
+    orphaned: opts.deleteApps ? Promise.resolve(0) : countAll(client, resources.helmReleases),
+  };
+}
+
 /** Steps 4 and 5, read-only: what will be deleted, phase by phase, and whether it may be. */
 export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise<PurgePlan> {
-  const crdsPresent = (
-    await Promise.all(operatorCrds.map(async (name) => ((await client.find(core.crds, name)) ? name : undefined)))
-  ).filter((x) => x !== undefined) as string[];
+  const [crdsPresent, namespacePresent] = await Promise.all([
+    Promise.all(operatorCrds.map(async (name) => ((await client.find(core.crds, name)) ? name : undefined))).then(
+      (found) => found.filter((x) => x !== undefined) as string[],
+    ),
+    client.find(core.namespaces, operatorNamespace).then(Boolean),
+  ]);
   const crdsInstalled = crdsPresent.length === operatorCrds.length;
-  const namespacePresent = Boolean(await client.find(core.namespaces, operatorNamespace));
-  const clusters = crdsInstalled && namespacePresent ? await listClusters(client, operatorNamespace) : [];
+  const reads = startPurgeReads(client, opts, crdsInstalled, namespacePresent);
+  const [clusters, counts, release, otherCrds, orphaned, held] = await Promise.all([
+    reads.clusters,
+    reads.counts,
+    reads.release,
+    reads.otherCrds,
+    reads.orphaned,
+    reads.held,
+  ]);
   const checks = [clusterCheck(clusters as KubeObject[])];
-  const remainingCrs: Record<string, number> = {};
-  if (crdsInstalled) for (const r of crKinds) remainingCrs[r.kind] = await countAll(client, r);
-  if (opts.deleteApps && !opts.skipBackupCheck && crdsInstalled && (remainingCrs.ApplicationInstance ?? 0) > 0)
-    checks.push(await checkFinalBackups(client, opts.judge));
-  const release = namespacePresent ? await readHelmRelease(client, operatorNamespace, helmReleaseName) : undefined;
-  const otherCrds = await otherCrdsDeleted(client, release);
+  const remainingCrs: Record<string, number> = Object.fromEntries(counts);
+  if (reads.backups && (remainingCrs.ApplicationInstance ?? 0) > 0) checks.push(await settled(reads.backups));
   const phases = [
     ...(opts.deleteApps ? [step4Phase(remainingCrs)] : []),
     ...step5Phases(opts, release, otherCrds, crdsPresent, namespacePresent),
@@ -273,8 +310,8 @@ export async function planPurge(client: KubeClient, opts: PurgeOptions): Promise
     controllers: deletedBy(release)
       .filter((o) => o.kind === 'Deployment')
       .map((o) => o.name),
-    orphanedHelmReleases: opts.deleteApps ? 0 : await countAll(client, resources.helmReleases),
-    heldBackHelmReleases: opts.deleteApps && crdsInstalled ? await heldBack(client) : [],
+    orphanedHelmReleases: orphaned,
+    heldBackHelmReleases: held,
     remainingCrs,
     crdsPresent,
     namespacePresent,

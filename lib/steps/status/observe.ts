@@ -1,6 +1,7 @@
+import { type Settled, settle, settled } from '../../concurrency';
 import { isNotFound } from '../../kube/api-error';
 import type { KubeClient, ListOptions } from '../../kube/client';
-import { core, type KubeObject, type ResourceType } from '../../kube/resources';
+import { core, type KubeObject, type ResourceType, withoutManagedFields } from '../../kube/resources';
 import { type HelmReleaseHead, readHelmReleaseHead } from '../../operator/helm-release';
 import { helmReleaseName, operatorCrds, operatorNamespace, resources } from '../../operator/names';
 import { type Cluster, clusterSchema, parseObject } from '../../operator/schemas';
@@ -55,19 +56,6 @@ async function listSlim(client: KubeClient, r: ResourceType, slim: (o: KubeObjec
   return items;
 }
 
-type Settled<T> = { value: T } | { error: unknown };
-/** Started at once, read later: a rejection waits to be read (or dropped) without going unhandled. */
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
-  p.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-const settled = async <T>(p: Promise<Settled<T>>): Promise<T> => {
-  const r = await p;
-  if ('error' in r) throw r.error;
-  return r.value;
-};
-
 /**
  * Reads what the five steps are judged by: the CRDs, the operator's objects, the release, the
  * record, all at once (one round trip, not one after another). What turns out not to matter (the
@@ -78,7 +66,7 @@ export async function observeCluster(client: KubeClient, opts: { veleroNamespace
   const crdsRead = settle(Promise.all(operatorCrds.map(async (n) => ((await client.find(core.crds, n)) ? n : ''))));
   const namespaceRead = settle(client.find(core.namespaces, operatorNamespace));
   const instances = settle(listSlim(client, resources.applicationInstances, slimInstance));
-  const operations = settle(client.listIfServed(resources.operations));
+  const operations = settle(client.listIfServed(resources.operations, { slim: withoutManagedFields }));
   const clusters = settle(client.listIfServed(resources.clusters, { namespace: operatorNamespace }));
   const velero = settle(
     surveyVelero(client, { veleroNamespace: opts.veleroNamespace, operations: settled(operations) }),
