@@ -1,6 +1,7 @@
 import { type ClusterFacts, stepBasis } from './facts';
 import { isPaused } from './faults';
 import type { Observer } from './observer';
+import type { Tally } from './tally';
 
 // `kubectl vw status` agrees with the cluster: each step's verdict against the checker's own
 // reading, for every step whose evidence did not move while status ran.
@@ -39,6 +40,7 @@ export function compareStatus(
   before: ClusterFacts,
   after: ClusterFacts,
   observer: Observer,
+  tally: Tally,
 ): string[] {
   const out: string[] = [];
   const b0 = stepBasis(before);
@@ -48,6 +50,7 @@ export function compareStatus(
     if (b0[step] !== b1[step]) continue;
     const expected = truth(step, after, observer);
     if (!expected) continue;
+    tally.count('status');
     const said =
       s.state === 'done' ? 'done' : s.state === 'skipped' && step !== 3 && step !== 5 ? undefined : 'not done';
     if (said && said !== expected)

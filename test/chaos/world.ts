@@ -1,5 +1,14 @@
 import { join } from 'node:path';
-import { kinds, pauseAnnotation, pauseValue, veleroNamespace } from '../support/contract';
+import yaml from 'js-yaml';
+import { helm as runHelm } from '../support/chart';
+import {
+  helmReleaseName,
+  kinds,
+  operatorNamespace,
+  pauseAnnotation,
+  pauseValue,
+  veleroNamespace,
+} from '../support/contract';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
 import { Kube, type KubeObject } from '../support/kube';
 import { core, metaTime, upstream } from '../support/kinds';
@@ -30,6 +39,8 @@ export interface ChaosWorld {
   /** A second proxy for the concurrent run, so each run's writes are told apart. */
   second: FaultProxy;
   helm: string;
+  /** `plural/name` of every namespaced object the helm release holds (what purge's plan names). */
+  releaseObjects: Set<string>;
   handPaused: string[];
   handSuspended: string[];
   sentinels: Sentinel[];
@@ -38,8 +49,17 @@ export interface ChaosWorld {
 
 const key = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
-export async function startChaosWorld(apps: number, log: (line: string) => void): Promise<ChaosWorld> {
-  const world = await startWorld({ log, sim: { log: () => {} } });
+export interface ChaosWorldOptions {
+  /** How often the simulated operator checks Odoo's health. */
+  healthIntervalMs?: number;
+}
+
+export async function startChaosWorld(
+  apps: number,
+  log: (line: string) => void,
+  opts: ChaosWorldOptions = {},
+): Promise<ChaosWorld> {
+  const world = await startWorld({ log, sim: { log: () => {}, healthIntervalMs: opts.healthIntervalMs } });
   const stack: (() => Promise<unknown>)[] = [() => world.stop()];
   const stop = async () => {
     for (const fn of stack.reverse()) await fn().catch(() => undefined);
@@ -65,11 +85,23 @@ export async function startChaosWorld(apps: number, log: (line: string) => void)
     const handPaused = await pauseByHand(kube, seeded);
     const handSuspended = await suspendByHand(kube, seeded);
     const sentinels = await plantSentinels(kube, seeded);
-    return { world, seeded, kube, proxy, second, helm, handPaused, handSuspended, sentinels, stop };
+    const releaseObjects = await releaseManifest(world.kubeconfig, helm);
+    return { world, seeded, kube, proxy, second, helm, releaseObjects, handPaused, handSuspended, sentinels, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** What the release holds, as `helm get manifest` renders it. */
+async function releaseManifest(kubeconfig: string, helmBin: string): Promise<Set<string>> {
+  const manifest = await runHelm(kubeconfig, ['get', 'manifest', helmReleaseName, '-n', operatorNamespace], {
+    helmBin,
+  });
+  const out = new Set<string>();
+  for (const doc of yaml.loadAll(manifest) as ({ kind?: string; metadata?: { name?: string } } | null)[])
+    if (doc?.kind && doc.metadata?.name) out.add(`${doc.kind.toLowerCase()}s/${doc.metadata.name}`);
+  return out;
 }
 
 /** The first application of each namespace paused by hand, as an operator on call would. */
