@@ -402,6 +402,8 @@ export interface WorldOptions {
    * storageLocation switching aws-primary); false to ignore it.
    */
   faultsConfigMap?: boolean | { namespace?: string; name?: string; storageLocation?: string };
+  /** Runs once the fake Odoo listens and before the simulated operator starts (a snapshot's Cluster told Odoo's URL). */
+  beforeSim?: (kubeconfig: string, odoo: FakeOdoo) => Promise<void>;
 }
 
 /** A control plane (started here or given), a fake Odoo and a running simulated world. */
@@ -423,6 +425,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     }
     const odoo = await startFakeOdoo();
     stack.push(() => odoo.stop());
+    await opts.beforeSim?.(kubeconfig, odoo);
     const sim = new SimOperator({ log: opts.log, ...opts.sim, kubeconfig, odooUrl: opts.sim?.odooUrl ?? odoo.url });
     await sim.start();
     stack.push(() => sim.stop());
