@@ -19,10 +19,10 @@ import { Observer } from './observer';
 import { checkOrder } from './order';
 import type { Rng } from './random';
 import { describeRun, kill, type Run, realWrites, startRun } from './runs';
-import type { Schedule } from './schedule';
+import { describeFault, type Schedule } from './schedule';
 import { compareStatus, type StatusJson } from './status-check';
 import { Tally } from './tally';
-import { startChaosWorld } from './world';
+import { type ChaosWorld, startChaosWorld } from './world';
 
 // One schedule, start to end: a fresh world, the procedure run as a user would (re-run with the
 // faults cleared after each failure, up to a bound), and the invariants after every run.
@@ -51,106 +51,168 @@ export interface ScheduleResult {
 /** Starts a run; the checker's own (status, the report) meet no fault: they are how the checker sees. */
 type Start = (label: string, args: string[], checker?: boolean) => Promise<Run>;
 
-export async function runSchedule(schedule: Schedule, rng: Rng, apps: number, log: (l: string) => void) {
-  const started = Date.now();
-  const cw = await startChaosWorld(apps, () => {}, { healthIntervalMs });
-  const observer = new Observer(cw.kube);
-  const lease = new LeaseTimeline(cw.kube);
-  const decoy: Decoy = await startDecoy();
-  const tally = new Tally();
-  const runs: Run[] = [];
-  const concurrent: Run[] = [];
-  let current: Run | undefined;
-  let pass = 0;
-  const violations: string[] = [];
-  const injector: Injector = new Injector({
-    cw,
-    rng,
-    lease,
-    observer,
-    decoy,
-    current: () => current,
-    runs: () => runs,
-    startConcurrent: async (command) => {
-      const r = await start(`concurrent ${command}`, concurrentArgs(command, schedule, cw.helm));
-      concurrent.push(r);
-      return r;
-    },
-  });
-  const ctx: CheckContext = { cw, schedule, observer, injector, lease, decoy, tally, runs, checked: new Set() };
-  const start: Start = async (label, args, checker = false) => {
-    const r = await startRun(label, args, {
-      adminKubeconfig: cw.world.kubeconfig,
-      rules: [],
-      elsewhere: decoy.url,
-      env: pass === 0 && !checker ? injector.env : {},
+/** One schedule on its world: the runs, the faults, the checks, what was seen. */
+class ScheduleRun {
+  readonly violations: string[] = [];
+  readonly runs: Run[] = [];
+  readonly tally = new Tally();
+  readonly observer: Observer;
+  readonly lease: LeaseTimeline;
+  readonly injector: Injector;
+  readonly ctx: CheckContext;
+  private readonly concurrent: Run[] = [];
+  private current: Run | undefined;
+  private pass = 0;
+  checkingMs = 0;
+
+  constructor(
+    readonly schedule: Schedule,
+    rng: Rng,
+    readonly cw: ChaosWorld,
+    readonly decoy: Decoy,
+    private readonly log: (l: string) => void,
+  ) {
+    this.observer = new Observer(cw.kube);
+    this.lease = new LeaseTimeline(cw.kube);
+    this.injector = new Injector({
+      cw,
+      rng,
+      lease: this.lease,
+      observer: this.observer,
+      decoy,
+      current: () => this.current,
+      runs: () => this.runs,
+      startConcurrent: async (command) => {
+        const r = await this.start(`concurrent ${command}`, concurrentArgs(command, schedule, cw.helm));
+        this.concurrent.push(r);
+        return r;
+      },
     });
-    if (!checker) injector.onRunStart(r);
-    runs.push(r);
+    const { observer, injector, lease, tally, runs } = this;
+    this.ctx = { cw, schedule, observer, injector, lease, decoy, tally, runs, checked: new Set() };
+  }
+
+  readonly start: Start = async (label, args, checker = false) => {
+    const r = await startRun(label, args, {
+      adminKubeconfig: this.cw.world.kubeconfig,
+      rules: [],
+      elsewhere: this.decoy.url,
+      env: this.pass === 0 && !checker ? this.injector.env : {},
+    });
+    if (!checker) this.injector.onRunStart(r);
+    this.runs.push(r);
     const watchdog = setTimeout(() => {
-      violations.push(`${label} hung: still running after ${hungAfterMs / 1000}s`);
+      this.violations.push(`${label} hung: still running after ${hungAfterMs / 1000}s`);
       kill(r, 'SIGKILL');
     }, hungAfterMs);
     r.done.then(() => clearTimeout(watchdog));
     return r;
   };
-  let completed = false;
-  try {
-    await Promise.all([observer.start(), lease.start()]);
+
+  /** One command of a pass, and the checks after it; false when it failed (the pass stops there). */
+  private async step(step: Step, first: boolean): Promise<{ ok: boolean; status?: StatusJson; exit?: number | null }> {
+    this.current = await this.start(`${step.label} (pass ${this.pass + 1})`, step.args);
+    // The faults' moments count from the first run's start.
+    if (first) this.injector.arm();
+    const run = await this.current.done;
+    this.current = undefined;
+    const others = await Promise.all(this.concurrent.splice(0).map((r) => r.done));
+    const t = Date.now();
+    const after = await afterRun(this.ctx, run, others, step, this.start);
+    this.checkingMs += Date.now() - t;
+    this.violations.push(...after.violations);
+    this.log(`  ${describeRun(run)}`);
+    for (const o of others) this.log(`  ${describeRun(o)}`);
+    return { ok: run.exitCode === 0 && !run.killedWith, status: after.status, exit: run.exitCode };
+  }
+
+  /** The procedure as a user runs it: again after each failure, from where status says, faults cleared. */
+  async passes(): Promise<boolean> {
     let at = 0;
     let lastStatus: StatusJson | undefined;
     let lastExit: number | null | undefined;
-    for (; pass < maxPasses && !completed; pass++) {
-      if (pass === 0) injector.prepare(schedule.faults);
-      else if (pass === 1) await injector.clear();
+    let completed = false;
+    for (this.pass = 0; this.pass < maxPasses && !completed; this.pass++) {
+      if (this.pass === 0) this.injector.prepare(this.schedule.faults);
+      else if (this.pass === 1) await this.injector.clear();
       // A refusal (exit 3) may rest on the operator's word, such as OdooReachable=False, which it
       // revises at its next health check: a user re-runs after that, not within the second.
-      if (pass > 0 && lastExit === 3) await new Promise((r) => setTimeout(r, operatorRecheckMs));
-      const steps = stepsOf(schedule, cw.helm, pass, pass === 0 ? injector.ttl : undefined);
-      if (pass > 0) at = resumeAt(steps, at, lastStatus);
+      if (this.pass > 0 && lastExit === 3) await new Promise((r) => setTimeout(r, operatorRecheckMs));
+      const steps = stepsOf(this.schedule, this.cw.helm, this.pass, this.pass === 0 ? this.injector.ttl : undefined);
+      if (this.pass > 0) at = resumeAt(steps, at, lastStatus);
       for (; at < steps.length; at++) {
-        const step = steps[at] as Step;
-        current = await start(`${step.label} (pass ${pass + 1})`, step.args);
-        // The faults' moments count from the first run's start.
-        if (pass === 0 && at === 0) injector.arm();
-        const run = await current.done;
-        lastExit = run.exitCode;
-        current = undefined;
-        const others = await Promise.all(concurrent.splice(0).map((r) => r.done));
-        const after = await afterRun(ctx, run, others, step, start);
-        violations.push(...after.violations);
-        lastStatus = after.status;
-        log(`  ${describeRun(run)}`);
-        for (const o of others) log(`  ${describeRun(o)}`);
-        if (run.exitCode !== 0 || run.killedWith) break;
+        const r = await this.step(steps[at] as Step, this.pass === 0 && at === 0);
+        lastStatus = r.status ?? lastStatus;
+        lastExit = r.exit;
+        if (!r.ok) break;
       }
       // Done only when status agrees: a reinstall (or a latecomer) may undo steps a run had done.
-      completed = at >= steps.length && (!lastStatus || finished(lastStatus, schedule).length === 0);
+      completed = at >= steps.length && (!lastStatus || finished(lastStatus, this.schedule).length === 0);
     }
-    if (!completed) violations.push(`the procedure did not complete in ${maxPasses} passes`);
-    await injector.clear();
-    violations.push(...(await finalChecks(ctx, completed, start)));
-  } catch (err) {
-    violations.push(`the campaign itself failed: ${(err as Error).stack ?? err}`);
-  } finally {
-    observer.stop();
-    lease.stop();
-    for (const r of runs) kill(r, 'SIGKILL');
-    await Promise.all([cw.stop(), decoy.stop(), ...runs.map((r) => r.proxy.stop())]);
+    if (!completed) this.violations.push(`the procedure did not complete in ${maxPasses} passes`);
+    return completed;
   }
-  injector.settle();
-  const result: ScheduleResult = {
+
+  async finish(completed: boolean) {
+    await this.injector.clear();
+    const t = Date.now();
+    this.violations.push(...(await finalChecks(this.ctx, completed, this.start)));
+    this.checkingMs += Date.now() - t;
+  }
+
+  /** Everything of the schedule's stopped; the world too, in the background (`stopped` resolves then). */
+  teardown(): Promise<unknown> {
+    this.observer.stop();
+    this.lease.stop();
+    for (const r of this.runs) kill(r, 'SIGKILL');
+    return Promise.all([this.cw.stop(), this.decoy.stop(), ...this.runs.map((r) => r.proxy.stop())]);
+  }
+}
+
+/**
+ * One schedule on the world given (started beforehand, so that the next world comes up while this
+ * one's runs wait on the operator). `stopped` resolves once its world is down.
+ */
+export async function runSchedule(
+  schedule: Schedule,
+  rng: Rng,
+  world: Promise<ChaosWorld>,
+  log: (l: string) => void,
+): Promise<ScheduleResult & { stopped: Promise<unknown> }> {
+  const started = Date.now();
+  const [cw, decoy] = await Promise.all([world, startDecoy()]);
+  const worldReady = Date.now();
+  const s = new ScheduleRun(schedule, rng, cw, decoy, log);
+  let completed = false;
+  try {
+    await Promise.all([s.observer.start(), s.lease.start()]);
+    completed = await s.passes();
+    await s.finish(completed);
+  } catch (err) {
+    s.violations.push(`the campaign itself failed: ${(err as Error).stack ?? err}`);
+  }
+  log(
+    `  world ready after ${((worldReady - started) / 1000).toFixed(1)}s, runs and checks ${((Date.now() - worldReady) / 1000).toFixed(1)}s (checks ${(s.checkingMs / 1000).toFixed(1)}s)`,
+  );
+  const stopped = s.teardown();
+  s.injector.settle();
+  for (const r of s.injector.records)
+    log(`  ${describeFault(r.fault)}: ${r.hit ? 'hit' : r.injected ? 'injected, not met by a run' : 'not injected'}`);
+  return {
     schedule,
-    violations,
-    injected: injector.injected,
-    records: injector.records,
-    tally,
-    runs,
+    violations: s.violations,
+    injected: s.injector.injected,
+    records: s.injector.records,
+    tally: s.tally,
+    runs: s.runs,
     completed,
     seconds: (Date.now() - started) / 1000,
+    stopped,
   };
-  return result;
 }
+
+/** A world for a schedule: started now, used when its turn comes. */
+export const newWorld = (apps: number) => startChaosWorld(apps, () => {}, { healthIntervalMs });
 
 async function statusNow(ctx: CheckContext, start: Start) {
   const before = await readFacts(ctx.cw.kube);

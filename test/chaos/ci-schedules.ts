@@ -47,7 +47,6 @@ const chosen: (Partial<Schedule> & { faults: Fault[] })[] = [
     faults: [
       { kind: 'resume-window', atMs: 0, read: 2 },
       { kind: 'api', atMs: 0, forMs: 15_000, action: { delayMs: 500 }, writesOnly: false, probability: 0.25 },
-      { kind: 'concurrent', atMs: 3_000, command: 'backup' },
     ],
   },
   {
@@ -82,7 +81,8 @@ const chosen: (Partial<Schedule> & { faults: Fault[] })[] = [
     faults: [
       { kind: 'api', atMs: 0, forMs: 15_000, action: { drop: true }, writesOnly: true, probability: 0.25 },
       { kind: 'concurrent', atMs: 1_000, command: 'uninstall' },
-      { kind: 'kill', atMs: 5_000, signal: 'SIGINT' },
+      // The second uninstall reaches the lock 3-4 s after it starts: the first is interrupted after that.
+      { kind: 'kill', atMs: 10_000, signal: 'SIGINT' },
     ],
   },
   {

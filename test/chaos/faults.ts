@@ -138,14 +138,15 @@ export class Injector {
     const { cw } = this.ctx;
     switch (f.kind) {
       case 'kill': {
-        const run = this.ctx.current();
+        // Between two commands of the steps there is no run for a moment: the next is killed.
+        const run = await this.meaning.nextRun();
         return !!run && kill(run, f.signal);
       }
       case 'api':
       case 'hang':
         return this.addRule(f, record);
       case 'freeze':
-        cw.world.controlPlane?.signal('kube-apiserver', 'SIGSTOP');
+        cw.controlPlane.signal('kube-apiserver', 'SIGSTOP');
         this.frozen = true;
         this.later(f.forMs, () => this.thaw());
         return true;
@@ -187,7 +188,7 @@ export class Injector {
   private thaw() {
     if (!this.frozen) return;
     this.frozen = false;
-    this.ctx.cw.world.controlPlane?.signal('kube-apiserver', 'SIGCONT');
+    this.ctx.cw.controlPlane.signal('kube-apiserver', 'SIGCONT');
   }
 
   async switchFault(data: Record<string, string>): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { runSchedule, type ScheduleResult } from './campaign';
+import { newWorld, runSchedule, type ScheduleResult } from './campaign';
 import { chosenSchedules } from './ci-schedules';
 import { rngFor } from './random';
 import { describeRun } from './runs';
@@ -53,6 +53,11 @@ function report(r: ScheduleResult) {
           .split('\n')
           .map((l) => `    err| ${l}`),
       );
+    // The lock's requests, as its proxy saw them: what a lock violation is read from.
+    for (const q of run.proxy.requests.filter((x) => x.path.includes('/leases')))
+      lines.push(
+        `    lock| +${((q.time.getTime() - run.startedAt) / 1000).toFixed(2)}s ${q.method} ${q.path} -> ${q.status ?? q.outcome}${q.rule ? ` (fault rule ${q.rule})` : ''}`,
+      );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -104,6 +109,7 @@ async function main() {
       parallel: { type: 'string' },
       minutes: { type: 'string' },
       ci: { type: 'boolean' },
+      'no-prefetch': { type: 'boolean' },
     },
   });
   const chosen = values.ci ? chosenSchedules() : undefined;
@@ -125,13 +131,15 @@ async function main() {
   let done = 0;
   const started = Date.now();
   const queue = [...indexes];
-  const one = async (i: number) => {
+  const stops: Promise<unknown>[] = [];
+  const one = async (i: number, world: ReturnType<typeof newWorld>) => {
     const rng = rngFor(seed, i);
     const schedule: Schedule = chosen?.[i] ?? drawSchedule(rng, seed, i);
     log(
       `schedule ${i}: ${schedule.mode}${schedule.deleteApps ? ' delete-apps' : ''}${schedule.wipe ? ' wipe' : ''}${schedule.suspendHelmReleases ? ' suspend-helmreleases' : ''}${schedule.skipBackup ? ' skip-backup' : ''}; ${schedule.faults.map(describeFault).join(', ')}`,
     );
-    const r = await runSchedule(schedule, rng, apps, values.verbose ? log : () => {});
+    const r = await runSchedule(schedule, rng, world, values.verbose ? log : () => {});
+    stops.push(r.stopped);
     injected += r.injected;
     violations += r.violations.length;
     tally.add(r.tally);
@@ -142,10 +150,18 @@ async function main() {
     );
     if (r.violations.length || values['show-runs']) report(r);
   };
+  // Each worker starts its next world as a schedule begins: it comes up while the runs wait.
   const worker = async () => {
-    for (let i = queue.shift(); i !== undefined && Date.now() < deadline; i = queue.shift()) await one(i);
+    let next: ReturnType<typeof newWorld> | undefined;
+    for (let i = queue.shift(); i !== undefined && Date.now() < deadline; i = queue.shift()) {
+      const world = next ?? newWorld(apps);
+      next = queue.length && Date.now() < deadline && !values['no-prefetch'] ? newWorld(apps) : undefined;
+      await one(i, world);
+    }
+    if (next) stops.push(next.then((w) => w.stop()).catch(() => undefined));
   };
   await Promise.all(Array.from({ length: Math.min(parallel, indexes.length) }, worker));
+  await Promise.all(stops);
   for (const l of [...invariantTable(tally), ...kindTable(hits)]) log(l);
   log(`chaos: seed ${seed}, ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   log(`chaos: ${done} runs, ${injected} faults injected, ${violations} violations`);

@@ -152,11 +152,15 @@ export class Meaning {
   }
 
   /** The current run, once it holds the lock (as the checker's watch of the Lease shows). */
-  private async holding(): Promise<Run | undefined> {
-    // Between two runs of the steps there is none for a moment: wait for the next.
+  /** The run at work, or the next one if the steps are between two commands (none after 5 s). */
+  async nextRun(): Promise<Run | undefined> {
     const deadline = Date.now() + 5_000;
     while (!this.ctx.current() && Date.now() < deadline && !this.injector.isCleared) await sleep(50);
-    const run = this.ctx.current();
+    return this.injector.isCleared ? undefined : this.ctx.current();
+  }
+
+  private async holding(): Promise<Run | undefined> {
+    const run = await this.nextRun();
     if (!run) return undefined;
     const held = await this.ctx.lease.waitFor((h) => !!h && holdersOf(run).has(h), Math.min(waitMs, 20_000));
     return held && running(run) && !this.injector.isCleared ? run : undefined;

@@ -17,8 +17,12 @@ import { core, upstream } from '../support/kinds';
 
 /** kubectl vw's default --expiry-margin; a backup that expires within it does not count. */
 const marginMs = 24 * 3600_000;
-/** The checker judges a moment later than the product did: this much of the margin is given back. */
-const marginSlackMs = 2_000;
+/**
+ * The checker judges a moment apart from the product: an expiry this close to the margin is
+ * borderline, neither a violation of the gate (it counts for deletions) nor a verdict to hold
+ * status to.
+ */
+const marginSlackMs = 3_000;
 const appsCrd = 'applicationinstances.apps.vworkspace.io';
 export const finalBackupLabel = 'kubectl-vw.vworkspace.io/final-backup';
 
@@ -195,12 +199,12 @@ export class Observer {
       const name = keyOf(other.last);
       if (phase !== 'Succeeded' && phase !== 'Failed')
         this.duplicates.push(`${keyOf(op)} created while ${name} (${phase ?? 'no phase yet'}) was in flight`);
-      else if (phase === 'Succeeded' && this.counts(app, other).counted)
+      else if (phase === 'Succeeded' && this.counts(app, other).counted && !this.counts(app, other).borderline)
         this.duplicates.push(`${keyOf(op)} created while ${name} counted`);
     }
   }
 
-  private counts(app: string, r: OperationRecord): { counted: boolean; why: string } {
+  private counts(app: string, r: OperationRecord): Judgement {
     const name = keyOf(r.last);
     const paused = this.pausedRv.get(app);
     if (r.last.status?.phase !== 'Succeeded')
@@ -213,16 +217,17 @@ export class Observer {
     if (!backup) return { counted: false, why: `${name}: its Velero Backup is gone` };
     const status = backup.status as { phase?: string; expiration?: string } | undefined;
     if (status?.phase !== 'Completed') return { counted: false, why: `${name}: Velero ${status?.phase ?? 'New'}` };
-    if (!status.expiration || Date.parse(status.expiration) < Date.now() + marginMs - marginSlackMs)
+    const left = Date.parse(status.expiration ?? '') - Date.now() - marginMs;
+    if (!(left >= -marginSlackMs))
       return { counted: false, why: `${name}: expires ${status.expiration ?? 'at no known time'}` };
-    return { counted: true, why: `${name} counts` };
+    return { counted: true, why: `${name} counts`, borderline: left < marginSlackMs };
   }
 
   /**
    * Whether an application has, right now, a final backup that counts, or is exempt: the operator
    * said BackupNotSupported and its spec still says it cannot be backed up.
    */
-  judge(app: string): { counted: boolean; why: string } {
+  judge(app: string): Judgement {
     const incapable = this.lastApp.get(app)?.spec?.backup?.capable === false;
     const reasons: string[] = [];
     for (const r of this.backupsOf(app)) {
@@ -261,6 +266,13 @@ export class Observer {
     for (const p of this.clusterPresence) if (p.at <= t) present = p.present;
     return present;
   }
+}
+
+export interface Judgement {
+  counted: boolean;
+  why: string;
+  /** Its expiry is within a few seconds of the margin: the product may have judged it either way. */
+  borderline?: boolean;
 }
 
 class HandlerError extends Error {

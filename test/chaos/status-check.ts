@@ -23,7 +23,9 @@ function truth(step: Step, f: ClusterFacts, observer: Observer): 'done' | 'not d
       const inFlight = f.operations.some(
         (o) => !['Succeeded', 'Failed'].includes(String((o.status as { phase?: string })?.phase)),
       );
-      const all = live.every((a) => observer.judge(`${a.metadata.namespace}/${a.metadata.name}`).counted);
+      const verdicts = live.map((a) => observer.judge(`${a.metadata.namespace}/${a.metadata.name}`));
+      if (verdicts.some((v) => v.borderline)) return undefined;
+      const all = verdicts.every((v) => v.counted);
       return all ? (inFlight ? undefined : 'done') : 'not done';
     }
     case 3:
