@@ -95,6 +95,15 @@ const chosen: (Partial<Schedule> & { faults: Fault[] })[] = [
       { kind: 'kill', atMs: 12_000, signal: 'SIGKILL' },
     ],
   },
+  {
+    // A latecomer after the pause: backed up unpaused (that backup never counts), paused on the next pass.
+    faults: [{ kind: 'hand-edit', atMs: 1_500, edit: 'new-application' }],
+  },
+  {
+    // A final backup deleted between step 3 and step 4's deletes: step 4's gate must see it.
+    mode: 'steps',
+    faults: [{ kind: 'hand-edit', atMs: 0, edit: 'delete-velero-backup', afterStep3: true }],
+  },
 ];
 
 export function chosenSchedules(): Schedule[] {

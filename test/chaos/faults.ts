@@ -161,6 +161,7 @@ export class Injector {
       case 'stuck-finalizer':
         return this.hold(f.on);
       case 'hand-edit':
+        if (f.afterStep3 && !(await this.meaning.clusterGone())) return false;
         return this.handEdit(f.edit);
       default:
         return this.meaning.inject(f, record);

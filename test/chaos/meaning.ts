@@ -195,17 +195,23 @@ export class Meaning {
     return true;
   }
 
-  private async reinstall(record: FaultRecord): Promise<boolean> {
+  /** Waits until no Cluster is left (step 3 done) while the CRDs stand; false if that does not come. */
+  async clusterGone(): Promise<boolean> {
     const { cw } = this.ctx;
     const deadline = Date.now() + waitMs;
     while (!this.injector.isCleared && Date.now() < deadline) {
       const crd = await cw.kube.find(core.customResourceDefinitions, 'clusters.ops.vworkspace.io');
       if (!crd) return false;
       const clusters = await cw.kube.list(kinds.clusters, { namespace: operatorNamespace }).catch(() => undefined);
-      if (clusters && clusters.items.length === 0) break;
-      await sleep(200);
+      if (clusters && clusters.items.length === 0) return true;
+      await sleep(100);
     }
-    if (this.injector.isCleared || Date.now() >= deadline) return false;
+    return false;
+  }
+
+  private async reinstall(record: FaultRecord): Promise<boolean> {
+    const { cw } = this.ctx;
+    if (!(await this.clusterGone())) return false;
     record.hit = this.injector.active();
     this.injector.recordEdit('reinstall', `${operatorNamespace}/${sandboxClusterName}`);
     await installOperatorChart(cw.world.kubeconfig, { helmBin: cw.helm, odooUrl: cw.world.odoo.url });

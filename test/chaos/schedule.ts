@@ -41,6 +41,8 @@ export type Fault =
       kind: 'hand-edit';
       atMs: number;
       edit: 'annotate' | 'delete-velero-backup' | 'new-application' | 'delete-application';
+      /** Not before step 3 is done (the Cluster gone): between step 3 and step 4's deletes. */
+      afterStep3?: boolean;
     }
   /** HELM_* variables (and HELM_DRIVER) in the user's shell naming another cluster, for the first pass. */
   | { kind: 'helm-env'; atMs: 0 }
@@ -172,6 +174,7 @@ export function drawFault(rng: Rng, kind: FaultKind = rng.pick(drawn)): Fault {
         kind,
         atMs,
         edit: rng.pick(['annotate', 'delete-velero-backup', 'new-application', 'delete-application'] as const),
+        afterStep3: rng.chance(0.2),
       };
     case 'helm-env':
       return { kind, atMs: 0 };
@@ -231,7 +234,7 @@ export function describeFault(f: Fault): string {
     case 'concurrent':
       return `${at} a second run once the first holds the lock: kubectl vw ${f.command}`;
     case 'hand-edit':
-      return `${at} by hand: ${f.edit}`;
+      return `${at}${f.afterStep3 ? ' once the Cluster is gone' : ''} by hand: ${f.edit}`;
     case 'helm-env':
       return 'HELM_KUBEAPISERVER, HELM_KUBETOKEN, HELM_NAMESPACE, HELM_DRIVER=configmap in the shell (first pass)';
     case 'context-switch':
