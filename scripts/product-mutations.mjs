@@ -48,6 +48,7 @@ export const mutations = [
     file: 'lib/steps/decommission/record.ts',
     from: '  Boolean(r?.clusterUID && r.clusterUID === cluster.metadata.uid);',
     to: '  Boolean(r && r.cluster === cluster.metadata.name);',
+    test: 'test/integration/identity.test.ts',
     chaos: [4],
   },
   {
@@ -68,10 +69,15 @@ export const mutations = [
   },
   {
     name: 'step4-ignores-backups',
-    what: "step 4's gate ignores the final backups at the moment of its deletes",
-    file: 'lib/steps/purge/gates.ts',
-    from: '      check && !check.ok\n',
-    to: '      false && check && !check.ok\n',
+    what: 'step 4 deletes the applications whatever their final backups (its plan and its gate)',
+    edits: [
+      {
+        file: 'lib/steps/purge/gates.ts',
+        from: '      check && !check.ok\n',
+        to: '      false && check && !check.ok\n',
+      },
+      { file: 'lib/cli/commands/purge.ts', from: '  if (backupCheck && !backupCheck.ok) {', to: '  if (false) {' },
+    ],
     chaos: [11],
   },
   {
@@ -107,11 +113,13 @@ function buildMutant(m) {
   for (const p of ['lib', 'plugins', 'scripts', 'package.json', 'tsconfig.json'])
     cpSync(join(root, p), join(dir, p), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  const path = join(dir, m.file);
-  const text = readFileSync(path, 'utf8');
-  const at = text.split(m.from).length - 1;
-  if (at !== 1) throw new Error(`${m.name}: expected the text to change once in ${m.file}, found it ${at} times`);
-  writeFileSync(path, text.replace(m.from, m.to));
+  for (const e of m.edits ?? [m]) {
+    const path = join(dir, e.file);
+    const text = readFileSync(path, 'utf8');
+    const at = text.split(e.from).length - 1;
+    if (at !== 1) throw new Error(`${m.name}: expected the text to change once in ${e.file}, found it ${at} times`);
+    writeFileSync(path, text.replace(e.from, e.to));
+  }
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   return dir;
 }

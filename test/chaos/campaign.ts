@@ -302,7 +302,8 @@ async function reportNow(ctx: CheckContext, start: Start): Promise<string[]> {
       'kubectl-vw-decommission',
       'kube-system',
     );
-    out.push(...checkPersists(persists, facts, ctx.cw.world.odoo.decommissioned(), ctx.tally, record));
+    const { odoo } = ctx.cw.world;
+    out.push(...checkPersists(persists, facts, odoo.decommissioned(), ctx.tally, record, ctx.observer.lastClusterId));
   } catch (err) {
     out.push(`purge --report -o json: ${(err as Error).message}`);
   }

@@ -58,7 +58,7 @@ const chosen: (Partial<Schedule> & { faults: Fault[] })[] = [
   },
   {
     faults: [
-      { kind: 'reinstall', atMs: 0 },
+      { kind: 'reinstall', atMs: 0, removedByHand: false },
       { kind: 'freeze', atMs: 5_000, forMs: 2_000 },
     ],
   },

@@ -224,6 +224,7 @@ export function checkPersists(
   odooRevoked: string[],
   tally: Tally,
   record?: KubeObject,
+  lastClusterId?: string,
 ): string[] {
   tally.count('persists', 5);
   const out: string[] = [];
@@ -244,6 +245,9 @@ export function checkPersists(
   const id = report.odoo.clusterID;
   if (report.odoo.credential === 'revoked' && (!id || !odooRevoked.includes(id)))
     out.push(`what persists says Odoo revoked cluster ${id}, and Odoo never acknowledged it`);
+  // Decidable only while the release stands: its first revision's time tells of an installation after the record.
+  if (report.odoo.credential === 'revoked' && facts.release && lastClusterId && id !== lastClusterId)
+    out.push(`what persists says cluster ${id} was revoked, while the last Cluster registered was ${lastClusterId}`);
   // A record speaks for its own Cluster only: not for one installed again under the same name.
   const standing = facts.clusters.filter((c) => !c.metadata.deletionTimestamp);
   if (report.odoo.credential === 'revoked' && standing.length)

@@ -137,7 +137,7 @@ export class Meaning {
       case 'context-switch':
         return this.contextSwitch(record);
       case 'reinstall':
-        return this.reinstall(record);
+        return this.reinstall(f, record);
       case 'capability-flip':
         return this.flip(f, record);
       case 'lock-lost':
@@ -209,14 +209,29 @@ export class Meaning {
     return false;
   }
 
-  private async reinstall(record: FaultRecord): Promise<boolean> {
+  private async reinstall(f: Of<'reinstall'>, record: FaultRecord): Promise<boolean> {
     const { cw } = this.ctx;
     if (!(await this.clusterGone())) return false;
     record.hit = this.injector.active();
     this.injector.recordEdit('reinstall', `${operatorNamespace}/${sandboxClusterName}`);
     await installOperatorChart(cw.world.kubeconfig, { helmBin: cw.helm, odooUrl: cw.world.odoo.url });
     await ensureCluster(cw.kube, { odooUrl: cw.world.odoo.url });
+    if (f.removedByHand) await this.removeByHand();
     return true;
+  }
+
+  /** The new Cluster, once registered, deleted with its finalizers dropped: the operator never calls Odoo. */
+  private async removeByHand() {
+    const { kube } = this.ctx.cw;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !this.injector.isCleared) {
+      const c = await kube.find(kinds.clusters, sandboxClusterName, operatorNamespace);
+      if ((c?.status as { clusterID?: string } | undefined)?.clusterID) break;
+      await sleep(100);
+    }
+    this.injector.recordEdit('cluster removed by hand', `${operatorNamespace}/${sandboxClusterName}`);
+    await kube.mergePatch(kinds.clusters, sandboxClusterName, operatorNamespace, { metadata: { finalizers: null } });
+    await kube.delete(kinds.clusters, sandboxClusterName, operatorNamespace).catch(() => undefined);
   }
 
   private async flip(f: Of<'capability-flip'>, record: FaultRecord): Promise<boolean> {

@@ -150,7 +150,12 @@ export class Observer {
       if (app.metadata.namespace === ns.metadata.name) this.going(keyOf(app), 'with its namespace');
   }
 
+  /** The clusterID of the last Cluster the operator registered, as seen: the one a report must speak of. */
+  lastClusterId?: string;
+
   private onCluster(type: string, cluster: KubeObject) {
+    const id = (cluster.status as { clusterID?: string } | undefined)?.clusterID;
+    if (id && type !== 'DELETED') this.lastClusterId = id;
     const present = this.clusters.list().length > 0;
     if (this.clusterPresence.at(-1)?.present !== present) this.clusterPresence.push({ at: Date.now(), present });
     if (type === 'DELETED' || !cluster.metadata.deletionTimestamp) return;

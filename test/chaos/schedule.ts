@@ -48,8 +48,11 @@ export type Fault =
   | { kind: 'helm-env'; atMs: 0 }
   /** The kubeconfig's current context switched to another cluster while the run works. */
   | { kind: 'context-switch'; atMs: number }
-  /** The operator installed again, with a Cluster of the same name, once the first is gone. */
-  | { kind: 'reinstall'; atMs: number }
+  /**
+   * The operator installed again, with a Cluster of the same name, once the first is gone; and
+   * perhaps that new Cluster then removed by hand (its finalizer dropped: Odoo never told).
+   */
+  | { kind: 'reinstall'; atMs: number; removedByHand: boolean }
   /** An application's spec.backup.capable flipped (to true: the one that could not be backed up). */
   | { kind: 'capability-flip'; atMs: number; to: boolean }
   /** What `resume --all` undoes, done between step 3's check and its act (before its nth read of the Clusters). */
@@ -186,9 +189,10 @@ export function drawFault(rng: Rng, kind: FaultKind = rng.pick(drawn)): Fault {
       return { kind, atMs: 0, read: rng.pick([1, 2] as const) };
     case 'lock-lost':
       return { kind, atMs, afterMs: rng.int(0, 3_000) };
+    case 'reinstall':
+      return { kind, atMs, removedByHand: rng.chance(0.3) };
     case 'partial-succeeded':
     case 'context-switch':
-    case 'reinstall':
       return { kind, atMs };
   }
 }
@@ -240,7 +244,7 @@ export function describeFault(f: Fault): string {
     case 'context-switch':
       return `${at} the kubeconfig's current context switched to another cluster`;
     case 'reinstall':
-      return `${at} once the Cluster is gone: the operator installed again, a Cluster of the same name`;
+      return `${at} once the Cluster is gone: the operator installed again, a Cluster of the same name${f.removedByHand ? ', then removed by hand (finalizers dropped)' : ''}`;
     case 'capability-flip':
       return `${at} an application's backup.capable set to ${f.to}`;
     case 'resume-window':
