@@ -14,7 +14,14 @@ import {
 
 const at = (s: string) => `2026-11-27T12:00:${s}Z`;
 const cond = (type: string, status: string, o: Partial<Condition> = {}): Condition =>
-  ({ type, status, reason: o.reason ?? 'R', message: o.message ?? 'm', lastTransitionTime: at('10'), ...o }) as Condition;
+  ({
+    type,
+    status,
+    reason: o.reason ?? 'R',
+    message: o.message ?? 'm',
+    lastTransitionTime: at('10'),
+    ...o,
+  }) as Condition;
 
 function cluster(o: { id?: string; conditions?: Condition[]; managedFields?: unknown[]; uid?: string } = {}): Cluster {
   return {
@@ -51,7 +58,10 @@ describe('reportsOnDeletion', () => {
 });
 
 describe('judgeRevocation', () => {
-  const reported = [cond('OdooReachable', 'True', { observedGeneration: 2 }), cond('Ready', 'False', { observedGeneration: 2 })];
+  const reported = [
+    cond('OdooReachable', 'True', { observedGeneration: 2 }),
+    cond('Ready', 'False', { observedGeneration: 2 }),
+  ];
 
   it('needs the operator finalizer at the deletion', () => {
     const r = judgeRevocation(cluster({ conditions: reported }), false, 2);
@@ -75,7 +85,9 @@ describe('judgeRevocation', () => {
       evidence:
         "the operator's finalizer went, but the operator never reported on the deletion (no condition observed at generation 2 or later): it may have been removed by hand",
     });
-    expect(judgeRevocation(cluster({ conditions: old }), true, undefined).evidence).toMatch(/at generation unknown or later/);
+    expect(judgeRevocation(cluster({ conditions: old }), true, undefined).evidence).toMatch(
+      /at generation unknown or later/,
+    );
     const fin = { 'f:metadata': { 'f:finalizers': {} } };
     const managedFields = [
       { manager: 'kubectl-patch', time: at('05'), fieldsV1: fin },
@@ -100,7 +112,8 @@ describe('judgeRevocation', () => {
     const r = judgeRevocation(cluster({ conditions: [unreachable] }), true, 2);
     expect(r).toEqual({
       confirmed: false,
-      evidence: "the operator's finalizer went while it still reported Decommissioning=False/OdooUnreachable (odoo down)",
+      evidence:
+        "the operator's finalizer went while it still reported Decommissioning=False/OdooUnreachable (odoo down)",
     });
     const noMessage = { ...unreachable, message: undefined } as unknown as Condition;
     expect(judgeRevocation(cluster({ conditions: [noMessage] }), true, 2).evidence).toMatch(/\(no message\)$/);
@@ -112,7 +125,7 @@ describe('judgeRevocation', () => {
     expect(judgeRevocation(cluster({ conditions: [unreachable, notTrue] }), true, 2).confirmed).toBe(false);
     const otherReason = { ...unreachable, reason: 'Other' };
     expect(judgeRevocation(cluster({ conditions: [otherReason] }), true, 2).confirmed).toBe(true);
-    const trueStatus = { ...unreachable, status: 'True' };
+    const trueStatus: Condition = { ...unreachable, status: 'True' };
     expect(judgeRevocation(cluster({ conditions: [trueStatus] }), true, 2).confirmed).toBe(true);
   });
 
@@ -157,8 +170,7 @@ describe('the step 3 record', () => {
     expect(recordStanding(undefined, [])).toEqual({});
     expect(recordStanding(record(), [obj('u1')])).toEqual({ record: record() });
     expect(recordStanding(record(), [obj('u1'), obj('u2', 'c2')])).toEqual({
-      superseded:
-        'the step 3 record is about Cluster c1 (uid u1, cluster ID id-1), not Cluster c2 (uid u2) there now',
+      superseded: 'the step 3 record is about Cluster c1 (uid u1, cluster ID id-1), not Cluster c2 (uid u2) there now',
     });
     expect(recordStanding(record(), [], '2026-11-27T12:00:01Z')).toEqual({
       superseded:
