@@ -6,8 +6,9 @@ import type { Tally } from './tally';
 // every run's writes (its proxy's record, each run has one) and its output. No run writes while
 // another live run holds the lease; a run writes only while it holds it (a lease lost by hand is
 // noticed at the next renewal, and never acted under); and no live holder's lease is taken over
-// before it stood still for the lease's duration. A run SIGKILLed on this machine is taken over at
-// once, not after a 30 s wait.
+// before it stood still for the lease's duration. A run that ended on this machine without letting go
+// (SIGKILLed, or interrupted and its release not taken by the API server within the 2.5 s an
+// interrupted run has in all) is taken over at once by the next run here, not after a 30 s wait.
 
 /** The checker sees a change a little after the API server made it: decisions closer than this are not judged. */
 const toleranceMs = 1_000;
@@ -52,10 +53,12 @@ function checkTakeovers(f: LockFacts, ownerOf: (h: string | undefined) => Owner)
       out.push(
         `${now.label} took the lock over from ${label(was)} (${prev.holder}), which was alive and had renewed it ${secs(stood)} before`,
       );
-    if (was && was !== 'hand' && !live && was.killedWith === 'SIGKILL' && now.startedAt > (was.exitedAt ?? 0)) {
+    if (was && was !== 'hand' && !live && was.killedWith && now.startedAt > (was.exitedAt ?? 0)) {
       f.tally.count('dead-holder');
       if (now.stderr.includes(`another run (${prev.holder}) holds the lock`))
-        out.push(`${now.label} waited for ${was.label}'s lease although that run was SIGKILLed on this machine`);
+        out.push(
+          `${now.label} waited for ${was.label}'s lease although that run ended (${was.killedWith}) on this machine`,
+        );
     }
   }
   return out;
@@ -106,8 +109,11 @@ export function checkLockSafety(f: LockFacts): string[] {
 }
 
 /**
- * Once every run so far has ended, the lease is free, or held by a run that cannot let go (SIGKILLed,
- * and gone), or by hand. A run that ended any other way released it.
+ * Once every run so far has ended, the lease is free, or held by hand, or by a run that could not
+ * let go: SIGKILLed, or interrupted (SIGINT, SIGTERM) with its release unanswered (an interrupted
+ * run has 2.5 s in all, 1 s for the release: an API server too slow for that keeps the lease, and
+ * checkTakeovers holds the next run on this machine to taking it over at once). A run that ended
+ * any other way, or whose release was answered, released it.
  */
 export function checkLeaseReleased(f: LockFacts): string[] {
   f.tally.count('lease-released');
@@ -115,7 +121,16 @@ export function checkLeaseReleased(f: LockFacts): string[] {
   if (!holder) return [];
   const owner = ownerFinder(f)(holder);
   if (owner === 'hand') return [];
-  if (owner && owner.killedWith === 'SIGKILL' && !aliveAt(owner, Date.now())) return [];
+  if (owner?.killedWith && !aliveAt(owner, Date.now())) {
+    if (owner.killedWith === 'SIGKILL') return [];
+    const release = owner.proxy.requests.filter((q) => q.path.includes('/leases') && q.method !== 'GET').at(-1);
+    const answered =
+      release &&
+      release.status !== undefined &&
+      release.status < 300 &&
+      release.time.getTime() >= (owner.killedAt ?? 0);
+    if (!answered) return [];
+  }
   // Its last word to the Lease (the release) met a fault and got no answer: it could not let go.
   const last = owner?.proxy.requests.filter((q) => q.path.includes('/leases')).at(-1);
   if (last && last.rule !== undefined && last.status === undefined) return [];
