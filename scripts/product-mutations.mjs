@@ -40,6 +40,7 @@ export const mutations = [
     file: 'lib/steps/purge/helm.ts',
     from: '      env: helmEnvironment(env, target, release.driver),\n      extendEnv: false,',
     to: '      env: { ...env.vars, HELM_DRIVER: release.driver },\n      extendEnv: false,',
+    test: 'test/integration/one-target.test.ts',
     chaos: [0],
   },
   {
@@ -57,7 +58,7 @@ export const mutations = [
     file: 'lib/operator/final-backup.ts',
     from: '  if (seconds(started) < seconds(ctx.pausedAt))',
     to: '  if (false && seconds(started) < seconds(ctx.pausedAt))',
-    chaos: [10, 1],
+    chaos: [12, 10],
   },
   {
     name: 'no-act-time-check',
@@ -81,6 +82,36 @@ export const mutations = [
     chaos: [11],
   },
   {
+    name: 'record-in-operator-namespace',
+    what: "the step 3 record written in the operator's namespace (which purge deletes), not kube-system",
+    edits: [
+      {
+        file: 'lib/steps/decommission/record.ts',
+        from: '  const cm = await client.find(core.configMaps, decommissionRecord, toolNamespace);\n  if (cm) await client.mergePatch(core.configMaps, decommissionRecord, toolNamespace,',
+        to: '  const cm = await client.find(core.configMaps, decommissionRecord, operatorNamespace);\n  if (cm) await client.mergePatch(core.configMaps, decommissionRecord, operatorNamespace,',
+      },
+      {
+        file: 'lib/steps/decommission/record.ts',
+        from: '      namespace: toolNamespace,\n      labels:',
+        to: '      namespace: operatorNamespace,\n      labels:',
+      },
+      {
+        file: 'lib/steps/decommission/record.ts',
+        from: 'metadata, data }, toolNamespace);',
+        to: 'metadata, data }, operatorNamespace);',
+      },
+    ],
+    chaos: [0],
+  },
+  {
+    name: 'dry-run-delete-body',
+    what: "a server-side dry run's DELETE without dryRun in its body (the query alone)",
+    file: 'lib/kube/client.ts',
+    from: "        ...(opts.dryRun ? { dryRun: ['All'] } : {}),\n      },",
+    to: '      },',
+    test: 'test/integration/dry-run-invariant.test.ts',
+  },
+  {
     name: 'interrupt-exits-1',
     what: 'an interrupted run (SIGINT, SIGTERM) exits 1, not 130',
     file: 'lib/errors.ts',
@@ -100,7 +131,7 @@ export const mutations = [
     name: 'uninstall-lock-per-step',
     what: 'uninstall takes the lock step by step, not for the whole procedure (schedule 93 of seed long-1127)',
     file: 'lib/cli/commands/uninstall.ts',
-    from: "    : await runners.lock(pinned, session, 'UninstallResult', (lock) =>\n        runSteps({ o, deps: { ...pinned, heldLock: lock }, runners, before, status }),\n      );",
+    from: "    : await runners.lock(pinned, session, 'UninstallResult', async (lock) => {\n        await hooks.beforeSteps?.(client);\n        return runSteps({ o, deps: { ...pinned, heldLock: lock }, runners, before, status });\n      });",
     to: '    : await runSteps({ o, deps: pinned, runners, before, status });',
     test: 'test/integration/concurrent-uninstall.test.ts',
     chaos: [7],

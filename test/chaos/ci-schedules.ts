@@ -104,6 +104,13 @@ const chosen: (Partial<Schedule> & { faults: Fault[] })[] = [
     mode: 'steps',
     faults: [{ kind: 'hand-edit', atMs: 0, edit: 'delete-velero-backup', afterStep3: true }],
   },
+  {
+    // A latecomer once step 1 is done, before step 2 lists: the backup takes one of it unpaused
+    // (with a warning; it never counts), the decommission refuses, and the next pass pauses it and
+    // must take another. A build that lets the first count deletes it without a final backup.
+    mode: 'steps',
+    faults: [{ kind: 'hand-edit', atMs: 0, edit: 'new-application', afterPause: true }],
+  },
 ];
 
 export function chosenSchedules(): Schedule[] {

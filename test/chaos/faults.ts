@@ -162,6 +162,7 @@ export class Injector {
         return this.hold(f.on);
       case 'hand-edit':
         if (f.afterStep3 && !(await this.meaning.clusterGone())) return false;
+        if (f.afterPause && !(await this.meaning.allPaused())) return false;
         return this.handEdit(f.edit);
       default:
         return this.meaning.inject(f, record);

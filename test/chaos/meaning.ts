@@ -5,7 +5,7 @@ import { kinds, operatorNamespace } from '../support/contract';
 import type { KubeObject } from '../support/kube';
 import { core } from '../support/kinds';
 import { ensureCluster, sandboxClusterName } from '../support/sandbox';
-import type { FaultRecord, Injector } from './faults';
+import { type FaultRecord, type Injector, isPaused } from './faults';
 import { leaseResource, lockName, lockNamespace } from './lease-watch';
 import { aliveAt, holdersOf, type Run, running } from './runs';
 import type { Fault } from './schedule';
@@ -196,6 +196,18 @@ export class Meaning {
   }
 
   /** Waits until no Cluster is left (step 3 done) while the CRDs stand; false if that does not come. */
+  /** Waits for step 1 to be done: every ApplicationInstance paused (false if it never is, or faults were cleared). */
+  async allPaused(): Promise<boolean> {
+    const { cw } = this.ctx;
+    const deadline = Date.now() + waitMs;
+    while (!this.injector.isCleared && Date.now() < deadline) {
+      const apps = await cw.kube.list(kinds.applicationInstances).catch(() => undefined);
+      if (apps?.items.length && apps.items.every(isPaused)) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
   async clusterGone(): Promise<boolean> {
     const { cw } = this.ctx;
     const deadline = Date.now() + waitMs;

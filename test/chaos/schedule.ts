@@ -43,6 +43,8 @@ export type Fault =
       edit: 'annotate' | 'delete-velero-backup' | 'new-application' | 'delete-application';
       /** Not before step 3 is done (the Cluster gone): between step 3 and step 4's deletes. */
       afterStep3?: boolean;
+      /** Not before step 1 is done (every application paused): a latecomer the backup meets unpaused. */
+      afterPause?: boolean;
     }
   /** HELM_* variables (and HELM_DRIVER) in the user's shell naming another cluster, for the first pass. */
   | { kind: 'helm-env'; atMs: 0 }
@@ -238,7 +240,7 @@ export function describeFault(f: Fault): string {
     case 'concurrent':
       return `${at} a second run once the first holds the lock: kubectl vw ${f.command}`;
     case 'hand-edit':
-      return `${at}${f.afterStep3 ? ' once the Cluster is gone' : ''} by hand: ${f.edit}`;
+      return `${at}${f.afterStep3 ? ' once the Cluster is gone' : ''}${f.afterPause ? ' once every application is paused' : ''} by hand: ${f.edit}`;
     case 'helm-env':
       return 'HELM_KUBEAPISERVER, HELM_KUBETOKEN, HELM_NAMESPACE, HELM_DRIVER=configmap in the shell (first pass)';
     case 'context-switch':
