@@ -111,6 +111,12 @@ const chosen: (Partial<Schedule> & { faults: Fault[] })[] = [
     mode: 'steps',
     faults: [{ kind: 'hand-edit', atMs: 0, edit: 'new-application', afterPause: true }],
   },
+  {
+    // The user's HELM_* variables with nothing else in the way, so that the first pass reaches
+    // helm under them (schedule 0's other faults can end that pass before step 5).
+    wipe: true,
+    faults: [{ kind: 'helm-env', atMs: 0 }],
+  },
 ];
 
 export function chosenSchedules(): Schedule[] {

@@ -187,6 +187,11 @@ export class Meaning {
   private async contextSwitch(record: FaultRecord): Promise<boolean> {
     const run = this.ctx.current();
     if (!run || !running(run)) return false;
+    // A run resolves its target once, as it starts: a switch before its first request (a slow
+    // start on a loaded machine) is a run started on the other context, which is the user's choice.
+    const deadline = Date.now() + 5_000;
+    while (!run.proxy.requests.length && running(run) && Date.now() < deadline) await sleep(50);
+    if (!run.proxy.requests.length || !running(run)) return false;
     const at = Date.now();
     await execa('kubectl', ['--kubeconfig', run.kubeconfig, 'config', 'use-context', 'elsewhere']);
     record.hit = running(run);
@@ -195,7 +200,6 @@ export class Meaning {
     return true;
   }
 
-  /** Waits until no Cluster is left (step 3 done) while the CRDs stand; false if that does not come. */
   /** Waits for step 1 to be done: every ApplicationInstance paused (false if it never is, or faults were cleared). */
   async allPaused(): Promise<boolean> {
     const { cw } = this.ctx;
@@ -208,6 +212,7 @@ export class Meaning {
     return false;
   }
 
+  /** Waits until no Cluster is left (step 3 done) while the CRDs stand; false if that does not come. */
   async clusterGone(): Promise<boolean> {
     const { cw } = this.ctx;
     const deadline = Date.now() + waitMs;
