@@ -32,7 +32,7 @@ export interface CheckContext {
 
 const documented = new Set([0, 1, 3, 4, 130]);
 const stackTrace = /^\s+at .+:\d+:\d+\)?$|^node:internal|Unhandled(Promise)?Rejection|^\s*\w*Error: .*\n\s+at /m;
-/** A signal that came as the run was already ending may find its work done: it exits as it would have. */
+/** A signal that came as the run was already ending may find its work done: it exits as it would have (see releasedBefore too). */
 const endingMs = 50;
 /**
  * An interrupted run ends within 2.5 s whatever it waits on (lib/kube/interruption.ts); the slack
@@ -52,7 +52,7 @@ export function checkExit(run: Run, tally: Tally): string[] {
   else if (!documented.has(code)) out.push(`${run.label} exited ${code}, not a documented code for this run`);
   else if (code === 130 && !run.killedWith) out.push(`${run.label} exited 130 without being interrupted`);
   else if ((run.killedWith === 'SIGINT' || run.killedWith === 'SIGTERM') && code !== 130) {
-    const ending = (run.exitedAt ?? Infinity) - (run.killedAt ?? 0) < endingMs && code === 0;
+    const ending = code === 0 && ((run.exitedAt ?? Infinity) - (run.killedAt ?? 0) < endingMs || releasedBefore(run));
     if (!ending) out.push(`${run.label} was sent ${run.killedWith} and exited ${code}, not 130`);
   }
   if ((run.killedWith === 'SIGINT' || run.killedWith === 'SIGTERM') && run.exitedAt && run.killedAt) {
@@ -61,6 +61,23 @@ export function checkExit(run: Run, tally: Tally): string[] {
       out.push(`${run.label} was sent ${run.killedWith} and took ${(took / 1000).toFixed(1)}s to end (2.5 s at most)`);
   }
   return [...out, ...checkTrace(run)];
+}
+
+/**
+ * The run had let go of the lock (a release answered) before the signal came: its work was done,
+ * and only its printing was left, however long a loaded machine took to get there.
+ */
+function releasedBefore(run: Run): boolean {
+  return run.proxy.requests.some((q) => {
+    if (q.method !== 'PUT' || !q.path.includes('/leases/') || !q.status || q.status >= 300) return false;
+    if (q.time.getTime() >= (run.killedAt ?? 0)) return false;
+    try {
+      const lease = JSON.parse(q.body ?? '') as { spec?: { holderIdentity?: string } };
+      return !lease.spec?.holderIdentity;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function checkTrace(run: Run): string[] {
