@@ -231,8 +231,10 @@ export class Meaning {
     if (!(await this.clusterGone())) return false;
     record.hit = this.injector.active();
     this.injector.recordEdit('reinstall', `${operatorNamespace}/${sandboxClusterName}`);
-    await installOperatorChart(cw.world.kubeconfig, { helmBin: cw.helm, odooUrl: cw.world.odoo.url });
+    // The Cluster first: a release installed before its Cluster exists could be uninstalled by
+    // step 5 in between (its gate saw no Cluster), leaving a Cluster no operator will ever drain.
     await ensureCluster(cw.kube, { odooUrl: cw.world.odoo.url });
+    await installOperatorChart(cw.world.kubeconfig, { helmBin: cw.helm, odooUrl: cw.world.odoo.url });
     if (f.removedByHand) await this.removeByHand();
     return true;
   }
