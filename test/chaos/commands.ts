@@ -9,9 +9,11 @@ export interface Step {
   promises: number[];
 }
 
-const timeout = ['--timeout', '45s'];
+/** Long enough for every step the world lets finish (backups take seconds), short enough that a stuck one costs little. */
+const timeout = ['--timeout', '30s'];
 
-export function stepsOf(s: Schedule, helm: string, pass: number): Step[] {
+/** The command lines of a pass; `ttl` is the final backups' (a fault may bring it near the margin). */
+export function stepsOf(s: Schedule, helm: string, pass: number, ttl = '8760h'): Step[] {
   if (s.mode === 'uninstall')
     return [
       {
@@ -22,7 +24,7 @@ export function stepsOf(s: Schedule, helm: string, pass: number): Step[] {
           '--helm',
           helm,
           ...timeout,
-          ...(s.skipBackup ? ['--skip-backup'] : ['--ttl', '8760h']),
+          ...(s.skipBackup ? ['--skip-backup'] : ['--ttl', ttl]),
           ...(s.deleteApps ? ['--delete-apps'] : []),
           ...(s.wipe ? ['--delete-crds', '--delete-namespace'] : []),
           ...(s.suspendHelmReleases ? ['--suspend-helmreleases'] : []),
@@ -42,7 +44,7 @@ export function stepsOf(s: Schedule, helm: string, pass: number): Step[] {
       : [
           {
             label: 'backup',
-            args: ['backup', '--ttl', '8760h', ...timeout, ...(pass > 0 ? ['--retry-failed'] : [])],
+            args: ['backup', '--ttl', ttl, ...timeout, ...(pass > 0 ? ['--retry-failed'] : [])],
             promises: [2],
           },
         ]),

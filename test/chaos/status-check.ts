@@ -1,6 +1,7 @@
 import { type ClusterFacts, stepBasis } from './facts';
 import { isPaused } from './faults';
 import type { Observer } from './observer';
+import type { Tally } from './tally';
 
 // `kubectl vw status` agrees with the cluster: each step's verdict against the checker's own
 // reading, for every step whose evidence did not move while status ran.
@@ -22,7 +23,9 @@ function truth(step: Step, f: ClusterFacts, observer: Observer): 'done' | 'not d
       const inFlight = f.operations.some(
         (o) => !['Succeeded', 'Failed'].includes(String((o.status as { phase?: string })?.phase)),
       );
-      const all = live.every((a) => observer.judge(`${a.metadata.namespace}/${a.metadata.name}`).counted);
+      const verdicts = live.map((a) => observer.judge(`${a.metadata.namespace}/${a.metadata.name}`));
+      if (verdicts.some((v) => v.borderline)) return undefined;
+      const all = verdicts.every((v) => v.counted);
       return all ? (inFlight ? undefined : 'done') : 'not done';
     }
     case 3:
@@ -39,6 +42,7 @@ export function compareStatus(
   before: ClusterFacts,
   after: ClusterFacts,
   observer: Observer,
+  tally: Tally,
 ): string[] {
   const out: string[] = [];
   const b0 = stepBasis(before);
@@ -48,6 +52,7 @@ export function compareStatus(
     if (b0[step] !== b1[step]) continue;
     const expected = truth(step, after, observer);
     if (!expected) continue;
+    tally.count('status');
     const said =
       s.state === 'done' ? 'done' : s.state === 'skipped' && step !== 3 && step !== 5 ? undefined : 'not done';
     if (said && said !== expected)

@@ -1,6 +1,16 @@
 import { join } from 'node:path';
-import { kinds, pauseAnnotation, pauseValue, veleroNamespace } from '../support/contract';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
+import yaml from 'js-yaml';
+import { helm as runHelm } from '../support/chart';
+import {
+  helmReleaseName,
+  kinds,
+  operatorNamespace,
+  pauseAnnotation,
+  pauseValue,
+  veleroNamespace,
+} from '../support/contract';
+import { type ControlPlane, startControlPlane } from '../support/control-plane';
+import type { FakeOdoo } from '../support/fake-odoo';
 import { Kube, type KubeObject } from '../support/kube';
 import { core, metaTime, upstream } from '../support/kinds';
 import { type SandboxSummary, seedSandbox, startWorld, type World } from '../support/sandbox';
@@ -22,14 +32,14 @@ export interface Sentinel {
 
 export interface ChaosWorld {
   world: World;
+  /** Its own control plane: the campaign freezes its API server. */
+  controlPlane: ControlPlane;
   seeded: SandboxSummary;
   /** The test's own client: hand edits and invariant checks, never through a proxy. */
   kube: Kube;
-  /** The proxy every run of the schedule goes through (faults and the record of writes). */
-  proxy: FaultProxy;
-  /** A second proxy for the concurrent run, so each run's writes are told apart. */
-  second: FaultProxy;
   helm: string;
+  /** `plural/name` of every namespaced object the helm release holds (what purge's plan names). */
+  releaseObjects: Set<string>;
   handPaused: string[];
   handSuspended: string[];
   sentinels: Sentinel[];
@@ -38,40 +48,131 @@ export interface ChaosWorld {
 
 const key = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 
-export async function startChaosWorld(apps: number, log: (line: string) => void): Promise<ChaosWorld> {
-  // The simulated Velero: the campaign runs hundreds of worlds, where its speed matters more than
-  // Velero's own pace (test/integration/velero.test.ts holds the product to the real one).
-  const world = await startWorld({ log, velero: 'simulated', sim: { log: () => {} } });
-  const stack: (() => Promise<unknown>)[] = [() => world.stop()];
+export interface ChaosWorldOptions {
+  /** How often the simulated operator checks Odoo's health. */
+  healthIntervalMs?: number;
+  /** Seed every world from scratch instead of starting a copy of the first one seeded (slower). */
+  fresh?: boolean;
+}
+
+/** What a seeded world is, beside its cluster: kept with the snapshot its copies start from. */
+type Seeding = Pick<ChaosWorld, 'seeded' | 'releaseObjects' | 'handPaused' | 'handSuspended' | 'sentinels'>;
+
+/**
+ * Seeds a world on the control plane: the installation, and what the tool must leave alone (paused
+ * and suspended by hand, ConfigMaps and a Velero Backup of others).
+ */
+async function seedWorld(world: World, kube: Kube, apps: number, helm: string): Promise<Seeding> {
+  const seeded = await seedSandbox(world.kubeconfig, {
+    apps,
+    namespaces: 2,
+    notBackupCapableEvery: 5,
+    helmBin: helm,
+    odooUrl: world.odoo.url,
+  });
+  const handPaused = await pauseByHand(kube, seeded);
+  const handSuspended = await suspendByHand(kube, seeded);
+  const sentinels = await plantSentinels(kube, seeded);
+  const releaseObjects = await releaseManifest(world.kubeconfig, helm);
+  return { seeded, releaseObjects, handPaused, handSuspended, sentinels };
+}
+
+/** The Cluster registered, the operator's Deployments rolled out: an installation as a user finds it. */
+async function settled(kube: Kube) {
+  await until(async () => {
+    const clusters = (await kube.list(kinds.clusters, { namespace: operatorNamespace })).items;
+    return clusters.every((c) => (c.status as { clusterID?: string } | undefined)?.clusterID) || undefined;
+  }, 'the Cluster registered');
+}
+
+const snapshots = new Map<number, Promise<{ dir: string; seeding: Seeding }>>();
+
+/**
+ * A world seeded once per campaign and snapshotted (etcd's data and the PKI, its processes
+ * stopped): each schedule's world starts a copy, with its own ports, fake Odoo and simulated
+ * operator, instead of installing CRDs and seeding again. Same cluster, a few seconds cheaper.
+ */
+function snapshotOf(apps: number, opts: ChaosWorldOptions): Promise<{ dir: string; seeding: Seeding }> {
+  let s = snapshots.get(apps);
+  if (!s) {
+    s = (async () => {
+      const cp = await startControlPlane({});
+      const world = await startWorld({ kubeconfig: cp.adminKubeconfig, velero: 'simulated', sim: simOptions(opts) });
+      const kube = Kube.fromFile(world.kubeconfig, { userAgent: chaosUserAgent });
+      try {
+        const seeding = await seedWorld(world, kube, apps, join(cp.binDir, 'helm'));
+        await settled(kube);
+        kube.close();
+        await world.stop();
+        return { dir: await cp.snapshot(), seeding };
+      } catch (err) {
+        kube.close();
+        await world.stop().catch(() => undefined);
+        await cp.stop();
+        throw err;
+      }
+    })();
+    snapshots.set(apps, s);
+  }
+  return s;
+}
+
+const simOptions = (opts: ChaosWorldOptions) => ({ log: () => {}, healthIntervalMs: opts.healthIntervalMs });
+
+/** The snapshot's Cluster names the snapshot's Odoo: this world's is elsewhere. */
+async function pointAtOdoo(kubeconfig: string, odoo: FakeOdoo) {
+  const kube = Kube.fromFile(kubeconfig, { userAgent: chaosUserAgent });
+  try {
+    for (const c of (await kube.list(kinds.clusters, { namespace: operatorNamespace })).items)
+      await kube.mergePatch(kinds.clusters, c.metadata.name, operatorNamespace, { spec: { odoo: { url: odoo.url } } });
+  } finally {
+    kube.close();
+  }
+}
+
+export async function startChaosWorld(
+  apps: number,
+  log: (line: string) => void,
+  opts: ChaosWorldOptions = {},
+): Promise<ChaosWorld> {
+  const snapshot = opts.fresh ? undefined : await snapshotOf(apps, opts);
+  const controlPlane = await startControlPlane({ log, from: snapshot?.dir });
+  const stack: (() => Promise<unknown>)[] = [() => controlPlane.stop()];
   const stop = async () => {
     for (const fn of stack.reverse()) await fn().catch(() => undefined);
   };
   try {
-    const cp = world.controlPlane;
-    if (!cp) throw new Error('chaos needs a control plane of its own');
-    const helm = join(cp.binDir, 'helm');
-    const seeded = await seedSandbox(world.kubeconfig, {
-      apps,
-      namespaces: 2,
-      notBackupCapableEvery: 5,
-      helmBin: helm,
-      odooUrl: world.odoo.url,
+    // The simulated Velero: the campaign runs hundreds of worlds, where its speed matters more than
+    // Velero's own pace (test/integration/velero.test.ts holds the product to the real one).
+    const world = await startWorld({
+      kubeconfig: controlPlane.adminKubeconfig,
+      velero: 'simulated',
+      log,
+      sim: simOptions(opts),
+      beforeSim: snapshot ? pointAtOdoo : undefined,
     });
+    stack.push(() => world.stop());
     const kube = Kube.fromFile(world.kubeconfig, { userAgent: chaosUserAgent });
     stack.push(async () => kube.close());
-    const [proxy, second] = await Promise.all([startFaultProxy(world.kubeconfig), startFaultProxy(world.kubeconfig)]);
-    stack.push(
-      () => proxy.stop(),
-      () => second.stop(),
-    );
-    const handPaused = await pauseByHand(kube, seeded);
-    const handSuspended = await suspendByHand(kube, seeded);
-    const sentinels = await plantSentinels(kube, seeded);
-    return { world, seeded, kube, proxy, second, helm, handPaused, handSuspended, sentinels, stop };
+    const helm = join(controlPlane.binDir, 'helm');
+    const seeding = snapshot?.seeding ?? (await seedWorld(world, kube, apps, helm));
+    await settled(kube);
+    return { world, controlPlane, kube, helm, ...seeding, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** What the release holds, as `helm get manifest` renders it. */
+async function releaseManifest(kubeconfig: string, helmBin: string): Promise<Set<string>> {
+  const manifest = await runHelm(kubeconfig, ['get', 'manifest', helmReleaseName, '-n', operatorNamespace], {
+    helmBin,
+  });
+  const out = new Set<string>();
+  for (const doc of yaml.loadAll(manifest) as ({ kind?: string; metadata?: { name?: string } } | null)[])
+    if (doc?.kind && doc.metadata?.name) out.add(`${doc.kind.toLowerCase()}s/${doc.metadata.name}`);
+  return out;
 }
 
 /** The first application of each namespace paused by hand, as an operator on call would. */

@@ -5,6 +5,7 @@ import {
   KubeConfig,
   type V1ConfigMap,
   type V1Lease,
+  Watch,
 } from '@kubernetes/client-node';
 
 // What tests read the cluster through: @kubernetes/client-node's typed clients, never the
@@ -69,6 +70,20 @@ export function observe(kubeconfig: string) {
       orUndefined(coordination.readNamespacedLease({ namespace, name })),
     helmReleaseSecrets: async (namespace: string, release: string) =>
       (await core.listNamespacedSecret({ namespace, labelSelector: `owner=helm,name=${release}` })).items,
+    /**
+     * Every change of one Lease as it happens (a watch): the holder named, or undefined once it is
+     * released or gone, with when it was seen. Resolves once watching; call the result to stop.
+     */
+    watchLease: async (namespace: string, name: string, seen: (holder: string | undefined, at: number) => void) => {
+      const watch = new Watch(kc);
+      const req = await watch.watch(
+        `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+        { fieldSelector: `metadata.name=${name}` },
+        (type: string, lease: V1Lease) => seen(type === 'DELETED' ? undefined : lease.spec?.holderIdentity, Date.now()),
+        () => undefined,
+      );
+      return () => req.abort();
+    },
     deployments: async (namespace: string) => {
       const { AppsV1Api } = await import('@kubernetes/client-node');
       return (await kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace })).items;

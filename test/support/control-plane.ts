@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { cp as copy, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { type Binaries, findBinaries, operatorCrdsDir, runBuildTools, upstreamCrdsDir } from './control-plane/binaries';
-import { generatePki, type Pki } from './control-plane/certs';
+import { generatePki, type Pki, pkiAt } from './control-plane/certs';
 import { installCrds, installReadonlyRbac, restrictedUser } from './control-plane/install';
 import { writeKubeconfig } from './control-plane/kubeconfig';
 import { freePorts } from './control-plane/ports';
@@ -29,12 +29,20 @@ export interface ControlPlane {
   /** Sends a signal to one of its processes (SIGSTOP freezes the API server, SIGCONT thaws it). */
   signal(name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager', signal: NodeJS.Signals): void;
   stop(): Promise<void>;
+  /**
+   * Stops its processes and keeps its directory as a snapshot: `startControlPlane({ from })` then
+   * starts copies of this cluster, as it stood, in a second or two less than a new one (no CRDs to
+   * install, nothing to seed). Returns the directory (the caller removes it).
+   */
+  snapshot(): Promise<string>;
 }
 
 export interface StartOptions {
   log?: (s: string) => void;
   /** What scripts/build-tools.sh builds when a binary is missing (default: everything; `demo`: what the sandbox needs). */
   buildTargets?: string[];
+  /** A snapshot (ControlPlane.snapshot()): a copy of its cluster is started, on ports of its own. */
+  from?: string;
 }
 
 export const adminContext = 'vw-test-admin';
@@ -54,18 +62,24 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     for (const d of [...daemons].reverse()) await stopDaemon(d);
   };
   try {
-    const cp = await bringUp(bins, dir, daemons, log);
+    const cp = await bringUp(bins, dir, daemons, log, opts.from);
     log(`control plane ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s (dir ${dir})`);
     const stop = async () => {
       await stopDaemons();
       if (process.env.VW_TEST_KEEP_DIR !== '1') removeTempDir(dir);
+    };
+    const snapshot = async () => {
+      await stopDaemons();
+      removeTempDir(dir, ['pki', 'etcd']);
+      trackTempDir(dir);
+      return dir;
     };
     const signal: ControlPlane['signal'] = (name, sig) => {
       const d = daemons.find((x) => x.name === name);
       if (!d?.child.pid || d.exited) throw new Error(`${name} is not running`);
       process.kill(d.child.pid, sig);
     };
-    return { ...cp, signal, stop };
+    return { ...cp, signal, stop, snapshot };
   } catch (err) {
     await stopDaemons();
     // The logs the error points to stay for a post-mortem; the rest (etcd data, keys) goes.
@@ -74,18 +88,26 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   }
 }
 
+/** A new PKI, or a snapshot's (its etcd data copied too, so its cluster starts as it stood). */
+async function pkiFor(dir: string, from: string | undefined): Promise<Pki> {
+  if (!from) return generatePki(join(dir, 'pki'));
+  await Promise.all(['pki', 'etcd'].map((d) => copy(join(from, d), join(dir, d), { recursive: true })));
+  return pkiAt(join(dir, 'pki'));
+}
+
 async function bringUp(
   bins: Binaries,
   dir: string,
   daemons: Daemon[],
   log: (s: string) => void,
-): Promise<Omit<ControlPlane, 'stop' | 'signal'>> {
+  from?: string,
+): Promise<Omit<ControlPlane, 'stop' | 'signal' | 'snapshot'>> {
   const logs = join(dir, 'logs');
   await mkdir(logs);
   const [pki, [etcdPort, etcdPeerPort, apiPort, kcmPort], crdsDir] = await Promise.all([
-    generatePki(join(dir, 'pki')),
+    pkiFor(dir, from),
     freePorts(4) as Promise<[number, number, number, number]>,
-    upstreamCrdsDir(log),
+    from ? '' : upstreamCrdsDir(log),
   ]);
   const server = `https://127.0.0.1:${apiPort}`;
   const adminKubeconfig = join(dir, 'admin.kubeconfig');
@@ -139,7 +161,10 @@ async function bringUp(
   }
 
   const run = { kubeconfig: adminKubeconfig, cacheDir: join(dir, 'kubectl-cache') };
-  const [, crds] = await Promise.all([installReadonlyRbac(run), installCrds(run, [crdsDir], [operatorCrdsDir])]);
+  // A snapshot's cluster has its RBAC and CRDs already (the list of their names is not kept).
+  const [, crds] = from
+    ? [undefined, []]
+    : await Promise.all([installReadonlyRbac(run), installCrds(run, [crdsDir], [operatorCrdsDir])]);
   return { server, adminKubeconfig, restrictedKubeconfig, dir, binDir: bins.binDir, crds };
 }
 
@@ -226,7 +251,17 @@ async function useExistingCluster(log: (s: string) => void): Promise<ControlPlan
     const signal = () => {
       throw new Error('an existing cluster: its processes are not ours to signal');
     };
-    return { server, adminKubeconfig: kubeconfig, dir, binDir, crds, signal, stop: async () => removeTempDir(dir) };
+    const snapshot = () => Promise.reject(new Error('an existing cluster cannot be snapshotted'));
+    return {
+      server,
+      adminKubeconfig: kubeconfig,
+      dir,
+      binDir,
+      crds,
+      signal,
+      snapshot,
+      stop: async () => removeTempDir(dir),
+    };
   } catch (err) {
     removeTempDir(dir);
     throw err;

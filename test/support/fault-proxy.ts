@@ -10,10 +10,11 @@ import { KubeConfig } from '@kubernetes/client-node';
  * A plain-HTTP front for the real API server, forwarding with the admin kubeconfig's
  * credentials, that misbehaves on request: rules matched by method, path and whether the request
  * is a dry run answer 429 with Retry-After, a 5xx, reset the connection before forwarding, forward
- * and then drop the answer (the server applied it, the client sees a reset), or delay. Each rule
+ * and then drop the answer (the server applied it, the client sees a reset), delay, never answer
+ * (a hung endpoint), or let something happen first (a hand edit placed between two requests). Each rule
  * applies to its next K matching requests or with a probability. Every request is recorded (what
  * the API server saw, and what the client got), so tests can prove what was sent and measure how
- * retries were spaced.
+ * retries were spaced. Writes keep their bodies: a test can check what was sent, not only where.
  *
  *   const proxy = await startFaultProxy(adminKubeconfig);
  *   proxy.addRule({ method: 'PATCH', path: /applicationinstances/, action: { status: 429, retryAfterSeconds: 1 }, times: 2 });
@@ -29,7 +30,11 @@ export type FaultAction =
   /** Forward, let the API server apply it, then reset the connection instead of answering. */
   | { drop: true }
   /** Wait this long, then forward. */
-  | { delayMs: number };
+  | { delayMs: number }
+  /** Accept the request and never answer it (nor forward it): an endpoint that has hung. */
+  | { hang: true }
+  /** Run `before` (a change someone makes meanwhile), then forward: a moment placed between two requests. */
+  | { before: () => Promise<void> };
 
 export interface FaultRule {
   /** Exact HTTP method, or a regexp of methods; any when absent. */
@@ -63,6 +68,10 @@ export interface ProxiedRequest {
   outcome: 'pending' | 'answered' | 'reset' | 'dropped' | 'error';
   /** The rule applied, by its id. */
   rule?: number;
+  /** When it was sent on to the API server (after any delay). */
+  forwardedAt?: Date;
+  /** The request body of a write (POST, PUT, PATCH, DELETE), as sent, up to 256 KiB. */
+  body?: string;
   /** Whether this was a server-side dry run (dryRun=All in the query). */
   dryRun: boolean;
 }
@@ -111,6 +120,19 @@ const statusBody = (code: number, message: string) => {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code });
 };
 
+const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const maxBody = 256 * 1024;
+
+/** A write's whole body, read before anything else is decided (it is forwarded as it came). */
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
 function isDryRun(query: URLSearchParams) {
   return query.getAll('dryRun').includes('All');
 }
@@ -131,6 +153,7 @@ export async function startFaultProxy(adminKubeconfig: string): Promise<FaultPro
   });
   const rules: ActiveRule[] = [];
   const requests: ProxiedRequest[] = [];
+  const hung = new Set<http.ServerResponse>();
   let nextId = 1;
 
   const pick = (method: string, path: string, query: URLSearchParams): ActiveRule | undefined => {
@@ -152,8 +175,15 @@ export async function startFaultProxy(adminKubeconfig: string): Promise<FaultPro
     return undefined;
   };
 
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, record: ProxiedRequest, drop: boolean) => {
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    record: ProxiedRequest,
+    drop: boolean,
+    body?: Buffer,
+  ) => {
     record.forwarded = true;
+    record.forwardedAt = new Date();
     const up = https.request(
       {
         host: upstream.hostname,
@@ -185,7 +215,54 @@ export async function startFaultProxy(adminKubeconfig: string): Promise<FaultPro
       res.destroy();
     });
     res.on('close', () => up.destroy());
-    req.pipe(up);
+    if (body) up.end(body);
+    else req.pipe(up);
+  };
+
+  const handle = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    record: ProxiedRequest,
+    url: URL,
+    body?: Buffer,
+  ) => {
+    const hit = pick(record.method, url.pathname, url.searchParams);
+    if (hit) record.rule = hit.id;
+    const action = hit?.rule.action;
+    if (!action) return forward(req, res, record, false, body);
+    if ('status' in action) {
+      if (!body) req.resume();
+      const text = statusBody(action.status, action.message ?? `injected by the fault proxy (rule ${hit.id})`);
+      res.writeHead(action.status, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(text),
+        ...(action.retryAfterSeconds !== undefined ? { 'Retry-After': String(action.retryAfterSeconds) } : {}),
+      });
+      res.end(text);
+      record.status = action.status;
+      record.outcome = 'answered';
+      return;
+    }
+    if ('reset' in action) {
+      record.outcome = 'reset';
+      req.socket.destroy();
+      return;
+    }
+    if ('drop' in action) return forward(req, res, record, true, body);
+    if ('hang' in action) {
+      hung.add(res);
+      res.on('close', () => hung.delete(res));
+      return;
+    }
+    if ('before' in action) {
+      action.before().then(
+        () => forward(req, res, record, false, body),
+        () => forward(req, res, record, false, body),
+      );
+      return;
+    }
+    const timer = setTimeout(() => forward(req, res, record, false, body), action.delayMs);
+    res.on('close', () => clearTimeout(timer));
   };
 
   const server = http.createServer((req, res) => {
@@ -202,31 +279,11 @@ export async function startFaultProxy(adminKubeconfig: string): Promise<FaultPro
       dryRun: isDryRun(url.searchParams),
     };
     requests.push(record);
-    const hit = pick(method, url.pathname, url.searchParams);
-    if (hit) record.rule = hit.id;
-    const action = hit?.rule.action;
-    if (!action) return forward(req, res, record, false);
-    if ('status' in action) {
-      req.resume();
-      const body = statusBody(action.status, action.message ?? `injected by the fault proxy (rule ${hit.id})`);
-      res.writeHead(action.status, {
-        'Content-Type': 'application/json',
-        'Content-Length': Buffer.byteLength(body),
-        ...(action.retryAfterSeconds !== undefined ? { 'Retry-After': String(action.retryAfterSeconds) } : {}),
-      });
-      res.end(body);
-      record.status = action.status;
-      record.outcome = 'answered';
-      return;
-    }
-    if ('reset' in action) {
-      record.outcome = 'reset';
-      req.socket.destroy();
-      return;
-    }
-    if ('drop' in action) return forward(req, res, record, true);
-    const timer = setTimeout(() => forward(req, res, record, false), action.delayMs);
-    res.on('close', () => clearTimeout(timer));
+    if (!writeMethods.has(method)) return handle(req, res, record, url);
+    readBody(req).then((body) => {
+      record.body = body.subarray(0, maxBody).toString('utf8');
+      handle(req, res, record, url, body);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -266,6 +323,7 @@ export async function startFaultProxy(adminKubeconfig: string): Promise<FaultPro
     },
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const res of hung) res.socket?.destroy();
         agent.destroy();
         server.closeAllConnections();
         server.close(() => resolve());

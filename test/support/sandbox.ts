@@ -428,6 +428,8 @@ export interface WorldOptions {
   velero?: 'real' | 'simulated' | Partial<Omit<RealVeleroOptions, 'kubeconfig'>>;
   /** The build script's targets if a binary is missing (default all; the sandbox and demo: `demo`). */
   buildTargets?: string[];
+  /** Runs once the fake Odoo listens and before the simulated operator starts (a snapshot's Cluster told Odoo's URL). */
+  beforeSim?: (kubeconfig: string, odoo: FakeOdoo) => Promise<void>;
 }
 
 /** The real Velero for a world: bin and work dirs from its control plane (or the test run's). */
@@ -477,6 +479,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     const velero = real ? await startWorldVelero(opts, kubeconfig, controlPlane, stack) : undefined;
     const odoo = await startFakeOdoo();
     stack.push(() => odoo.stop());
+    await opts.beforeSim?.(kubeconfig, odoo);
     const sim = new SimOperator({
       log: opts.log,
       ...(real ? { controllers: realVeleroControllers } : {}),

@@ -117,5 +117,18 @@ export async function generatePki(dir: string): Promise<Pki> {
   return { dir, ca, serving, admin, restricted, serviceAccount: { publicKey: saPub, privateKey: saKey } };
 }
 
+/** The PKI generatePki(dir) made, found again in its directory (a snapshot's copy). */
+export function pkiAt(dir: string): Pki {
+  const pair = (name: string) => ({ cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) });
+  return {
+    dir,
+    ca: pair('ca'),
+    serving: pair('apiserver'),
+    admin: pair('admin'),
+    restricted: pair('restricted'),
+    serviceAccount: { publicKey: join(dir, 'service-account.pub'), privateKey: join(dir, 'service-account.key') },
+  };
+}
+
 /** A PEM file's content as the base64 a kubeconfig embeds. */
 export const base64Of = async (path: string) => (await readFile(path)).toString('base64');
