@@ -213,7 +213,11 @@ function helmNeeds(dryRun: DryRunMode, release: ReleaseResource[] | undefined, d
   const objects = (release ?? []).flatMap((r) =>
     on(r, r.namespace, ['get', 'delete'], 'helm uninstall: an object of the release (deleted, then waited for)'),
   );
-  return [...on(storage, operatorNamespace, ['get', 'list', 'update', 'delete'], records), ...objects];
+  return [
+    ...on(storage, operatorNamespace, ['get', 'list', 'update', 'delete'], records),
+    ...on(core.configMaps, toolNamespace, ['patch'], 'the step 3 record kept as superseded by a later installation'),
+    ...objects,
+  ];
 }
 
 /** purge: the plan's reads, each phase's deletions and waits, the report; or only the report. */

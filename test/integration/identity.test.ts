@@ -130,6 +130,17 @@ describe('identity and evidence', () => {
       expect(odoo.clusterID).not.toBe(oldID);
       expect(odoo.note).toMatch(/installed again/);
       expect(newID).not.toBe(oldID);
+      // purge then uninstalls the release, and with it helm's record of that installation: what
+      // persists still speaks of the Cluster removed by hand, never of the earlier one's revocation.
+      const purged = await vw(['purge', '--yes', '--helm', helm()], { kubeconfig });
+      expect({ code: purged.exitCode, stderr: purged.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(await seen.helmReleaseSecrets(system, 'vworkspace-app-operator')).toEqual([]);
+      const after = (await report()).persists.odoo as { credential: string; note: string };
+      expect(after.credential).toBe('unknown');
+      expect(after.note).toMatch(/installed again/);
+      expect(JSON.stringify((await status()).steps[2])).not.toMatch(/revoked the credential/);
+      // Installed again for the next test, which decommissions a Cluster of its own.
+      await installOperatorChart(kubeconfig, { helmBin: helm(), odooUrl: world.odoo.url });
     } finally {
       await world.odoo.setMode('up');
     }

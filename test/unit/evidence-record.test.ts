@@ -182,6 +182,13 @@ describe('the step 3 record', () => {
     expect(recordStanding(record(), [obj('u1')], '2026-11-27T13:00:00Z')).toEqual({ record: record() });
   });
 
+  it('once kept as superseded, stays superseded when the evidence of the later installation is gone', () => {
+    const kept = record({ supersededBy: 'the operator was installed again at ...' });
+    expect(recordStanding(kept, [], undefined)).toEqual({ superseded: 'the operator was installed again at ...' });
+    // Another Cluster there now still says so in its own words.
+    expect(recordStanding(kept, [obj('u2', 'c2')]).superseded).toMatch(/not Cluster c2 \(uid u2\) there now/);
+  });
+
   it('names the recorded Cluster by what identifies it', () => {
     expect(describeRecorded(record())).toBe('Cluster c1 (uid u1, cluster ID id-1)');
     expect(describeRecorded(record({ clusterUID: undefined, clusterID: '' }))).toBe(

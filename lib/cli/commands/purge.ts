@@ -1,7 +1,7 @@
 import type { ActLock, Deps, Session } from '../../deps';
 import { ExitCode, PreflightError, UsageError } from '../../errors';
 import type { KubeClient } from '../../kube/client';
-import { readDecommissionRecord } from '../../steps/decommission/record';
+import { keepSupersession, readDecommissionRecord } from '../../steps/decommission/record';
 import { persistsReport } from '../../steps/persists';
 import { findHelm, helmUninstall, releaseRows } from '../../steps/purge/helm';
 import { type HelmFresh, helmGate } from '../../steps/purge/gates';
@@ -202,6 +202,10 @@ async function helmPhase(run: PurgeRun, lock: ActLock, helm: string | undefined)
   );
   await actOnFresh(lock, gate, async (fresh) => {
     if (!fresh.release) return ev.log('the release is already gone');
+    if (o.dryRun === 'none') {
+      const kept = await keepSupersession(client, fresh.clusters, fresh.release.installedAt);
+      if (kept) ev.log(`the step 3 record is kept as superseded: ${kept}`);
+    }
     await helmUninstall(
       helm,
       deps.env,

@@ -31,6 +31,11 @@ export interface DecommissionRecord {
   /** metadata.generation once deleted: a condition observed at it or later is the operator's word on the deletion. */
   deletionGeneration?: string;
   skipped?: string;
+  /**
+   * Why the record no longer speaks for this cluster's credential, kept once purge saw it: helm
+   * uninstall removes the release's first revision, the only trace of a later installation.
+   */
+  supersededBy?: string;
 }
 
 export const owesRevocation = (r?: DecommissionRecord) => r?.outcome === 'forced' || r?.outcome === 'unconfirmed';
@@ -55,6 +60,7 @@ export function recordStanding(
     return {
       superseded: `the step 3 record is about ${describeRecorded(record)}, not Cluster ${other.metadata.name} (uid ${other.metadata.uid}) there now`,
     };
+  if (record.supersededBy) return { superseded: record.supersededBy };
   const recordedAt = Date.parse(record.startedAt);
   const installed = installedAt ? Date.parse(installedAt) : Number.NaN;
   if (!clusters.length && installed > recordedAt)
@@ -62,6 +68,30 @@ export function recordStanding(
       superseded: `the operator was installed again at ${installedAt}, after the step 3 record of ${describeRecorded(record)} (${record.startedAt}): what became of that installation's Cluster is unknown`,
     };
   return { record };
+}
+
+/**
+ * Keeps, in the record itself, that a later installation superseded it, before helm uninstall
+ * takes away the evidence (the release's first revision): afterwards the record alone would read
+ * as the last word on the credential, and a Cluster removed by hand since would go unmentioned.
+ * Writes only when the record is superseded now and does not say so yet.
+ */
+export async function keepSupersession(
+  client: KubeClient,
+  clusters: KubeObject[],
+  installedAt: string | undefined,
+): Promise<string | undefined> {
+  const record = await readDecommissionRecord(client);
+  if (!record || record.supersededBy) return undefined;
+  const { superseded } = recordStanding(record, clusters, installedAt);
+  if (!superseded) return undefined;
+  const cm = await client.find(core.configMaps, decommissionRecord, toolNamespace);
+  if (!cm) return undefined; // only an older version's copy in the operator's namespace, which goes with it
+  await client.mergePatch(core.configMaps, decommissionRecord, toolNamespace, {
+    metadata: { resourceVersion: cm.metadata.resourceVersion },
+    data: { supersededBy: superseded },
+  });
+  return superseded;
 }
 
 /** The recorded Cluster by what identifies it, for people. */
