@@ -87,6 +87,8 @@ export interface PersistsInput {
   record?: DecommissionRecord;
   /** When the operator's release now installed was first installed (its revision 1), if it is. */
   installedAt?: string;
+  /** When the operator's release now installed last got a revision. */
+  changedAt?: string;
   instances: KubeObject[];
   operations: KubeObject[];
   helmReleases: KubeObject[];
@@ -149,6 +151,7 @@ export async function readPersistsInput(client: KubeClient, opts: PersistsOption
     clusters,
     record,
     installedAt: head?.installedAt,
+    changedAt: head?.changedAt,
     instances,
     operations: await operations,
     helmReleases,
@@ -222,6 +225,7 @@ function odooStanding(
   clusters: KubeObject[],
   stored?: DecommissionRecord,
   installedAt?: string,
+  changedAt?: string,
 ): PersistsReport['odoo'] {
   const cluster = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   if (cluster?.ok) {
@@ -232,7 +236,7 @@ function odooStanding(
       note: 'the Cluster CR still exists: step 3 has not finished, the credential is still valid',
     };
   }
-  const { record, superseded } = recordStanding(stored, clusters, installedAt);
+  const { record, superseded } = recordStanding(stored, clusters, installedAt, changedAt);
   if (superseded) return { credential: 'unknown', note: superseded };
   if (!record) return { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
   const at = { cluster: record.cluster, clusterID: record.clusterID };
@@ -518,7 +522,7 @@ export function persistsFrom(input: PersistsInput): PersistsReport {
       namespaces: running.namespaces,
       list: running.list,
     },
-    odoo: odooStanding(input.clusters, input.record, input.installedAt),
+    odoo: odooStanding(input.clusters, input.record, input.installedAt, input.changedAt),
     input,
   };
   const { input: _, ...report } = facts;
