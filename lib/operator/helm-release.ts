@@ -18,8 +18,6 @@ export interface HelmReleaseHead {
   storageUid?: string;
   /** When its oldest revision still stored was written: with version 1, the installation's time. */
   installedAt?: string;
-  /** When its latest revision was written (an install, upgrade or rollback). */
-  changedAt?: string;
 }
 
 export interface HelmReleaseInfo extends HelmReleaseHead {
@@ -98,7 +96,6 @@ function headOf(name: string, namespace: string, stored: { driver: HelmDriver; i
     driver: stored.driver,
     storageUid: latest.s.metadata.uid,
     installedAt: oldest?.version === 1 ? oldest.s.metadata.creationTimestamp : undefined,
-    changedAt: latest.s.metadata.creationTimestamp,
   };
   return { head, latest: latest.s };
 }

@@ -87,8 +87,6 @@ export interface PersistsInput {
   record?: DecommissionRecord;
   /** When the operator's release now installed was first installed (its revision 1), if it is. */
   installedAt?: string;
-  /** When the operator's release now installed last got a revision. */
-  changedAt?: string;
   instances: KubeObject[];
   operations: KubeObject[];
   helmReleases: KubeObject[];
@@ -151,7 +149,6 @@ export async function readPersistsInput(client: KubeClient, opts: PersistsOption
     clusters,
     record,
     installedAt: head?.installedAt,
-    changedAt: head?.changedAt,
     instances,
     operations: await operations,
     helmReleases,
@@ -225,7 +222,6 @@ function odooStanding(
   clusters: KubeObject[],
   stored?: DecommissionRecord,
   installedAt?: string,
-  changedAt?: string,
 ): PersistsReport['odoo'] {
   const cluster = clusters.map((c) => parseObject(clusterSchema, c)).find((p) => p.ok);
   if (cluster?.ok) {
@@ -236,7 +232,7 @@ function odooStanding(
       note: 'the Cluster CR still exists: step 3 has not finished, the credential is still valid',
     };
   }
-  const { record, superseded } = recordStanding(stored, clusters, installedAt, changedAt);
+  const { record, superseded } = recordStanding(stored, clusters, installedAt);
   if (superseded) return { credential: 'unknown', note: superseded };
   if (!record) return { credential: 'unknown', note: 'no Cluster CR left and no kubectl vw record of step 3' };
   const at = { cluster: record.cluster, clusterID: record.clusterID };
@@ -522,7 +518,7 @@ export function persistsFrom(input: PersistsInput): PersistsReport {
       namespaces: running.namespaces,
       list: running.list,
     },
-    odoo: odooStanding(input.clusters, input.record, input.installedAt, input.changedAt),
+    odoo: odooStanding(input.clusters, input.record, input.installedAt),
     input,
   };
   const { input: _, ...report } = facts;

@@ -203,7 +203,7 @@ async function helmPhase(run: PurgeRun, lock: ActLock, helm: string | undefined)
   await actOnFresh(lock, gate, async (fresh) => {
     if (!fresh.release) return ev.log('the release is already gone');
     if (o.dryRun === 'none') {
-      const kept = await keepSupersession(client, fresh.clusters, fresh.release);
+      const kept = await keepSupersession(client, fresh.clusters, fresh.release.installedAt);
       if (kept) ev.log(`the step 3 record is kept as superseded: ${kept}`);
     }
     await helmUninstall(

@@ -53,7 +53,6 @@ export function recordStanding(
   record: DecommissionRecord | undefined,
   clusters: KubeObject[],
   installedAt?: string,
-  changedAt?: string,
 ): { record?: DecommissionRecord; superseded?: string } {
   if (!record) return {};
   const other = clusters.find((c) => !recordIsAbout(record, c));
@@ -68,12 +67,6 @@ export function recordStanding(
     return {
       superseded: `the operator was installed again at ${installedAt}, after the step 3 record of ${describeRecorded(record)} (${record.startedAt}): what became of that installation's Cluster is unknown`,
     };
-  // An upgrade after step 3 may have made a Cluster too, one that has gone since: nothing says.
-  const changed = changedAt ? Date.parse(changedAt) : Number.NaN;
-  if (!clusters.length && changed > recordedAt)
-    return {
-      superseded: `the operator's release was changed at ${changedAt}, after the step 3 record of ${describeRecorded(record)} (${record.startedAt}): whether a Cluster came and went since is unknown`,
-    };
   return { record };
 }
 
@@ -86,11 +79,11 @@ export function recordStanding(
 export async function keepSupersession(
   client: KubeClient,
   clusters: KubeObject[],
-  release: { installedAt?: string; changedAt?: string },
+  installedAt: string | undefined,
 ): Promise<string | undefined> {
   const record = await readDecommissionRecord(client);
   if (!record || record.supersededBy) return undefined;
-  const { superseded } = recordStanding(record, clusters, release.installedAt, release.changedAt);
+  const { superseded } = recordStanding(record, clusters, installedAt);
   if (!superseded) return undefined;
   const cm = await client.find(core.configMaps, decommissionRecord, toolNamespace);
   if (!cm) return undefined; // only an older version's copy in the operator's namespace, which goes with it

@@ -166,8 +166,7 @@ function step2(o: Observed, apps: AppFinalBackup[], hint?: HintFlags): StepStatu
 }
 
 /** The step 3 record, if it speaks for this installation's Cluster (by uid, not superseded by a reinstall). */
-const standingRecord = (o: Observed) =>
-  recordStanding(o.record, o.clusters, o.release?.installedAt, o.release?.changedAt);
+const standingRecord = (o: Observed) => recordStanding(o.record, o.clusters, o.release?.installedAt);
 
 /** What the step 3 record says about the credential, for the evidence. */
 function recordEvidence(o: Observed): string[] {
