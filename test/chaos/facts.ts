@@ -11,6 +11,8 @@ export interface ClusterFacts {
   clusters: KubeObject[];
   /** helm's release records (Secrets owner=helm) of the operator's release. */
   release: boolean;
+  /** When the release's revision 1 was written, if it is still stored: the installation's time. */
+  installedAt?: string;
   helmReleases: KubeObject[];
   veleroBackups: KubeObject[];
   retainPVs: string[];
@@ -43,7 +45,19 @@ export async function readFacts(kube: Kube): Promise<ClusterFacts> {
     .filter((pv) => (pv.spec as { persistentVolumeReclaimPolicy?: string })?.persistentVolumeReclaimPolicy === 'Retain')
     .map((pv) => pv.metadata.name)
     .sort();
-  return { crds, apps, operations, clusters, release: secrets.length > 0, helmReleases, veleroBackups, retainPVs };
+  const first = secrets.find((s) => s.metadata.labels?.version === '1');
+  const installedAt = first?.metadata.creationTimestamp;
+  return {
+    crds,
+    apps,
+    operations,
+    clusters,
+    release: secrets.length > 0,
+    installedAt,
+    helmReleases,
+    veleroBackups,
+    retainPVs,
+  };
 }
 
 const keys = (xs: KubeObject[], extra: (x: KubeObject) => unknown = () => '') =>

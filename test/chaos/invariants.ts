@@ -273,8 +273,13 @@ export function checkPersists(
   const id = report.odoo.clusterID;
   if (report.odoo.credential === 'revoked' && (!id || !odooRevoked.includes(id)))
     out.push(`what persists says Odoo revoked cluster ${id}, and Odoo never acknowledged it`);
-  // Decidable only while the release stands: its first revision's time tells of an installation after the record.
-  if (report.odoo.credential === 'revoked' && facts.release && lastClusterId && id !== lastClusterId)
+  // Decidable only while the release stands and its first revision is newer than the record: an
+  // installation after it. A reinstall over a release still standing is an upgrade (a revision 2,
+  // as the product's own advice to helm upgrade keepCrds=true makes after step 3): no trace says
+  // that a Cluster came and went since, so the report may speak of the recorded one.
+  const recordedAt = Date.parse((record?.data as { startedAt?: string } | undefined)?.startedAt ?? '');
+  const installedAfter = Date.parse(facts.installedAt ?? '') > recordedAt;
+  if (report.odoo.credential === 'revoked' && facts.release && installedAfter && lastClusterId && id !== lastClusterId)
     out.push(`what persists says cluster ${id} was revoked, while the last Cluster registered was ${lastClusterId}`);
   // A record speaks for its own Cluster only: not for one installed again under the same name.
   const standing = facts.clusters.filter((c) => !c.metadata.deletionTimestamp);
