@@ -81,12 +81,13 @@ export async function keepSupersession(
   clusters: KubeObject[],
   installedAt: string | undefined,
 ): Promise<string | undefined> {
-  const record = await readDecommissionRecord(client);
-  if (!record || record.supersededBy) return undefined;
+  // One read, judged and patched with its resourceVersion: only kube-system's copy outlives helm
+  // uninstall (an older version's copy in the operator's namespace goes with it).
+  const cm = await client.find(core.configMaps, decommissionRecord, toolNamespace);
+  const record = cm && recordOf(cm);
+  if (!cm || !record || record.supersededBy) return undefined;
   const { superseded } = recordStanding(record, clusters, installedAt);
   if (!superseded) return undefined;
-  const cm = await client.find(core.configMaps, decommissionRecord, toolNamespace);
-  if (!cm) return undefined; // only an older version's copy in the operator's namespace, which goes with it
   await client.mergePatch(core.configMaps, decommissionRecord, toolNamespace, {
     metadata: { resourceVersion: cm.metadata.resourceVersion },
     data: { supersededBy: superseded },
@@ -152,7 +153,11 @@ export async function readDecommissionRecord(client: KubeClient): Promise<Decomm
     }),
   );
   const cm = found.find(Boolean);
-  if (!cm) return undefined;
+  return cm ? recordOf(cm) : undefined;
+}
+
+/** The record a ConfigMap holds. */
+function recordOf(cm: KubeObject): DecommissionRecord {
   const data = cm.data as unknown as Omit<DecommissionRecord, 'outcome'> & { outcome: string };
   // Older versions wrote "decommissioned" without the evidence that now stands behind "revoked".
   const outcome = (data.outcome === 'decommissioned' ? 'unconfirmed' : data.outcome) as RecordOutcome;
