@@ -110,6 +110,20 @@ describe('counts that equal what happened', () => {
     return { r, doc };
   }
 
+  /** An Operation's uid@resourceVersion, read by kubectl: unchanged means untouched. */
+  const identityOf = (op: string) =>
+    kubectlOk(
+      [
+        'get',
+        'operations.ops.vworkspace.io',
+        '-n',
+        ns,
+        op,
+        '-o',
+        'jsonpath={.metadata.uid}@{.metadata.resourceVersion}',
+      ],
+      { kubeconfig },
+    );
   const status = async () => JSON.parse((await vw(['status', '-o', 'json'], { kubeconfig })).stdout);
   const gate = async () =>
     unwrapped((await vw(['decommission', '--dry-run=client', '--force-preflight'], { kubeconfig })).stderr);
@@ -163,18 +177,7 @@ describe('counts that equal what happened', () => {
 
   it('--retry-failed --dry-run=server sends the preconditioned DELETE with dryRun: validated, or the refusal', async () => {
     const op = `${z}-final-backup`;
-    const before = await kubectlOk(
-      [
-        'get',
-        'operations.ops.vworkspace.io',
-        '-n',
-        ns,
-        op,
-        '-o',
-        'jsonpath={.metadata.uid}@{.metadata.resourceVersion}',
-      ],
-      { kubeconfig },
-    );
+    const before = await identityOf(op);
     const args = ['backup', '-n', ns, z, '--ttl', '8760h', '--retry-failed', '--dry-run=server', '-o', 'json'];
     const from = proxy.log.length;
     const ok = await vw(args, { kubeconfig: proxy.kubeconfig });
@@ -228,18 +231,7 @@ describe('counts that equal what happened', () => {
     } finally {
       await lift();
     }
-    const after = await kubectlOk(
-      [
-        'get',
-        'operations.ops.vworkspace.io',
-        '-n',
-        ns,
-        op,
-        '-o',
-        'jsonpath={.metadata.uid}@{.metadata.resourceVersion}',
-      ],
-      { kubeconfig },
-    );
+    const after = await identityOf(op);
     expect(after).toBe(before);
     await agrees(['backup', '-n', ns, z, '--ttl', '8760h', '--retry-failed', '--timeout', '120s']);
   });
